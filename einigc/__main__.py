@@ -1,0 +1,7 @@
+"""`python -m einigc`: the same as the `einigc` command."""
+
+import sys
+
+from einigc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,428 @@
+"""Semantic checks: names, arities, specs and `where` clauses; builds the checked model."""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+
+from einigc import ein_ast as A
+from einigc import model as M
+from einigc.errors import (
+    DiagnosticSink,
+    EinAxisError,
+    EinNameError,
+    EinSyntaxError,
+    EinUnsupportedError,
+    Pos,
+)
+from einigc.ein_parser import BUILTINS
+
+# Names the generated module itself uses at top level.
+_MODULE_NAMES = {"tf", "tensorflow"}
+
+
+def _name_problem(name: str) -> str:
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return f"'{name}' is a Python keyword"
+    if name in BUILTINS:
+        return f"'{name}' is an einigc builtin"
+    if name in _MODULE_NAMES:
+        return f"'{name}' is the name the generated module gives TensorFlow"
+    if name in dir(builtins):
+        return f"'{name}' is a Python builtin"
+    if name.startswith("__"):
+        return f"'{name}' starts with '__', which Python reserves"
+    return ""
+
+
+def _walk_terms(terms):
+    for term in terms:
+        yield term
+        if isinstance(term, A.Group):
+            yield from _walk_terms(term.terms)
+
+
+def spec_letters(spec_terms) -> list[A.Axis]:
+    return [t for t in _walk_terms(spec_terms) if isinstance(t, A.Axis)]
+
+
+def _implicit_output(inputs: tuple[A.Operand, ...], pos: Pos) -> A.Operand:
+    """numpy's implicit mode: letters that appear once, sorted; `...` first."""
+    counts: dict[str, int] = {}
+    first: dict[str, A.Axis | A.Composite] = {}
+    has_ellipsis = False
+    for operand in inputs:
+        for term in _walk_terms(operand.terms):
+            if isinstance(term, (A.Axis, A.Composite)):
+                counts[term.letter] = counts.get(term.letter, 0) + 1
+                first.setdefault(term.letter, term)
+            elif isinstance(term, A.Ellipsis_):
+                has_ellipsis = True
+    terms: list[A.Term] = [A.Ellipsis_(pos)] if has_ellipsis else []
+    for letter in sorted(counts):
+        if counts[letter] == 1:
+            term = first[letter]
+            terms.append(type(term)(letter, pos))
+    return A.Operand(tuple(terms), pos)
+
+
+class _Checker:
+    def __init__(self, module: A.Module, sink: DiagnosticSink):
+        self.module = module
+        self.sink = sink
+        self.declarations: dict[str, A.Declaration] = {}
+
+    def error(self, err) -> None:
+        self.sink.error(err)
+
+    # --- names ----------------------------------------------------------
+
+    def check_names(self) -> None:
+        for decl in self.module.declarations:
+            problem = _name_problem(decl.name)
+            if problem:
+                self.error(
+                    EinNameError(decl.pos, f"{problem}; it cannot name a declaration", "rename it")
+                )
+            if decl.name in self.declarations:
+                first = self.declarations[decl.name].pos
+                self.error(
+                    EinNameError(
+                        decl.pos,
+                        f"declaration '{decl.name}' is already defined at line {first.line}",
+                        "rename one of them",
+                    )
+                )
+            else:
+                self.declarations[decl.name] = decl
+        for decl in self.module.declarations:
+            seen: set[str] = set()
+            for param in decl.params:
+                problem = _name_problem(param.name)
+                if problem:
+                    self.error(
+                        EinNameError(param.pos, f"{problem}; it cannot name a parameter", "rename it")
+                    )
+                if param.name in seen:
+                    self.error(
+                        EinNameError(
+                            param.pos, f"parameter '{param.name}' appears twice in '{decl.name}'"
+                        )
+                    )
+                seen.add(param.name)
+                if param.name in self.declarations:
+                    self.error(
+                        EinNameError(
+                            param.pos,
+                            f"parameter '{param.name}' has the name of a declaration",
+                            "rename the parameter",
+                        )
+                    )
+
+    # --- expressions ----------------------------------------------------
+
+    def check_value(self, expr: A.Expr, decl: A.Declaration, specs: list) -> M.Value | None:
+        if isinstance(expr, A.Ref):
+            if expr.name in {p.name for p in decl.params}:
+                return M.ParamValue(expr.name, expr.pos)
+            if expr.name in self.declarations:
+                self.error(
+                    EinNameError(
+                        expr.pos,
+                        f"'{expr.name}' is a declaration, not a value",
+                        f"call it: {expr.name}(...)",
+                    )
+                )
+            elif expr.name in BUILTINS:
+                self.error(EinNameError(expr.pos, f"'{expr.name}' must be called with a spec"))
+            else:
+                params = ", ".join(p.name for p in decl.params) or "none"
+                self.error(
+                    EinNameError(
+                        expr.pos,
+                        f"unknown name '{expr.name}'",
+                        f"the parameters of '{decl.name}' are: {params}",
+                    )
+                )
+            return None
+        for stray in expr.stray_specs:
+            where = "a declaration" if expr.func not in BUILTINS else f"'{expr.func}' after its first argument"
+            self.error(EinSyntaxError(stray.pos, f"a spec string is not allowed as an argument of {where}"))
+        args = [self.check_value(arg, decl, specs) for arg in expr.args]
+        if expr.func in BUILTINS:
+            if expr.spec_missing:
+                self.error(
+                    EinSyntaxError(
+                        expr.pos,
+                        f"'{expr.func}' needs a spec string as its first argument",
+                        f'e.g. {expr.func}("ij,jk->ik", a, b)',
+                    )
+                )
+                return None
+            specs.append(expr.spec)
+            checked = self.check_spec(expr)
+            if checked is None or any(a is None for a in args):
+                return None
+            inputs, output, implicit = checked
+            return M.BuiltinCall(
+                expr.func,
+                inputs,
+                output,
+                implicit,
+                expr.spec.grad_pairs,
+                expr.spec.text,
+                tuple(args),
+                expr.pos,
+                expr.spec.pos,
+            )
+        callee = self.declarations.get(expr.func)
+        if callee is None:
+            known = ", ".join(sorted(self.declarations)) or "none"
+            self.error(
+                EinNameError(
+                    expr.pos,
+                    f"unknown function '{expr.func}'",
+                    f"builtins are {', '.join(BUILTINS)}; declarations are: {known}",
+                )
+            )
+            return None
+        if len(expr.args) != len(callee.params):
+            self.error(
+                EinNameError(
+                    expr.pos,
+                    f"'{expr.func}' takes {len(callee.params)} argument(s) but is given {len(expr.args)}",
+                )
+            )
+            return None
+        if any(a is None for a in args):
+            return None
+        return M.DeclarationCall(expr.func, tuple(args), expr.pos)
+
+    # --- specs ----------------------------------------------------------
+
+    def check_spec(self, call: A.Call):
+        spec = call.spec
+        ok = True
+        if len(spec.inputs) != len(call.args):
+            pos = call.args[len(spec.inputs)].pos if len(call.args) > len(spec.inputs) else call.pos
+            self.error(
+                EinAxisError(
+                    pos,
+                    f"spec '{spec.text}' has {len(spec.inputs)} operand(s) but "
+                    f"{len(call.args)} argument(s) follow it",
+                    "give one argument per operand of the spec",
+                )
+            )
+            ok = False
+        if call.func == "eingrad":
+            if not spec.grad_pairs:
+                self.error(
+                    EinAxisError(
+                        spec.pos,
+                        "an eingrad spec needs a '%' between the differentiated operand and the variable",
+                        'e.g. eingrad("i%j->ij", y, x)',
+                    )
+                )
+                return None
+            self.error(EinUnsupportedError(call.pos, "eingrad is not implemented yet"))
+            return None
+        for gpos in spec.grad_positions:
+            self.error(
+                EinAxisError(gpos, f"'%' is only meaningful in eingrad, not in {call.func}", "use ','")
+            )
+            ok = False
+        letters_in_inputs: dict[str, A.Term] = {}
+        any_ellipsis = False
+        for operand in spec.inputs:
+            ok &= self.check_operand(operand, "input")
+            for term in _walk_terms(operand.terms):
+                if isinstance(term, (A.Axis, A.Composite)):
+                    letters_in_inputs.setdefault(term.letter, term)
+                if isinstance(term, A.Ellipsis_):
+                    any_ellipsis = True
+        if spec.output is None:
+            output = _implicit_output(spec.inputs, spec.pos)
+            implicit = True
+        else:
+            output = spec.output
+            implicit = False
+            ok &= self.check_operand(output, "output")
+            for term in _walk_terms(output.terms):
+                if isinstance(term, (A.Axis, A.Composite)) and term.letter not in letters_in_inputs:
+                    kind = "axis" if isinstance(term, A.Axis) else "composite"
+                    self.error(
+                        EinAxisError(
+                            term.pos,
+                            f"output {kind} '{term.letter}' appears in no input",
+                            "every output letter must come from an input operand",
+                        )
+                    )
+                    ok = False
+                if isinstance(term, A.Ellipsis_) and not any_ellipsis:
+                    self.error(EinAxisError(term.pos, "output has '...' but no input has"))
+                    ok = False
+        if not ok:
+            return None
+        return spec.inputs, output, implicit
+
+    def check_operand(self, operand: A.Operand, role: str) -> bool:
+        ok = True
+        ellipses = [t for t in _walk_terms(operand.terms) if isinstance(t, A.Ellipsis_)]
+        for extra in ellipses[1:]:
+            self.error(
+                EinAxisError(extra.pos, f"an {role} operand may hold '...' only once")
+            )
+            ok = False
+        seen: set[str] = set()
+        for term in _walk_terms(operand.terms):
+            if isinstance(term, A.Composite):
+                self.error(EinUnsupportedError(term.pos, "named composites are not implemented yet"))
+                ok = False
+            elif isinstance(term, A.Group):
+                self.error(EinUnsupportedError(term.pos, "groups are not implemented yet"))
+                ok = False
+            elif isinstance(term, A.Unit):
+                self.error(EinUnsupportedError(term.pos, "'_' is not implemented yet"))
+                ok = False
+            elif isinstance(term, A.Axis) and role == "output":
+                if term.letter in seen:
+                    self.error(
+                        EinUnsupportedError(
+                            term.pos, "repeated output letters (induced diagonals) are not implemented yet"
+                        )
+                    )
+                    ok = False
+                seen.add(term.letter)
+        return ok
+
+    # --- where ----------------------------------------------------------
+
+    def check_where(self, decl: A.Declaration, specs: list, has_grad: bool):
+        letters = {
+            axis.letter
+            for spec in specs
+            for operand in (*spec.inputs, *((spec.output,) if spec.output else ()))
+            for axis in spec_letters(operand.terms)
+        }
+        seen: dict[str, A.WhereItem] = {}
+        sizes: list[M.SizeHint] = []
+        independent: list[str] = []
+        for item in decl.where:
+            letter = item.letter
+            if len(letter) != 1 or not letter.islower():
+                what = "a composite has no single size" if len(letter) == 1 else "a spec axis is one letter"
+                self.error(
+                    EinAxisError(item.pos, f"'{letter}' is not an axis letter: {what}")
+                )
+                continue
+            if letter not in letters:
+                shown = ", ".join(sorted(letters)) or "none"
+                self.error(
+                    EinAxisError(
+                        item.pos,
+                        f"'{letter}' names no axis of the specs in '{decl.name}'",
+                        f"the axes are: {shown}",
+                    )
+                )
+                continue
+            if isinstance(item, A.Independent):
+                if not has_grad:
+                    self.error(
+                        EinAxisError(
+                            item.pos,
+                            f"'{letter} independent' only applies to eingrad",
+                            "remove it",
+                        )
+                    )
+                    continue
+                if letter in independent:
+                    self.error(EinAxisError(item.pos, f"'{letter} independent' is said twice"))
+                    continue
+                independent.append(letter)
+                continue
+            if letter in seen:
+                first = seen[letter]
+                self.error(
+                    EinAxisError(
+                        item.pos,
+                        f"'{letter}' already has a size at line {first.pos.line}, column {first.pos.col}",
+                        "give each axis one size",
+                    )
+                )
+                continue
+            if item.size < 1:
+                self.error(EinAxisError(item.pos, f"the size of '{letter}' must be at least 1"))
+                continue
+            seen[letter] = item
+            sizes.append(M.SizeHint(letter, item.size, isinstance(item, A.SizeExact), item.pos))
+        return tuple(sizes), tuple(independent)
+
+    # --- recursion ------------------------------------------------------
+
+    def check_recursion(self) -> None:
+        calls: dict[str, list[tuple[str, Pos]]] = {}
+
+        def collect(expr, out):
+            if isinstance(expr, A.Call):
+                if expr.func in self.declarations:
+                    out.append((expr.func, expr.pos))
+                for arg in expr.args:
+                    collect(arg, out)
+
+        for name, decl in self.declarations.items():
+            found: list[tuple[str, Pos]] = []
+            collect(decl.body, found)
+            calls[name] = found
+        reported: set[str] = set()
+        state: dict[str, int] = {}
+
+        def visit(name: str, path: list[str]) -> None:
+            state[name] = 1
+            for callee, pos in calls.get(name, []):
+                if state.get(callee) == 1:
+                    cycle = path[path.index(callee):] + [callee] if callee in path else [name, callee]
+                    if name not in reported:
+                        reported.add(name)
+                        self.error(
+                            EinNameError(
+                                pos,
+                                "recursion is not allowed: " + " -> ".join(cycle),
+                            )
+                        )
+                elif state.get(callee) is None:
+                    visit(callee, path + [callee])
+            state[name] = 2
+
+        for name in self.declarations:
+            if state.get(name) is None:
+                visit(name, [name])
+
+    def run(self) -> M.Program:
+        self.check_names()
+        self.check_recursion()
+        functions = []
+        for decl in self.module.declarations:
+            specs: list[A.Spec] = []
+            body = self.check_value(decl.body, decl, specs)
+            has_grad = any(s.grad_pairs for s in specs)
+            sizes, independent = self.check_where(decl, specs, has_grad)
+            if body is not None:
+                functions.append(
+                    M.Function(
+                        decl.name,
+                        tuple(p.name for p in decl.params),
+                        body,
+                        sizes,
+                        independent,
+                        decl.doc,
+                        decl.pos,
+                        decl.source_line,
+                    )
+                )
+        self.sink.raise_if_errors()
+        return M.Program(self.module.docstring, tuple(functions))
+
+
+def check(module: A.Module, sink: DiagnosticSink | None = None) -> M.Program:
+    """Checks a parsed module; raises CompileErrors with every problem found."""
+    return _Checker(module, sink or DiagnosticSink()).run()

@@ -1,0 +1,24 @@
+"""The pipeline: parse → check → lower (with planning) → emit → format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from einigc import checks, ein_parser, emit, fmt, lower
+from einigc.errors import Diagnostic, DiagnosticSink
+
+
+@dataclass(frozen=True)
+class Result:
+    source: str  # the generated module
+    notes: tuple[Diagnostic, ...]
+
+
+def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "specs_generated.py") -> Result:
+    """Compiles `.ein` text; raises CompileErrors listing every problem."""
+    sink = DiagnosticSink()
+    module = ein_parser.parse(text)
+    program = checks.check(module, sink)
+    ir_module = lower.lower(program, source_name)
+    source = emit.emit(ir_module, output_name)
+    return Result(fmt.format_source(source), tuple(sink.notes))

@@ -1,0 +1,335 @@
+"""Parser: `.ein` text to the syntax tree of ein_ast, with spec strings parsed in place."""
+
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from einigc import ein_ast as A
+from einigc.errors import CompileErrors, EinSyntaxError, Pos
+from einigc.resources import grammar_path
+
+BUILTINS = ("einsum", "eincount", "einany", "eingrad")
+
+# How each terminal of the grammars is called in messages.
+_TERMINAL_WORDS = {
+    "NAME": "a name",
+    "INT": "a whole number",
+    "STRING": "a spec string",
+    "DOCSTRING": "a docstring",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "TILDE": "'~'",
+    "WHERE": "'where'",
+    "INDEPENDENT": "'independent'",
+    "ARROW": "'->'",
+    "GRAD": "'%'",
+    "AXIS": "an axis letter",
+    "COMPOSITE": "a composite letter",
+    "ELLIPSIS": "'...'",
+    "UNIT": "'_'",
+    "$END": "the end",
+}
+
+
+@lru_cache(maxsize=None)
+def _declarations_parser() -> Lark:
+    return Lark(
+        grammar_path("ein.lark").read_text(encoding="utf-8"),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+@lru_cache(maxsize=None)
+def _spec_parser() -> Lark:
+    return Lark(
+        grammar_path("spec.lark").read_text(encoding="utf-8"),
+        start="spec",
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def _describe_expected(expected: set[str]) -> str:
+    words = sorted({_TERMINAL_WORDS.get(name, repr(name.lower())) for name in expected})
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of input"
+    return repr(str(token))
+
+
+def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str) -> EinSyntaxError:
+    """Turns a lark failure into a positioned error; `origin` maps spec-relative columns."""
+
+    def at(line: int, col: int) -> Pos:
+        if where == "spec":
+            return Pos(origin.line, origin.col + col - 1)
+        return Pos(line, col)
+
+    if isinstance(exc, UnexpectedCharacters):
+        char = exc.char
+        pos = at(exc.line, exc.column)
+        if where == "spec":
+            if char == "-":
+                return EinSyntaxError(pos, "'-' must be followed by '>' to make '->'")
+            if char == ".":
+                return EinSyntaxError(pos, "an ellipsis is exactly three dots: '...'")
+            if char.isdigit():
+                return EinSyntaxError(
+                    pos,
+                    f"unexpected {char!r} in a spec: axes are letters",
+                    "sizes go in a `where` clause, e.g. `where j = 4`",
+                )
+            return EinSyntaxError(
+                pos,
+                f"unexpected character {char!r} in a spec",
+                "a spec holds letters, '...', '_', '(', ')', ',', '%' and '->'",
+            )
+        if char in "\"'":
+            return EinSyntaxError(pos, "unterminated spec string", "close it on the same line")
+        return EinSyntaxError(pos, f"unexpected character {char!r}")
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        if token.type == "$END":
+            pos = at(exc.line, exc.column) if exc.line and exc.line > 0 else origin
+        else:
+            pos = at(token.line, token.column)
+        expected = _describe_expected(set(exc.expected))
+        found = _describe_token(token)
+        if where == "spec":
+            if token.type == "ARROW":
+                return EinSyntaxError(pos, "a spec has at most one '->'")
+            if token.type == "RPAR":
+                return EinSyntaxError(pos, "')' closes no group")
+            if token.type == "$END":
+                return EinSyntaxError(pos, "unclosed group: '(' needs a matching ')'")
+        if token.type == "$END":
+            return EinSyntaxError(pos, f"unexpected end of file; expected {expected}")
+        return EinSyntaxError(pos, f"unexpected {found}; expected {expected}")
+    if isinstance(exc, UnexpectedEOF):
+        return EinSyntaxError(origin, "unexpected end of input")
+    return EinSyntaxError(origin, "invalid syntax")
+
+
+def _tok_pos(token: Token) -> Pos:
+    return Pos(token.line, token.column)
+
+
+class _SpecBuilder(Transformer):
+    """Builds spec nodes; `origin` is the position of the string's first character."""
+
+    def __init__(self, origin: Pos, text: str):
+        super().__init__()
+        self.origin = origin
+        self.text = text
+
+    def _at(self, token: Token) -> Pos:
+        return Pos(self.origin.line, self.origin.col + token.column - 1)
+
+    def axis(self, children):
+        (tok,) = children
+        return A.Axis(str(tok), self._at(tok))
+
+    def composite(self, children):
+        (tok,) = children
+        return A.Composite(str(tok), self._at(tok))
+
+    def ellipsis(self, children):
+        (tok,) = children
+        return A.Ellipsis_(self._at(tok))
+
+    def unit(self, children):
+        (tok,) = children
+        return A.Unit(self._at(tok))
+
+    def group(self, children):
+        lpar, *terms, _rpar = children
+        if not terms:
+            # `()` is an empty group: one axis of size 1, exactly like `_`.
+            return A.Unit(self._at(lpar))
+        return A.Group(tuple(terms), self._at(lpar))
+
+    def operand(self, children):
+        return list(children)
+
+    def inputs(self, children):
+        return children
+
+    def spec(self, children):
+        raw_inputs = children[0]
+        operands: list[A.Operand] = []
+        grad_pairs: list[tuple[int, int]] = []
+        grad_positions: list[Pos] = []
+        after = self.origin  # where an empty operand is reported
+        for item in raw_inputs:
+            if isinstance(item, Token):
+                if item.type == "GRAD":
+                    grad_pairs.append((len(operands) - 1, len(operands)))
+                    grad_positions.append(Pos(self.origin.line, self._at(item).col + len(item) - 1))
+                after = Pos(self.origin.line, self._at(item).col + len(item))
+            else:
+                operands.append(A.Operand(tuple(item), item[0].pos if item else after))
+        output = None
+        arrow_pos = None
+        if len(children) == 3:
+            arrow, out_terms = children[1], children[2]
+            arrow_pos = self._at(arrow)
+            empty_at = Pos(arrow_pos.line, arrow_pos.col + 2)
+            output = A.Operand(tuple(out_terms), out_terms[0].pos if out_terms else empty_at)
+        return A.Spec(
+            tuple(operands),
+            output,
+            tuple(grad_pairs),
+            self.text,
+            self.origin,
+            arrow_pos,
+            tuple(grad_positions),
+        )
+
+
+def parse_spec(text: str, origin: Pos) -> A.Spec:
+    """Parses one spec string whose first character sits at `origin`."""
+    try:
+        tree = _spec_parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, origin, "spec") from None
+    return _SpecBuilder(origin, text).transform(tree)
+
+
+@v_args(meta=True)
+class _DeclarationBuilder(Transformer):
+    """Builds declaration nodes; spec strings are parsed as they are met."""
+
+    def __init__(self, comments: list[Token], lines: list[str]):
+        super().__init__()
+        self.comments_by_line = {tok.line: tok for tok in comments}
+        self.lines = lines
+        self.spec_errors: list[EinSyntaxError] = []
+
+    def _doc_comment(self, line: int) -> str:
+        collected: list[str] = []
+        current = line - 1
+        while current in self.comments_by_line:
+            tok = self.comments_by_line[current]
+            if self.lines[current - 1].strip() != str(tok).strip():
+                break  # a comment after code is not a doc comment
+            text = str(tok)[1:]
+            collected.append(text[1:] if text.startswith(" ") else text)
+            current -= 1
+        return "\n".join(reversed(collected)).strip("\n")
+
+    def module_doc(self, meta, children):
+        (tok,) = children
+        return ("docstring", inspect.cleandoc(str(tok)[3:-3]))
+
+    def param(self, meta, children):
+        (tok,) = children
+        return A.Param(str(tok), _tok_pos(tok))
+
+    def ref(self, meta, children):
+        (tok,) = children
+        return A.Ref(str(tok), _tok_pos(tok))
+
+    def spec(self, meta, children):
+        (tok,) = children
+        origin = Pos(tok.line, tok.column + 1)
+        try:
+            return parse_spec(str(tok)[1:-1], origin)
+        except EinSyntaxError as err:
+            self.spec_errors.append(err)
+            return A.Spec((), None, (), str(tok)[1:-1], origin)
+
+    def call(self, meta, children):
+        name_tok, *args = children
+        spec = None
+        stray: list[A.Spec] = []
+        exprs: list[A.Expr] = []
+        for index, arg in enumerate(args):
+            if isinstance(arg, A.Spec):
+                if index == 0 and str(name_tok) in BUILTINS:
+                    spec = arg
+                else:
+                    stray.append(arg)
+            else:
+                exprs.append(arg)
+        missing = str(name_tok) in BUILTINS and spec is None
+        return A.Call(str(name_tok), spec, tuple(exprs), _tok_pos(name_tok), tuple(stray), missing)
+
+    def size_exact(self, meta, children):
+        name, value = children
+        return A.SizeExact(str(name), int(value), _tok_pos(name))
+
+    def size_typical(self, meta, children):
+        name, value = children
+        return A.SizeTypical(str(name), int(value), _tok_pos(name))
+
+    def independent(self, meta, children):
+        (name,) = children
+        return A.Independent(str(name), _tok_pos(name))
+
+    def where_clause(self, meta, children):
+        return ("where", tuple(children))
+
+    def decl(self, meta, children):
+        name_tok, *rest = children
+        params = tuple(c for c in rest if isinstance(c, A.Param))
+        where: tuple = ()
+        body = None
+        for c in rest:
+            if isinstance(c, tuple) and c and c[0] == "where":
+                where = c[1]
+            elif isinstance(c, (A.Ref, A.Call)):
+                body = c
+        pos = _tok_pos(name_tok)
+        return A.Declaration(
+            str(name_tok),
+            params,
+            body,
+            where,
+            self._doc_comment(pos.line),
+            pos,
+            self.lines[pos.line - 1].strip(),
+        )
+
+    def start(self, meta, children):
+        docstring = ""
+        decls = []
+        for c in children:
+            if isinstance(c, tuple) and c[0] == "docstring":
+                docstring = c[1]
+            else:
+                decls.append(c)
+        return A.Module(docstring, tuple(decls))
+
+
+def parse(text: str) -> A.Module:
+    """Parses a whole file; raises CompileErrors with every syntax error found."""
+    comments: list[Token] = []
+    parser = _declarations_parser()
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as exc:
+        raise CompileErrors([_syntax_error(exc, Pos(1, 1), "file").diagnostic]) from None
+    for tok in parser.lex(text, dont_ignore=True):
+        if tok.type == "COMMENT":
+            comments.append(tok)
+    builder = _DeclarationBuilder(comments, text.splitlines())
+    module = builder.transform(tree)
+    if builder.spec_errors:
+        raise CompileErrors([err.diagnostic for err in builder.spec_errors])
+    return module

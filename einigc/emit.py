@@ -1,0 +1,128 @@
+"""Emission: IR to Python source through the Jinja templates (formatting comes after)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+
+from einigc import ir
+from einigc.errors import InternalError
+from einigc.resources import templates_dir
+
+
+@lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+@dataclass(frozen=True)
+class _RenderedStatement:
+    comments: tuple[str, ...]
+    lines: tuple[str, ...]
+
+
+def _axis_list(axes: tuple[int, ...]) -> str:
+    return str(axes[0]) if len(axes) == 1 else "[" + ", ".join(map(str, axes)) + "]"
+
+
+class Printer:
+    """One method per IR op, each returning a Python expression (as in sympy's printers)."""
+
+    def expr(self, op: ir.Op) -> str:
+        method = getattr(self, f"_print_{type(op).__name__}", None)
+        if method is None:
+            raise InternalError("emit", f"no printer for {type(op).__name__}")
+        return method(op)
+
+    def _print_Einsum(self, op: ir.Einsum) -> str:
+        return f'tf.einsum("{op.equation}", {", ".join(op.operands)})'
+
+    def _print_ReduceSum(self, op: ir.ReduceSum) -> str:
+        return f"tf.reduce_sum({op.operand}, axis={_axis_list(op.axes)})"
+
+    def _print_SumLeading(self, op: ir.SumLeading) -> str:
+        return f"tf.reduce_sum({op.operand}, axis=tf.range(tf.rank({op.operand}) - {op.keep}))"
+
+    def _print_Transpose(self, op: ir.Transpose) -> str:
+        return f"tf.transpose({op.operand}, perm={list(op.perm)})"
+
+    def _print_Identity(self, op: ir.Identity) -> str:
+        return op.operand
+
+    def _print_CallFunction(self, op: ir.CallFunction) -> str:
+        return f"{op.function}({', '.join(op.args)})"
+
+    def _print_Cast(self, op: ir.Cast) -> str:
+        return f"tf.cast({op.operand}, tf.{op.dtype})"
+
+    def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
+        return f"tf.greater({op.operand}, 0)"
+
+
+def _escape_docstring(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _render_function(function: ir.Function, printer: Printer, helpers: set[str]) -> str:
+    statements = []
+    body = list(function.body)
+    result = function.result
+    result_comments: tuple[str, ...] = ()
+    # The last assignment of the result becomes the return statement.
+    if body and isinstance(body[-1], ir.Assign) and body[-1].target == result:
+        last = body.pop()
+        result = printer.expr(last.op)
+        result_comments = (last.comment,) if last.comment else ()
+    for statement in body:
+        if isinstance(statement, ir.Assign):
+            statements.append(
+                _RenderedStatement(
+                    (statement.comment,) if statement.comment else (),
+                    (f"{statement.target} = {printer.expr(statement.op)}",),
+                )
+            )
+        elif isinstance(statement, ir.RequireBool):
+            helpers.add("require_bool")
+            statements.append(
+                _RenderedStatement(
+                    (),
+                    (f'_require_bool({statement.operand}, "{statement.function}", "{statement.operand}")',),
+                )
+            )
+        else:
+            raise InternalError("emit", f"no printer for {type(statement).__name__}")
+    docstring = _escape_docstring(function.docstring).replace("\n", "\n    ")
+    return _environment().get_template("function.py.j2").render(
+        name=function.name,
+        params=", ".join(function.params),
+        docstring=docstring,
+        statements=statements,
+        result=result,
+        result_comments=result_comments,
+    )
+
+
+def emit(module: ir.Module, output_name: str) -> str:
+    printer = Printer()
+    helpers: set[str] = set()
+    functions = [_render_function(f, printer, helpers) for f in module.functions]
+    helper_sources = [
+        _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
+    ]
+    return _environment().get_template("module.py.j2").render(
+        source_name=module.source_name,
+        output_name=output_name,
+        docstring=_escape_docstring(module.docstring),
+        exported=[f.name for f in module.functions],
+        helpers=helper_sources,
+        functions=functions,
+    )

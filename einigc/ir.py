@@ -1,0 +1,93 @@
+"""IR: each generated function as a straight list of named TensorFlow steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Einsum:
+    equation: str
+    operands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReduceSum:
+    operand: str
+    axes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SumLeading:
+    """Sums every axis but the last `keep`: the axes of `...` when the output drops it."""
+
+    operand: str
+    keep: int
+
+
+@dataclass(frozen=True)
+class Transpose:
+    operand: str
+    perm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Identity:
+    operand: str
+
+
+@dataclass(frozen=True)
+class CallFunction:
+    function: str
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cast:
+    operand: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class GreaterThanZero:
+    operand: str
+
+
+Op = Union[Einsum, ReduceSum, SumLeading, Transpose, Identity, CallFunction, Cast, GreaterThanZero]
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = op` with an optional comment line above it."""
+
+    target: str
+    op: Op
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class RequireBool:
+    """Rejects a non-boolean operand at trace time."""
+
+    operand: str
+    function: str
+
+
+Statement = Union[Assign, RequireBool]
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple[str, ...]
+    docstring: str
+    body: tuple[Statement, ...]
+    result: str
+
+
+@dataclass(frozen=True)
+class Module:
+    source_name: str
+    docstring: str
+    functions: tuple[Function, ...]

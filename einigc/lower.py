@@ -1,0 +1,219 @@
+"""Lowering: the checked model to IR functions, planning each einsum at compile time."""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+
+from einigc import ein_ast as A
+from einigc import ir
+from einigc import model as M
+from einigc.errors import InternalError
+from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, plan_contraction
+
+_MAX_NAME = 24
+
+
+class Namer:
+    """Hands out readable, unique, deterministic names for intermediates."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken) | {"tf"} | set(dir(builtins)) | set(keyword.kwlist)
+
+    def fresh(self, hint: str) -> str:
+        base = hint if hint.isidentifier() and len(hint) <= _MAX_NAME else "t"
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        n = 1
+        while f"{base}_{n}" in self.taken:
+            n += 1
+        name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def core_symbols(operand: A.Operand) -> tuple[str, ...]:
+    symbols = []
+    for term in operand.terms:
+        if isinstance(term, A.Axis):
+            symbols.append(term.letter)
+        elif isinstance(term, A.Ellipsis_):
+            symbols.append(ELLIPSIS)
+        else:
+            raise InternalError("lower", f"unexpected term {term!r}")
+    return tuple(symbols)
+
+
+def _word(symbols) -> str:
+    return "".join(symbols)
+
+
+def _fmt_count(n: int) -> str:
+    return f"{n:,}"
+
+
+class _FunctionLowering:
+    def __init__(self, function: M.Function, all_names: set[str], source_name: str):
+        self.function = function
+        self.source_name = source_name
+        self.namer = Namer(set(function.params) | all_names)
+        self.body: list[ir.Statement] = []
+        self.plan_notes: list[str] = []
+        self.sizes = {
+            hint.letter: (hint.size, "where =" if hint.exact else "where ~")
+            for hint in function.sizes
+        }
+
+    def emit(self, hint: str, op: ir.Op, comment: str = "") -> str:
+        name = self.namer.fresh(hint)
+        self.body.append(ir.Assign(name, op, comment))
+        return name
+
+    def lower_value(self, value: M.Value) -> str:
+        if isinstance(value, M.ParamValue):
+            return value.name
+        if isinstance(value, M.DeclarationCall):
+            args = tuple(self.lower_value(a) for a in value.args)
+            return self.emit(value.callee, ir.CallFunction(value.callee, args))
+        if isinstance(value, M.BuiltinCall):
+            return self.lower_builtin(value)
+        raise InternalError("lower", f"unexpected value {value!r}")
+
+    def lower_builtin(self, call: M.BuiltinCall) -> str:
+        names = [self.lower_value(a) for a in call.args]
+        inputs = [core_symbols(op) for op in call.inputs]
+        output = core_symbols(call.output)
+        if call.func in ("eincount", "einany"):
+            dtype = "int64" if call.func == "eincount" else "float32"
+            cast = []
+            for name in names:
+                self.body.append(ir.RequireBool(name, self.function.name))
+            for name in names:
+                cast.append(self.emit(f"{name}_{'int' if dtype == 'int64' else 'float'}", ir.Cast(name, dtype)))
+            names = cast
+        plan = plan_contraction(inputs, output, self.sizes)
+        self.describe_plan(call, plan, inputs, output)
+        result = self.lower_plan(plan, names, inputs, output)
+        if call.func == "einany":
+            result = self.emit(f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true")
+        return result
+
+    def lower_plan(self, plan: Plan, names: list[str], inputs, output) -> str:
+        operands = list(names)
+        n_pairs = sum(isinstance(s, PairStep) for s in plan.steps)
+        pair_index = 0
+        for step in plan.steps:
+            if isinstance(step, UnaryStep):
+                operands[step.operand] = self.lower_unary(operands[step.operand], step)
+            else:
+                pair_index += 1
+                left, right = operands[step.left], operands[step.right]
+                contracted = sorted(
+                    set(step.left_symbols + step.right_symbols) - set(step.output) - {ELLIPSIS}
+                )
+                eq = f"{_word(step.left_symbols)},{_word(step.right_symbols)}->{_word(step.output)}"
+                if n_pairs > 1:
+                    what = f"sums {', '.join(contracted)}" if contracted else "outer product"
+                    comment = f"step {pair_index} of {n_pairs} of the planned order: {what}"
+                else:
+                    comment = ""
+                name = self.emit(f"{left}_{right}", ir.Einsum(eq, (left, right)), comment)
+                if step.sum_ellipsis:
+                    name = self.emit(
+                        f"{name}_sum",
+                        ir.SumLeading(name, len(step.output) - 1),
+                        "the output has no '...': sum its axes",
+                    )
+                rest = [op for k, op in enumerate(operands) if k not in (step.left, step.right)]
+                operands = rest + [name]
+        if len(operands) != 1:
+            raise InternalError("lower", "plan left more than one operand")
+        return operands[0]
+
+    def lower_unary(self, name: str, step: UnaryStep) -> str:
+        src, dst = step.inputs, step.output
+        has_diagonal = len(set(src)) != len(src)
+        if step.sum_ellipsis and src[: len(dst)] == dst[:1] and tuple(s for s in src if s != ELLIPSIS) == dst[1:]:
+            return self.emit(
+                f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes"
+            )
+        if has_diagonal:
+            name = self.emit(
+                f"{name}_diag",
+                ir.Einsum(f"{_word(src)}->{_word(dst)}", (name,)),
+                "repeated letters: take the diagonal",
+            )
+        elif src == dst:
+            pass
+        elif all(s in src for s in dst) and [s for s in src if s in dst] == list(dst):
+            axes = tuple(_axis_index(src, s) for s in src if s not in dst)
+            name = self.emit(f"{name}_sum", ir.ReduceSum(name, axes))
+        elif set(src) == set(dst) and ELLIPSIS not in src:
+            perm = tuple(src.index(s) for s in dst)
+            name = self.emit(f"{name}_t", ir.Transpose(name, perm))
+        else:
+            name = self.emit(f"{name}_{_word(s for s in dst if s != ELLIPSIS) or 'r'}", ir.Einsum(f"{_word(src)}->{_word(dst)}", (name,)))
+        if step.sum_ellipsis:
+            name = self.emit(
+                f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes"
+            )
+        return name
+
+    def describe_plan(self, call: M.BuiltinCall, plan: Plan, inputs, output) -> None:
+        spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
+        lines = [f'{call.func}("{call.spec_text}")' + (f"  (implicit output: {spec})" if call.implicit else "")]
+        pairs = [s for s in plan.steps if isinstance(s, PairStep)]
+        if len(pairs) > 1:
+            order = "; ".join(
+                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
+            )
+            lines.append(f"  order (opt_einsum {plan.strategy}): {order}")
+        lines.append(
+            f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
+            f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
+        )
+        sizes = ", ".join(
+            f"{'...' if s == ELLIPSIS else s}={size}{'' if src != 'default' else '*'}"
+            for s, size, src in plan.sizes
+        )
+        lines.append(f"  sizes assumed: {sizes}")
+        if any(src == "default" for _, _, src in plan.sizes):
+            lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
+        self.plan_notes.append("\n".join(lines))
+
+    def run(self) -> ir.Function:
+        result = self.lower_value(self.function.body)
+        doc = []
+        if self.function.doc:
+            doc.append(self.function.doc)
+            doc.append("")
+        doc.append(f"Source: {self.source_name}:{self.function.pos.line}: {self.function.source_line}")
+        if self.plan_notes:
+            doc.append("")
+            doc.append("Plan:")
+            for note in self.plan_notes:
+                doc.append(note)
+        return ir.Function(
+            self.function.name,
+            self.function.params,
+            "\n".join(doc),
+            tuple(self.body),
+            result,
+        )
+
+
+def _axis_index(symbols, symbol) -> int:
+    """The axis of `symbol`, counted from the end when it comes after `...`."""
+    i = symbols.index(symbol)
+    if ELLIPSIS in symbols and i > symbols.index(ELLIPSIS):
+        return i - len(symbols)
+    return i
+
+
+def lower(program: M.Program, source_name: str) -> ir.Module:
+    all_names = {f.name for f in program.functions}
+    functions = tuple(
+        _FunctionLowering(f, all_names, source_name).run() for f in program.functions
+    )
+    return ir.Module(source_name, program.docstring, functions)

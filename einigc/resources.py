@@ -1,0 +1,22 @@
+"""The one place that knows where grammar/ and templates/ live."""
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    # Installed from a wheel, the folders sit inside the package; in a source
+    # checkout (and an editable install) they sit beside it.
+    for candidate in (_PACKAGE_DIR / name, _PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"einigc installation is missing its {name}/ folder")
+
+
+def grammar_path(filename: str) -> Path:
+    return _data_dir("grammar") / filename
+
+
+def templates_dir() -> Path:
+    return _data_dir("templates")
