@@ -1,0 +1,41 @@
+# einigc: `make demo` and `make test` work on a fresh machine with only Python.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EINIGC := $(VENV)/bin/einigc
+STAMP := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: venv demo test generate bench fuzz lint clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(EINIGC) examples/specs.ein -o examples/specs_generated.py
+	cd examples && ../$(PY) demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# Regenerates every checked-in generated module: examples and golden files.
+generate: $(STAMP)
+	for spec in examples/*.ein; do $(EINIGC) $$spec -o $${spec%.ein}_generated.py || exit 1; done
+	$(PY) -m tests.golden --update
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+fuzz: $(STAMP)
+	EINIG_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+lint: $(STAMP)
+	for spec in examples/*.ein; do $(EINIGC) $$spec -o $${spec%.ein}_generated.py --check || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
