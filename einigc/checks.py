@@ -273,26 +273,6 @@ class _Checker:
                 EinAxisError(extra.pos, f"an {role} operand may hold '...' only once")
             )
             ok = False
-        seen: set[str] = set()
-        for term in _walk_terms(operand.terms):
-            if isinstance(term, A.Composite):
-                self.error(EinUnsupportedError(term.pos, "named composites are not implemented yet"))
-                ok = False
-            elif isinstance(term, A.Group):
-                self.error(EinUnsupportedError(term.pos, "groups are not implemented yet"))
-                ok = False
-            elif isinstance(term, A.Unit):
-                self.error(EinUnsupportedError(term.pos, "'_' is not implemented yet"))
-                ok = False
-            elif isinstance(term, A.Axis) and role == "output":
-                if term.letter in seen:
-                    self.error(
-                        EinUnsupportedError(
-                            term.pos, "repeated output letters (induced diagonals) are not implemented yet"
-                        )
-                    )
-                    ok = False
-                seen.add(term.letter)
         return ok
 
     # --- where ----------------------------------------------------------

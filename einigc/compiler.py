@@ -19,6 +19,6 @@ def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "
     sink = DiagnosticSink()
     module = ein_parser.parse(text)
     program = checks.check(module, sink)
-    ir_module = lower.lower(program, source_name)
+    ir_module = lower.lower(program, source_name, sink)
     source = emit.emit(ir_module, output_name)
     return Result(fmt.format_source(source), tuple(sink.notes))

@@ -37,6 +37,9 @@ def _axis_list(axes: tuple[int, ...]) -> str:
 class Printer:
     """One method per IR op, each returning a Python expression (as in sympy's printers)."""
 
+    def __init__(self):
+        self.helpers: set[str] = set()  # module-level helpers the printed code calls
+
     def expr(self, op: ir.Op) -> str:
         method = getattr(self, f"_print_{type(op).__name__}", None)
         if method is None:
@@ -55,6 +58,39 @@ class Printer:
     def _print_Transpose(self, op: ir.Transpose) -> str:
         return f"tf.transpose({op.operand}, perm={list(op.perm)})"
 
+    def _print_Reshape(self, op: ir.Reshape) -> str:
+        if all(isinstance(piece, ir.Scalar) for piece in op.shape):
+            return f"tf.reshape({op.operand}, [{', '.join(p.text for p in op.shape)}])"
+        pieces: list[str] = []
+        scalars: list[str] = []
+        for piece in op.shape:
+            if isinstance(piece, ir.Scalar):
+                scalars.append(piece.text)
+                continue
+            if scalars:
+                pieces.append(f"[{', '.join(scalars)}]")
+                scalars = []
+            pieces.append(piece.text)
+        if scalars:
+            pieces.append(f"[{', '.join(scalars)}]")
+        if len(pieces) == 1:
+            return f"tf.reshape({op.operand}, {pieces[0]})"
+        return f"tf.reshape({op.operand}, tf.concat([{', '.join(pieces)}], axis=0))"
+
+    def _print_ShapeOf(self, op: ir.ShapeOf) -> str:
+        return f"tf.shape({op.operand})"
+
+    def _print_ShapeArithmetic(self, op: ir.ShapeArithmetic) -> str:
+        return op.text
+
+    def _print_Diagonal(self, op: ir.Diagonal) -> str:
+        self.helpers.add("diagonal")
+        return f'_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
+
+    def _print_InducedDiagonal(self, op: ir.InducedDiagonal) -> str:
+        self.helpers.add("induced_diagonal")
+        return f'_induced_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
+
     def _print_Identity(self, op: ir.Identity) -> str:
         return op.operand
 
@@ -72,7 +108,7 @@ def _escape_docstring(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def _render_function(function: ir.Function, printer: Printer, helpers: set[str]) -> str:
+def _render_function(function: ir.Function, printer: Printer) -> str:
     statements = []
     body = list(function.body)
     result = function.result
@@ -91,7 +127,7 @@ def _render_function(function: ir.Function, printer: Printer, helpers: set[str])
                 )
             )
         elif isinstance(statement, ir.RequireBool):
-            helpers.add("require_bool")
+            printer.helpers.add("require_bool")
             statements.append(
                 _RenderedStatement(
                     (),
@@ -113,10 +149,9 @@ def _render_function(function: ir.Function, printer: Printer, helpers: set[str])
 
 def emit(module: ir.Module, output_name: str) -> str:
     printer = Printer()
-    helpers: set[str] = set()
-    functions = [_render_function(f, printer, helpers) for f in module.functions]
+    functions = [_render_function(f, printer) for f in module.functions]
     helper_sources = [
-        _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
+        _environment().get_template(f"{name}.py.j2").render() for name in sorted(printer.helpers)
     ]
     return _environment().get_template("module.py.j2").render(
         source_name=module.source_name,

@@ -54,7 +54,63 @@ class GreaterThanZero:
     operand: str
 
 
-Op = Union[Einsum, ReduceSum, SumLeading, Transpose, Identity, CallFunction, Cast, GreaterThanZero]
+@dataclass(frozen=True)
+class Scalar:
+    """One entry of a shape: a Python expression of a scalar size."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A run of entries of a shape: a Python expression of a 1-D size tensor."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reshape:
+    operand: str
+    shape: tuple[Union[Scalar, Vector], ...]
+
+
+@dataclass(frozen=True)
+class ShapeOf:
+    operand: str
+
+
+@dataclass(frozen=True)
+class ShapeArithmetic:
+    """Trace-time arithmetic on shapes and ranks (slices, products, ranks)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagonal:
+    """Entries where repeated letters of `axes` agree, laid out as `result_axes` (a gather)."""
+
+    operand: str
+    axes: str
+    result_axes: str
+
+
+@dataclass(frozen=True)
+class InducedDiagonal:
+    """`operand` (axes `axes`) placed on the diagonal of `result_axes`, zeros elsewhere (a scatter)."""
+
+    operand: str
+    axes: str
+    result_axes: str
+
+
+Op = Union[
+    Reshape,
+    ShapeOf,
+    ShapeArithmetic,
+    Diagonal,
+    InducedDiagonal,
+Einsum, ReduceSum, SumLeading, Transpose, Identity, CallFunction, Cast, GreaterThanZero]
 
 
 @dataclass(frozen=True)
