@@ -224,13 +224,35 @@ class _Checker:
                     )
                 )
                 return None
-            self.error(EinUnsupportedError(call.pos, "eingrad is not implemented yet"))
-            return None
-        for gpos in spec.grad_positions:
-            self.error(
-                EinAxisError(gpos, f"'%' is only meaningful in eingrad, not in {call.func}", "use ','")
-            )
-            ok = False
+            if len(spec.grad_pairs) > 1:
+                self.error(
+                    EinUnsupportedError(
+                        spec.grad_positions[1],
+                        "an eingrad spec may hold one '%' only",
+                        "nest eingrad calls for higher derivatives",
+                    )
+                )
+                ok = False
+            for left_index, right_index in spec.grad_pairs[:1]:
+                for index in (left_index, right_index):
+                    for term in _walk_terms(spec.inputs[index].terms):
+                        if isinstance(term, A.Ellipsis_):
+                            self.error(
+                                EinUnsupportedError(
+                                    term.pos,
+                                    "'...' beside '%' is not supported",
+                                    "name the axes, or use a composite (an uppercase letter)",
+                                )
+                            )
+                            ok = False
+                if len(spec.inputs) == len(call.args):
+                    ok &= self.check_grad_operands(call, left_index, right_index)
+        else:
+            for gpos in spec.grad_positions:
+                self.error(
+                    EinAxisError(gpos, f"'%' is only meaningful in eingrad, not in {call.func}", "use ','")
+                )
+                ok = False
         letters_in_inputs: dict[str, A.Term] = {}
         any_ellipsis = False
         for operand in spec.inputs:
@@ -264,6 +286,44 @@ class _Checker:
         if not ok:
             return None
         return spec.inputs, output, implicit
+
+    def check_grad_operands(self, call: A.Call, left_index: int, right_index: int) -> bool:
+        left, right = call.args[left_index], call.args[right_index]
+        if not isinstance(right, A.Ref):
+            self.error(
+                EinAxisError(
+                    right.pos,
+                    "the operand right of '%' must be a parameter: the variable to differentiate by",
+                )
+            )
+            return False
+        if isinstance(left, A.Ref):
+            if left.name == right.name:
+                self.error(
+                    EinAxisError(
+                        left.pos,
+                        f"'{left.name}' is differentiated by itself",
+                        "the operand left of '%' is a callable parameter or an expression using the variable",
+                    )
+                )
+                return False
+            return True
+
+        def uses(expr) -> bool:
+            if isinstance(expr, A.Ref):
+                return expr.name == right.name
+            return any(uses(arg) for arg in expr.args)
+
+        if not uses(left):
+            self.error(
+                EinAxisError(
+                    left.pos,
+                    f"this expression does not use '{right.name}', so its derivative is zero",
+                    f"differentiate an expression of '{right.name}', or pass a callable parameter",
+                )
+            )
+            return False
+        return True
 
     def check_operand(self, operand: A.Operand, role: str) -> bool:
         ok = True

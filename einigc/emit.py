@@ -24,12 +24,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-@dataclass(frozen=True)
-class _RenderedStatement:
-    comments: tuple[str, ...]
-    lines: tuple[str, ...]
-
-
 def _axis_list(axes: tuple[int, ...]) -> str:
     return str(axes[0]) if len(axes) == 1 else "[" + ", ".join(map(str, axes)) + "]"
 
@@ -91,6 +85,25 @@ class Printer:
         self.helpers.add("induced_diagonal")
         return f'_induced_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
 
+    def _print_ZerosLike(self, op: ir.ZerosLike) -> str:
+        return f"tf.zeros_like({op.operand})"
+
+    def _print_OnesLike(self, op: ir.OnesLike) -> str:
+        return f"tf.ones_like({op.operand})"
+
+    def _print_Gradient(self, op: ir.Gradient) -> str:
+        cotangent = f", output_gradients={op.output_gradients}" if op.output_gradients else ""
+        return (
+            f"{op.tape}.gradient({op.target}, {op.source}{cotangent}, "
+            "unconnected_gradients=tf.UnconnectedGradients.ZERO)"
+        )
+
+    def _print_Jacobian(self, op: ir.Jacobian) -> str:
+        return (
+            f"{op.tape}.jacobian({op.target}, {op.source}, "
+            "unconnected_gradients=tf.UnconnectedGradients.ZERO)"
+        )
+
     def _print_Identity(self, op: ir.Identity) -> str:
         return op.operand
 
@@ -108,42 +121,47 @@ def _escape_docstring(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
+def _render_statements(statements, printer: Printer, indent: str = "") -> list[str]:
+    lines: list[str] = []
+    for statement in statements:
+        if isinstance(statement, ir.Assign):
+            if statement.comment:
+                lines.append(f"{indent}# {statement.comment}")
+            lines.append(f"{indent}{statement.target} = {printer.expr(statement.op)}")
+        elif isinstance(statement, ir.RequireBool):
+            printer.helpers.add("require_bool")
+            lines.append(
+                f'{indent}_require_bool({statement.operand}, "{statement.function}", "{statement.operand}")'
+            )
+        elif isinstance(statement, ir.Tape):
+            if statement.comment:
+                lines.append(f"{indent}# {statement.comment}")
+            lines.append(f"{indent}with tf.GradientTape() as {statement.tape}:")
+            lines.append(f"{indent}    {statement.tape}.watch({statement.watch})")
+            lines.extend(_render_statements(statement.body, printer, indent + "    "))
+        else:
+            raise InternalError("emit", f"no printer for {type(statement).__name__}")
+    return lines
+
+
 def _render_function(function: ir.Function, printer: Printer) -> str:
-    statements = []
     body = list(function.body)
     result = function.result
-    result_comments: tuple[str, ...] = ()
     # The last assignment of the result becomes the return statement.
     if body and isinstance(body[-1], ir.Assign) and body[-1].target == result:
         last = body.pop()
-        result = printer.expr(last.op)
-        result_comments = (last.comment,) if last.comment else ()
-    for statement in body:
-        if isinstance(statement, ir.Assign):
-            statements.append(
-                _RenderedStatement(
-                    (statement.comment,) if statement.comment else (),
-                    (f"{statement.target} = {printer.expr(statement.op)}",),
-                )
-            )
-        elif isinstance(statement, ir.RequireBool):
-            printer.helpers.add("require_bool")
-            statements.append(
-                _RenderedStatement(
-                    (),
-                    (f'_require_bool({statement.operand}, "{statement.function}", "{statement.operand}")',),
-                )
-            )
-        else:
-            raise InternalError("emit", f"no printer for {type(statement).__name__}")
+        body.append(ir.Assign("", last.op, last.comment))
+    lines = _render_statements(body, printer)
+    if body and isinstance(body[-1], ir.Assign) and body[-1].target == "":
+        lines[-1] = "return " + lines[-1][len(" = "):]
+    else:
+        lines.append(f"return {result}")
     docstring = _escape_docstring(function.docstring).replace("\n", "\n    ")
     return _environment().get_template("function.py.j2").render(
         name=function.name,
         params=", ".join(function.params),
         docstring=docstring,
-        statements=statements,
-        result=result,
-        result_comments=result_comments,
+        lines=lines,
     )
 
 

@@ -105,6 +105,10 @@ class InducedDiagonal:
 
 
 Op = Union[
+    "ZerosLike",
+    "OnesLike",
+    "Gradient",
+    "Jacobian",
     Reshape,
     ShapeOf,
     ShapeArithmetic,
@@ -130,7 +134,7 @@ class RequireBool:
     function: str
 
 
-Statement = Union[Assign, RequireBool]
+Statement = Union[Assign, RequireBool, "Tape"]
 
 
 @dataclass(frozen=True)
@@ -147,3 +151,45 @@ class Module:
     source_name: str
     docstring: str
     functions: tuple[Function, ...]
+
+
+# --- automatic differentiation -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZerosLike:
+    operand: str
+
+
+@dataclass(frozen=True)
+class OnesLike:
+    operand: str
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """`tape.gradient(target, source, output_gradients=...)`: one reverse pass."""
+
+    tape: str
+    target: str
+    source: str
+    output_gradients: str = ""
+
+
+@dataclass(frozen=True)
+class Jacobian:
+    """`tape.jacobian(target, source)`: the full (vectorized) Jacobian."""
+
+    tape: str
+    target: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Tape:
+    """`with tf.GradientTape() as tape:` watching `watch`, recording `body`."""
+
+    tape: str
+    watch: str
+    body: tuple["Statement", ...]
+    comment: str = ""

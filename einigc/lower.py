@@ -15,7 +15,9 @@ from einigc.errors import (
     EinUnsupportedError,
     InternalError,
 )
-from einigc.layout import Layout, Slot, analyse
+from einigc.layout import analyse
+from einigc.lower_grad import lower_eingrad
+from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, plan_contraction
 
 _MAX_NAME = 24
@@ -67,6 +69,7 @@ class _FunctionLowering:
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
         self.plan_notes: list[str] = []
+        self.notes: list[tuple] = []  # (pos, message, hint) for the user, not errors
         self.sizes = {
             hint.letter: (hint.size, "where =" if hint.exact else "where ~")
             for hint in function.sizes
@@ -88,48 +91,56 @@ class _FunctionLowering:
         raise InternalError("lower", f"unexpected value {value!r}")
 
     def lower_builtin(self, call: M.BuiltinCall) -> str:
+        if call.func == "eingrad":
+            return lower_eingrad(self, call)
         names = [self.lower_value(a) for a in call.args]
-        lay = analyse(call.inputs, call.output)
         if call.func in ("eincount", "einany"):
             dtype = "int64" if call.func == "eincount" else "float32"
             for name in names:
                 self.body.append(ir.RequireBool(name, self.function.name))
             suffix = "int" if dtype == "int64" else "float"
             names = [self.emit(f"{name}_{suffix}", ir.Cast(name, dtype)) for name in names]
-        shapes = _ShapeEnv(self, names, lay, self.sizes)
+        label = f'{call.func}("{call.spec_text}")'
+        result = self.lower_contraction(call.inputs, call.output, names, label, call.implicit)
+        if call.func == "einany":
+            result = self.emit(
+                f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true"
+            )
+        return result
+
+    def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
+        """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
+        lay = analyse(tuple(inputs), output)
+        shapes = ShapeEnv(self, names, lay, self.sizes)
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
             if operand.needs_reshape:
                 name = self.emit(
                     f"{name}_core",
                     ir.Reshape(name, shapes.input_target(index)),
-                    _reshape_comment(operand.slots, operand.core),
+                    reshape_comment(operand.slots, operand.core),
                 )
             core_names.append(name)
-        inputs = [operand.core for operand in lay.inputs]
-        output = lay.output_core
-        plan = plan_contraction(inputs, output, self.sizes)
-        self.describe_plan(call, plan, inputs, lay.output.core)
-        result = self.lower_plan(plan, core_names, inputs, output)
-        if lay.output.core != output:
-            if ELLIPSIS in output:
+        core_inputs = [operand.core for operand in lay.inputs]
+        core_output = lay.output_core
+        plan = plan_contraction(core_inputs, core_output, self.sizes)
+        self.describe_plan(label, implicit, plan, core_inputs, lay.output.core)
+        result = self.lower_plan(plan, core_names, core_inputs, core_output)
+        if lay.output.core != core_output:
+            if ELLIPSIS in core_output:
                 raise EinUnsupportedError(
-                    call.output.pos, "repeated output letters beside a broadcasting '...' are not supported"
+                    output.pos, "repeated output letters beside a broadcasting '...' are not supported"
                 )
             result = self.emit(
                 f"{result}_diag",
-                ir.InducedDiagonal(result, _word(output), _word(lay.output.core)),
+                ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
                 "repeated output letters: place the values on that diagonal, zeros elsewhere",
             )
         if lay.output.needs_reshape:
             result = self.emit(
                 f"{result}_out",
                 ir.Reshape(result, shapes.output_target(result)),
-                _reshape_comment(lay.output.slots, lay.output.core, output=True),
-            )
-        if call.func == "einany":
-            result = self.emit(
-                f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true"
+                reshape_comment(lay.output.slots, lay.output.core, output=True),
             )
         return result
 
@@ -206,9 +217,11 @@ class _FunctionLowering:
             )
         return name
 
-    def describe_plan(self, call: M.BuiltinCall, plan: Plan, inputs, output) -> None:
+    def describe_plan(self, label: str, implicit: bool, plan: Plan, inputs, output) -> None:
+        if not plan.steps and len(inputs) == 1:
+            return  # nothing to plan: the operand already is the result
         spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
-        lines = [f'{call.func}("{call.spec_text}")' + (f"  (implicit output: {spec})" if call.implicit else "")]
+        lines = [label + (f"  (implicit output: {spec})" if implicit else "")]
         pairs = [s for s in plan.steps if isinstance(s, PairStep)]
         if len(pairs) > 1:
             order = "; ".join(
@@ -263,238 +276,12 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
     all_names = {f.name for f in program.functions}
     functions = []
     for function in program.functions:
+        lowering = _FunctionLowering(function, all_names, source_name)
         try:
-            functions.append(_FunctionLowering(function, all_names, source_name).run())
+            functions.append(lowering.run())
         except EinigError as err:
             sink.error(err)
+        for pos, message, hint in lowering.notes:
+            sink.note(pos, message, hint)
     sink.raise_if_errors()
     return ir.Module(source_name, program.docstring, tuple(functions))
-
-
-def _describe_slot(slot: Slot) -> str:
-    if slot.is_variable:
-        return slot.variable
-    if len(slot.leaves) == 1:
-        return slot.leaves[0]
-    if not slot.leaves:
-        return "_"
-    return "(" + "".join(slot.leaves) + ")"
-
-
-def _reshape_comment(slots, core, output: bool = False) -> str:
-    layout = "".join(_describe_slot(s) for s in slots)
-    if output:
-        return f"lay the result out as {layout}"
-    return f"{layout} as core axes {_word(core) or 'scalar'}: one reshape, no copy"
-
-
-class _ShapeEnv:
-    """Trace-time shape expressions for one call, emitted on first use."""
-
-    def __init__(self, lowering, names, lay: Layout, sizes):
-        self.lowering = lowering
-        self.names = names
-        self.lay = lay
-        self.where_exact = {k: v for k, (v, src) in sizes.items() if src == "where ="}
-        self.shape_vars: dict[int, str] = {}
-        self.rank_vars: dict[str, str] = {}
-        self.composite_shapes: dict[str, str] = {}
-        self.sources = dict(lay.composite_source)
-
-    def shape_of(self, index: int) -> str:
-        if index not in self.shape_vars:
-            name = self.names[index]
-            self.shape_vars[index] = self.lowering.emit(f"{name}_shape", ir.ShapeOf(name))
-        return self.shape_vars[index]
-
-    # --- ranks and positions -------------------------------------------
-
-    def rank(self, index: int, letter: str) -> str:
-        """The rank of a variable run (a composite, or `...` of operand `index`)."""
-        key = letter if letter != ELLIPSIS else f"...{index}"
-        if key in self.rank_vars:
-            return self.rank_vars[key]
-        source = index if letter == ELLIPSIS else self.sources[letter]
-        slots = self.lay.inputs[source].slots
-        fixed = sum(1 for s in slots if not s.is_variable)
-        others = [s.variable for s in slots if s.is_variable and s.variable != letter]
-        count = sum(1 for s in slots if s.variable == letter)
-        text = f"len({self.names[source]}.shape) - {fixed}" if fixed else f"len({self.names[source]}.shape)"
-        for other in others:
-            text += f" - {self.rank(source, other)}"
-        if count > 1:
-            text = f"({text}) // {count}" if " - " in text else f"{text} // {count}"
-        hint = "ellipsis" if letter == ELLIPSIS else letter
-        self.rank_vars[key] = self.lowering.emit(f"{hint}_rank", ir.ShapeArithmetic(text))
-        return self.rank_vars[key]
-
-    def span(self, slots, j: int, index: int) -> tuple[str, str]:
-        """Start and stop of slot j as slice bounds ('' for open).
-
-        Counted from the front while no variable run precedes the slot, from
-        the back while none follows it, and with trace-time ranks otherwise.
-        """
-        before, after = slots[:j], slots[j + 1 :]
-        var_before = any(s.is_variable for s in before)
-        var_after = any(s.is_variable for s in after)
-        is_var = slots[j].is_variable
-        if not var_before:
-            start = str(len(before))
-            if not is_var:
-                return start, str(len(before) + 1)
-            if not var_after:
-                return start, (f"-{len(after)}" if after else "")
-            return start, _plus(start, self.rank(index, slots[j].variable))
-        if not var_after:
-            if not is_var:
-                n = len(after) + 1
-                return f"-{n}", (f"-{n - 1}" if n > 1 else "")
-            return self._start(slots, j, index), (f"-{len(after)}" if after else "")
-        start = self._start(slots, j, index)
-        return start, _plus(start, "1" if not is_var else self.rank(index, slots[j].variable))
-
-    def _start(self, slots, j, index) -> str:
-        text = str(sum(1 for s in slots[:j] if not s.is_variable))
-        for s in slots[:j]:
-            if s.is_variable:
-                text = _plus(text, self.rank(index, s.variable))
-        return text
-
-    def scalar_at(self, index: int, j: int) -> str:
-        slots = self.lay.inputs[index].slots
-        start, stop = self.span(slots, j, index)
-        return f"{self.shape_of(index)}[{start}]"
-
-    def vector_at(self, index: int, j: int) -> str:
-        slots = self.lay.inputs[index].slots
-        start, stop = self.span(slots, j, index)
-        start = "" if start == "0" else start
-        if not start and not stop:
-            return self.shape_of(index)
-        return f"{self.shape_of(index)}[{start}:{stop}]"
-
-    # --- sizes ------------------------------------------------------------
-
-    def letter_size(self, letter: str, exclude: int | None = None) -> str | None:
-        """A scalar expression of a core axis's size, or None if nothing fixes it."""
-        for index, operand in enumerate(self.lay.inputs):
-            if index == exclude:
-                continue
-            for j, slot in enumerate(operand.slots):
-                if not slot.is_variable and slot.leaves == (letter,):
-                    return self.scalar_at(index, j)
-        if letter in self.where_exact:
-            return str(self.where_exact[letter])
-        if letter.isupper() and letter in self.sources:
-            return f"tf.reduce_prod({self.composite_shape(letter)})"
-        for index, operand in enumerate(self.lay.inputs):
-            if index == exclude:
-                continue
-            variables = [s for s in operand.slots if s.is_variable]
-            for j, slot in enumerate(operand.slots):
-                if slot.variable == letter and len(variables) == 1:
-                    return f"tf.reduce_prod({self.vector_at(index, j)})"
-        return None
-
-    def composite_shape(self, letter: str) -> str:
-        if letter not in self.composite_shapes:
-            source = self.sources[letter]
-            slots = self.lay.inputs[source].slots
-            j = next(k for k, s in enumerate(slots) if s.variable == letter)
-            name = "ellipsis" if letter == self.lay.ellipsis_letter else letter
-            self.composite_shapes[letter] = self.lowering.emit(
-                f"{name}_shape", ir.ShapeArithmetic(self.vector_at(source, j))
-            )
-        return self.composite_shapes[letter]
-
-    def input_target(self, index: int) -> tuple:
-        operand = self.lay.inputs[index]
-        entries: list = []
-        unknown = []
-        for j, slot in enumerate(operand.slots):
-            if slot.is_variable:
-                if slot.variable == ELLIPSIS:
-                    entries.append(ir.Vector(self.vector_at(index, j)))
-                else:
-                    entries.append(("composite", j))
-            elif len(slot.leaves) == 1:
-                entries.append(ir.Scalar(self.scalar_at(index, j)))
-            else:
-                for leaf in slot.leaves:
-                    size = self.letter_size(leaf, exclude=None)
-                    if size is None:
-                        unknown.append((leaf, slot))
-                        entries.append(("infer", leaf))
-                    else:
-                        entries.append(ir.Scalar(size))
-        if len(unknown) > 1:
-            leaf, slot = unknown[-1]
-            raise EinAxisError(
-                slot.pos,
-                f"the size of '{leaf}' in this group is unknown: no operand has it as an axis of its own",
-                f"add `where {leaf} = N`" if leaf.islower() else "give the composite an operand of its own",
-            )
-        inferred = bool(unknown)
-        result = []
-        for entry in entries:
-            if isinstance(entry, tuple) and entry[0] == "infer":
-                result.append(ir.Scalar("-1"))
-            elif isinstance(entry, tuple):
-                if not inferred:
-                    result.append(ir.Scalar("-1"))
-                    inferred = True
-                else:
-                    result.append(ir.Scalar(f"tf.reduce_prod({self.vector_at(index, entry[1])})"))
-            else:
-                result.append(entry)
-        return tuple(result)
-
-    def output_target(self, result: str) -> tuple:
-        out = self.lay.output
-        core = out.core
-        r_shape = None
-
-        def r(k_from: int) -> str:
-            nonlocal r_shape
-            if r_shape is None:
-                r_shape = self.lowering.emit(f"{result}_shape", ir.ShapeOf(result))
-            return r_shape
-
-        position = 0
-        has_ellipsis = ELLIPSIS in core
-        ell_at = core.index(ELLIPSIS) if has_ellipsis else -1
-
-        def index_of(k: int) -> str:
-            if not has_ellipsis or k < ell_at:
-                return str(k)
-            return str(k - len(core))
-
-        entries: list = []
-        inferred = False
-        for slot in out.slots:
-            if slot.is_variable:
-                if slot.variable == ELLIPSIS:
-                    after = len(core) - ell_at - 1
-                    start = "" if ell_at == 0 else str(ell_at)
-                    entries.append(ir.Vector(f"{r(0)}[{start}:{'-' + str(after) if after else ''}]"))
-                else:
-                    entries.append(ir.Vector(self.composite_shape(slot.variable)))
-                position += 1
-                continue
-            width = len(slot.leaves)
-            if width == 0:
-                entries.append(ir.Scalar("1"))
-            elif not inferred:
-                entries.append(ir.Scalar("-1"))
-                inferred = True
-            else:
-                parts = [f"{r(0)}[{index_of(position + k)}]" for k in range(width)]
-                entries.append(ir.Scalar(" * ".join(parts)))
-            position += width
-        return tuple(entries)
-
-
-def _plus(a: str, b: str) -> str:
-    if a == "0":
-        return b
-    return f"{a} + {b}"

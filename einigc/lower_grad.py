@@ -1,0 +1,283 @@
+"""Lowering of eingrad: picks the cheapest tape program that computes the spec.
+
+For a pair `a%b` the spec contracts J[a, b] = d a / d b with the other
+operands. Three lowerings never build more of J than the spec needs:
+
+- VJP: every letter of `a` is contracted away (and not shared with `b`):
+  one reverse pass, `tape.gradient(y, x, output_gradients=cotangent)`;
+- JVP: every letter of `b` is contracted away: one forward-mode product, by
+  the double-backward trick (two reverse passes, measured faster on TF CPU
+  than ForwardAccumulator), or by one reverse pass when J is a Hessian;
+- Jacobian: otherwise, `tape.jacobian` (vectorized), then the einsum.
+
+A letter shared by `a` and `b` is the diagonal of J. By default that is exact
+(the full Jacobian, then its diagonal); `where b independent` says entries
+along b do not interact, so one pass serves the whole batch.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from einigc import ein_ast as A
+from einigc import ir
+from einigc import model as M
+
+
+@dataclass(frozen=True)
+class _Pair:
+    a: A.Operand
+    b: A.Operand
+    a_letters: tuple[str, ...]
+    b_letters: tuple[str, ...]
+    plain: bool  # both sides are single lowercase axes only
+
+
+def _letters(operand: A.Operand) -> tuple[str, ...]:
+    out = []
+
+    def walk(terms):
+        for t in terms:
+            if isinstance(t, (A.Axis, A.Composite)):
+                out.append(t.letter)
+            elif isinstance(t, A.Group):
+                walk(t.terms)
+
+    walk(operand.terms)
+    return tuple(out)
+
+
+def _plain(operand: A.Operand) -> bool:
+    return all(isinstance(t, A.Axis) for t in operand.terms) and len(
+        {t.letter for t in operand.terms}
+    ) == len(operand.terms)
+
+
+@contextmanager
+def _block(ctx):
+    """Collects the statements emitted inside it (a tape's body)."""
+    saved = ctx.body
+    ctx.body = []
+    try:
+        yield ctx.body
+    finally:
+        ctx.body = saved
+
+
+def _uses(value: M.Value, name: str) -> bool:
+    if isinstance(value, M.ParamValue):
+        return value.name == name
+    return any(_uses(arg, name) for arg in value.args)
+
+
+def is_scalar_gradient(value: M.Value, variable: str) -> bool:
+    """True for `eingrad(",%j->j", f, x)`-like values: the gradient of a scalar wrt `variable`."""
+    if not isinstance(value, M.BuiltinCall) or value.func != "eingrad":
+        return False
+    if len(value.inputs) != 2 or value.grad_pairs != ((0, 1),):
+        return False
+    a, b = value.inputs
+    x = value.args[1]
+    return (
+        not a.terms
+        and isinstance(x, M.ParamValue)
+        and x.name == variable
+        and _plain(b)
+        and _letters(b) == _letters(value.output)
+        and all(isinstance(t, A.Axis) for t in value.output.terms)
+    )
+
+
+def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
+    (p, q), = call.grad_pairs
+    a_op, b_op = call.inputs[p], call.inputs[q]
+    left, right = call.args[p], call.args[q]
+    x = right.name
+    pair = _Pair(a_op, b_op, _letters(a_op), _letters(b_op), _plain(a_op) and _plain(b_op))
+    others = [k for k in range(len(call.inputs)) if k not in (p, q)]
+    names = {k: ctx.lower_value(call.args[k]) for k in others}
+    out_letters = set(_letters(call.output))
+    shared = set(pair.a_letters) & set(pair.b_letters)
+    independent = shared & set(ctx.function.independent)
+    exact = shared - independent
+    label = f'eingrad("{call.spec_text}")'
+
+    def letters_of(ks):
+        found = set()
+        for k in ks:
+            found.update(_letters(call.inputs[k]))
+        return found
+
+    def split(free: set[str], side: set[str]):
+        """Operands touching `free` letters, if they can be folded into one pass."""
+        if not pair.plain or exact or free & out_letters:
+            return None
+        touching = [k for k in others if set(_letters(call.inputs[k])) & free]
+        rest = [k for k in others if k not in touching]
+        extra = letters_of(touching) - free - shared
+        if extra & (out_letters | letters_of(rest) | side):
+            return None
+        if not all(_plain(call.inputs[k]) for k in touching):
+            return None
+        return touching, rest
+
+    a_free = set(pair.a_letters) - shared
+    b_free = set(pair.b_letters) - shared
+    vjp = split(a_free, set(pair.b_letters))
+    jvp = None if vjp else split(b_free, set(pair.a_letters))
+    if exact and pair.plain:
+        _note_independent(ctx, call, b_op, exact)
+
+    if vjp is not None:
+        touching, rest = vjp
+        return _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label)
+    if jvp is not None:
+        touching, rest = jvp
+        return _lower_jvp(ctx, call, pair, left, x, touching, rest, names, label)
+    return _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label)
+
+
+def _note_independent(ctx, call, b_op, exact) -> None:
+    letters = ", ".join(sorted(exact))
+    pos = next((t.pos for t in b_op.terms if isinstance(t, A.Axis) and t.letter in exact), call.pos)
+    ctx.notes.append(
+        (
+            pos,
+            f"'{letters}' is shared across '%': computed exactly, through the full Jacobian",
+            f"if entries along it do not interact, `where {sorted(exact)[0]} independent`"
+            " computes it in one pass",
+        )
+    )
+
+
+def _evaluate(ctx, left: M.Value, x: str) -> str:
+    if isinstance(left, M.ParamValue):
+        return ctx.emit(f"{left.name}_value", ir.CallFunction(left.name, (x,)))
+    return ctx.lower_value(left)
+
+
+def _tape(ctx, x: str, left: M.Value, comment: str, extra=None) -> tuple[str, str, str | None]:
+    """Emits a tape block evaluating `left` at `x`; returns (tape, value, extra result)."""
+    tape = ctx.namer.fresh("tape")
+    with _block(ctx) as body:
+        value = _evaluate(ctx, left, x)
+        extra_result = extra(value) if extra else None
+    ctx.body.append(ir.Tape(tape, x, tuple(body), comment))
+    return tape, value, extra_result
+
+
+def _describe(ctx, label: str, lowering: str) -> None:
+    ctx.plan_notes.append(f"{label}\n  lowering: {lowering}")
+
+
+def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
+    independent = set(pair.a_letters) & set(pair.b_letters)
+    single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.a_letters
+    if not touching:
+        how = "one reverse pass, tape.gradient(y, x): the sum over the letters of y"
+        tape, value, _ = _tape(ctx, x, left, "record y for one reverse pass")
+        grad = ctx.emit(f"d{ _short(value)}_d{x}", ir.Gradient(tape, value, x))
+    elif single:
+        cot = names[touching[0]]
+        how = f"one reverse pass, tape.gradient(y, x, output_gradients={cot}) (a VJP)"
+        tape, value, _ = _tape(ctx, x, left, "record y for one reverse pass (a VJP)")
+        grad = ctx.emit(f"{cot}_vjp", ir.Gradient(tape, value, x, cot))
+    else:
+        how = "one reverse pass of the scalar that contracts y with its cotangent operands"
+        ops = [call.inputs[k] for k in touching] + [pair.a]
+        tensors = [names[k] for k in touching]
+
+        def contract(value):
+            return ctx.lower_contraction(ops, A.Operand((), call.pos), tensors + [value], label)
+
+        tape, value, scalar = _tape(ctx, x, left, "record y and its contraction for one reverse pass", contract)
+        grad = ctx.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))
+    if independent:
+        how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
+    _describe(ctx, label, how + "; the Jacobian is never built")
+    return ctx.lower_contraction(
+        [pair.b] + [call.inputs[k] for k in rest], call.output, [grad] + [names[k] for k in rest], label
+    )
+
+
+def _lower_jvp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
+    independent = set(pair.a_letters) & set(pair.b_letters)
+    single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.b_letters
+    if not touching:
+        tangent = ctx.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones")
+    elif single:
+        tangent = names[touching[0]]
+    else:
+        ops = [call.inputs[k] for k in touching]
+        tensors = [names[k] for k in touching]
+        if set(pair.b_letters) - set().union(*(_letters(o) for o in ops)):
+            ones = ctx.emit(f"ones_{x}", ir.OnesLike(x))
+            ops.append(pair.b)
+            tensors.append(ones)
+        tangent = ctx.lower_contraction(ops, pair.b, tensors, label)
+    if is_scalar_gradient(left, x):
+        # d(grad f)/dx is a Hessian, which is symmetric: H v is the reverse
+        # pass of the gradient with cotangent v (reverse-over-reverse, the
+        # fastest Hessian-vector product measured on TF CPU).
+        tape, value, _ = _tape(ctx, x, left, "record the gradient itself for a second reverse pass")
+        result = ctx.emit(f"hvp_{tangent}", ir.Gradient(tape, value, x, tangent))
+        how = "Hessian-vector product by reverse-over-reverse (the Hessian is symmetric); never built"
+    else:
+        tape, value, _ = _tape(ctx, x, left, "record y for the double-backward JVP")
+        # J v = d/du (J^T u . v): u is a dummy cotangent, the VJP is linear in u.
+        dummy = ctx.emit(f"u_{_short(value)}", ir.ZerosLike(value), "a dummy cotangent for the double-backward JVP")
+        dual = ctx.namer.fresh("dual")
+        with _block(ctx) as body:
+            vjp = ctx.emit(f"vjp_{_short(value)}", ir.Gradient(tape, value, x, dummy))
+        ctx.body.append(ir.Tape(dual, dummy, tuple(body), "the VJP as a function of the dummy cotangent"))
+        result = ctx.emit(f"jvp_{tangent}", ir.Gradient(dual, vjp, dummy, tangent))
+        how = "a JVP by the double-backward trick (two reverse passes); the Jacobian is never built"
+    if independent:
+        how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
+    _describe(ctx, label, how)
+    return ctx.lower_contraction(
+        [pair.a] + [call.inputs[k] for k in rest], call.output, [result] + [names[k] for k in rest], label
+    )
+
+
+def _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label) -> str:
+    a_terms = pair.a.terms
+    batch_axes = ()
+    if independent and pair.plain:
+        batch_axes = tuple(i for i, t in enumerate(a_terms) if t.letter in independent)
+    if batch_axes:
+
+        def summed(value):
+            return ctx.emit(
+                f"{_short(value)}_sum",
+                ir.ReduceSum(value, batch_axes),
+                "independent entries: the sum over the batch has the same derivative per entry",
+            )
+
+        tape, value, target = _tape(ctx, x, left, "record y for one vectorized Jacobian", summed)
+        j_terms = tuple(t for i, t in enumerate(a_terms) if i not in batch_axes) + pair.b.terms
+        how = (
+            "tape.jacobian of y summed over the independent letters"
+            f" '{''.join(sorted(independent))}' (one pass for the whole batch, like batch_jacobian)"
+        )
+    else:
+        tape, value, _ = _tape(ctx, x, left, "record y for the full (vectorized) Jacobian")
+        target = value
+        j_terms = a_terms + pair.b.terms
+        shared = set(pair.a_letters) & set(pair.b_letters)
+        how = "tape.jacobian (vectorized), then the einsum"
+        if shared:
+            how += f"; exact diagonal along '{''.join(sorted(shared))}' from the full Jacobian"
+    jac = ctx.emit(f"d{_short(value)}_d{x}", ir.Jacobian(tape, target, x))
+    _describe(ctx, label, how)
+    return ctx.lower_contraction(
+        [A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others],
+        call.output,
+        [jac] + [names[k] for k in others],
+        label,
+    )
+
+
+def _short(name: str) -> str:
+    return name[:-6] if name.endswith("_value") else name
