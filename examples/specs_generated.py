@@ -19,7 +19,77 @@ __all__ = [
     "twice",
     "path_count",
     "reachable",
+    "tensordot",
+    "batch_matvec",
+    "row_sums",
+    "spread",
+    "squeeze",
+    "diag_matrix",
+    "interleave",
+    "high_rank_diagonal",
+    "project",
+    "unflatten",
+    "flatten_t",
+    "group_mix",
+    "vjp",
+    "jacobian",
+    "gradient",
+    "hessian",
+    "hvp",
+    "jvp",
+    "divergence",
+    "batched_grad",
+    "batched_jvp",
+    "batched_jacobian",
 ]
+
+
+def _diagonal(tensor, axes, result_axes):
+    # The entries of `tensor` (axis letters `axes`) where repeated letters
+    # agree, laid out as `result_axes`: one gather that reads only those
+    # entries, at any rank, instead of copying the whole input.
+    shape = tf.shape(tensor, out_type=tf.int64)
+    size, stride = {}, {}
+    step = tf.constant(1, tf.int64)
+    for axis in reversed(range(len(axes))):
+        letter = axes[axis]
+        if letter in size:
+            tf.debugging.assert_equal(
+                size[letter],
+                shape[axis],
+                f"the axes '{letter}' of a diagonal differ in size",
+            )
+        size[letter] = shape[axis]
+        stride[letter] = stride.get(letter, 0) + step
+        step = step * shape[axis]
+    index = tf.zeros([], tf.int64)
+    for axis, letter in enumerate(result_axes):
+        along = [1] * len(result_axes)
+        along[axis] = -1
+        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+    return tf.gather(tf.reshape(tensor, [-1]), index)
+
+
+def _induced_diagonal(tensor, axes, result_axes):
+    # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
+    # repeat some letters: its values go where the repeated indices agree and
+    # zeros elsewhere, by one scatter into a buffer the size of the output.
+    shape = tf.shape(tensor, out_type=tf.int64)
+    size = {letter: shape[axis] for axis, letter in enumerate(axes)}
+    result_shape = [size[letter] for letter in result_axes]
+    stride, step = {}, tf.constant(1, tf.int64)
+    for letter, extent in zip(reversed(result_axes), reversed(result_shape)):
+        stride[letter] = stride.get(letter, 0) + step
+        step = step * extent
+    index = tf.zeros([], tf.int64)
+    for axis, letter in enumerate(axes):
+        along = [1] * len(axes)
+        along[axis] = -1
+        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+    flat = tf.scatter_nd(
+        tf.reshape(index, [-1, 1]), tf.reshape(tensor, [-1]), tf.reshape(step, [1])
+    )
+    return tf.reshape(flat, tf.stack(result_shape))
 
 
 def _require_bool(tensor, function, operand):
@@ -111,8 +181,9 @@ def trace(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    # repeated letters: take the diagonal
-    return tf.einsum("ii->", x)
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    x_diag = _diagonal(x, "ii", "i")
+    return tf.reduce_sum(x_diag, axis=0)
 
 
 def diagonal(x):
@@ -124,8 +195,8 @@ def diagonal(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    # repeated letters: take the diagonal
-    return tf.einsum("ii->i", x)
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    return _diagonal(x, "ii", "i")
 
 
 def batched_dot(x, y):
@@ -198,8 +269,9 @@ def gram_trace(x):
       (* no `where` size: the default 64)
     """
     x_x = tf.einsum("ij,kj->ik", x, x)
-    # repeated letters: take the diagonal
-    return tf.einsum("ii->", x_x)
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    x_x_diag = _diagonal(x_x, "ii", "i")
+    return tf.reduce_sum(x_x_diag, axis=0)
 
 
 def twice(x, y, z):
@@ -242,3 +314,407 @@ def reachable(a, b):
     a_float_b_float = tf.einsum("ij,jk->ik", a_float, b_float)
     # einany: true where some product is true
     return tf.greater(a_float_b_float, 0)
+
+
+def tensordot(x, y):
+    """Uppercase letters are composites: named groups of any number of axes.
+    (This is the one break with numpy, where uppercase letters are axes.)
+
+    Source: specs.ein:41: tensordot(x, y) = einsum("Ij,jK->IK", x, y)
+
+    Plan:
+    einsum("Ij,jK->IK")
+      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
+      sizes assumed: I=64*, K=64*, j=64*
+      (* no `where` size: the default 64)
+    """
+    x_shape = tf.shape(x)
+    # Ij as core axes Ij: one reshape, no copy
+    x_core = tf.reshape(x, [-1, x_shape[-1]])
+    y_shape = tf.shape(y)
+    # jK as core axes jK: one reshape, no copy
+    y_core = tf.reshape(y, [y_shape[0], -1])
+    x_core_y_core = tf.einsum("Ij,jK->IK", x_core, y_core)
+    I_shape = x_shape[:-1]
+    K_shape = y_shape[1:]
+    # lay the result out as IK
+    return tf.reshape(x_core_y_core, tf.concat([I_shape, K_shape], axis=0))
+
+
+def batch_matvec(x, v):
+    """Source: specs.ein:42: batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
+
+    Plan:
+    einsum("BI,I,IJ->BJ")
+      order (opt_einsum optimal): I,IJ->IJ; BI,IJ->BJ
+      FLOPs: 528,384 planned, 786,432 naive; largest intermediate: 4,096 element(s)
+      sizes assumed: B=64*, I=64*, J=64*
+      (* no `where` size: the default 64)
+    """
+    I_rank = len(v.shape)
+    B_rank = len(x.shape) - I_rank
+    x_shape = tf.shape(x)
+    # BI as core axes BI: one reshape, no copy
+    x_core = tf.reshape(x, [-1, tf.reduce_prod(x_shape[B_rank:])])
+    # I as core axes I: one reshape, no copy
+    v_core = tf.reshape(v, [-1])
+    v_shape = tf.shape(v)
+    # IJ as core axes IJ: one reshape, no copy
+    v_core_1 = tf.reshape(v, [-1, tf.reduce_prod(v_shape[I_rank:])])
+    # step 1 of 2 of the planned order: outer product
+    v_core_v_core_1 = tf.einsum("I,IJ->IJ", v_core, v_core_1)
+    # step 2 of 2 of the planned order: sums I
+    x_core_v_core_v_core_1 = tf.einsum("BI,IJ->BJ", x_core, v_core_v_core_1)
+    B_shape = x_shape[:B_rank]
+    J_shape = v_shape[I_rank:]
+    # lay the result out as BJ
+    return tf.reshape(x_core_v_core_v_core_1, tf.concat([B_shape, J_shape], axis=0))
+
+
+def row_sums(x):
+    """`_` and `()` are axes of size 1: keepdims in the output, dropped in inputs.
+
+    Source: specs.ein:45: row_sums(x) = einsum("ij->i_", x)
+
+    Plan:
+    einsum("ij->i_")
+      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 64 element(s)
+      sizes assumed: i=64*, j=64*
+      (* no `where` size: the default 64)
+    """
+    x_sum = tf.reduce_sum(x, axis=1)
+    # lay the result out as i_
+    return tf.reshape(x_sum, [-1, 1])
+
+
+def spread(x, y):
+    """Source: specs.ein:46: spread(x, y) = einsum("ij,jk->_i_k_", x, y)
+
+    Plan:
+    einsum("ij,jk->_i_k_")
+      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
+      sizes assumed: i=64*, j=64*, k=64*
+      (* no `where` size: the default 64)
+    """
+    x_y = tf.einsum("ij,jk->ik", x, y)
+    x_y_shape = tf.shape(x_y)
+    # lay the result out as _i_k_
+    return tf.reshape(x_y, [1, -1, 1, x_y_shape[1], 1])
+
+
+def squeeze(x):
+    """Source: specs.ein:47: squeeze(x) = einsum("i_j->ij", x)"""
+    x_shape = tf.shape(x)
+    # i_j as core axes ij: one reshape, no copy
+    return tf.reshape(x, [x_shape[0], x_shape[2]])
+
+
+def diag_matrix(v):
+    """A letter repeated in the output puts values on a diagonal, zeros elsewhere.
+
+    Source: specs.ein:50: diag_matrix(v) = einsum("i->ii", v)
+    """
+    # repeated output letters: place the values on that diagonal, zeros elsewhere
+    return _induced_diagonal(v, "i", "ii")
+
+
+def interleave(x):
+    """Source: specs.ein:51: interleave(x) = einsum("ij->jijij", x)
+
+    Plan:
+    einsum("ij->jijij")
+      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
+      sizes assumed: i=64*, j=64*
+      (* no `where` size: the default 64)
+    """
+    x_t = tf.transpose(x, perm=[1, 0])
+    # repeated output letters: place the values on that diagonal, zeros elsewhere
+    return _induced_diagonal(x_t, "ji", "jijij")
+
+
+def high_rank_diagonal(x):
+    """Repeated input letters at any rank: one gather of just the diagonal.
+
+    Source: specs.ein:54: high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
+
+    Plan:
+    einsum("ijklji->ikjl")
+      FLOPs: 16,777,216 planned, 16,777,216 naive; largest intermediate: 16,777,216 element(s)
+      sizes assumed: i=64*, j=64*, k=64*, l=64*
+      (* no `where` size: the default 64)
+    """
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    return _diagonal(x, "ijklji", "ikjl")
+
+
+def project(x, w):
+    """Groups: one axis that is the row-major flattening of the letters inside.
+
+    Source: specs.ein:57: project(x, w) = einsum("bij,(ij)k->bk", x, w)
+
+    Plan:
+    einsum("bij,(ij)k->bk")
+      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144 element(s)
+      sizes assumed: b=64*, i=64*, j=64*, k=64*
+      (* no `where` size: the default 64)
+    """
+    x_shape = tf.shape(x)
+    w_shape = tf.shape(w)
+    # (ij)k as core axes ijk: one reshape, no copy
+    w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
+    return tf.einsum("bij,ijk->bk", x, w_core)
+
+
+def unflatten(x):
+    """Source: specs.ein:58: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+    # (ij) as core axes ij: one reshape, no copy
+    return tf.reshape(x, [-1, 4])
+
+
+def flatten_t(x):
+    """Source: specs.ein:59: flatten_t(x) = einsum("bij->b(ji)", x)
+
+    Plan:
+    einsum("bij->b(ji)")
+      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144 element(s)
+      sizes assumed: b=64*, i=64*, j=64*
+      (* no `where` size: the default 64)
+    """
+    x_t = tf.transpose(x, perm=[0, 2, 1])
+    x_t_shape = tf.shape(x_t)
+    # lay the result out as b(ji)
+    return tf.reshape(x_t, [-1, x_t_shape[1] * x_t_shape[2]])
+
+
+def group_mix(x, y):
+    """Source: specs.ein:60: group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
+
+    Plan:
+    einsum("(bi)j,jk->b(ik)")
+      FLOPs: 1,048,576 planned, 1,048,576 naive; largest intermediate: 8,192 element(s)
+      sizes assumed: b=2, i=64*, j=64*, k=64*
+      (* no `where` size: the default 64)
+    """
+    x_shape = tf.shape(x)
+    # (bi)j as core axes bij: one reshape, no copy
+    x_core = tf.reshape(x, [2, -1, x_shape[1]])
+    x_core_y = tf.einsum("bij,jk->bik", x_core, y)
+    x_core_y_shape = tf.shape(x_core_y)
+    # lay the result out as b(ik)
+    return tf.reshape(x_core_y, [-1, x_core_y_shape[1] * x_core_y_shape[2]])
+
+
+def vjp(z, y, x):
+    """`y%x` is the Jacobian dy/dx; y is a callable of x or an expression of x.
+
+    Source: specs.ein:65: vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+
+    Plan:
+    eingrad("i,i%j->j")
+      lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP); the Jacobian is never built
+    """
+    # record y for one reverse pass (a VJP)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    return tape.gradient(
+        y_value,
+        x,
+        output_gradients=z,
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+
+
+def jacobian(y, x):
+    """Source: specs.ein:66: jacobian(y, x) = eingrad("i%j->ij", y, x)
+
+    Plan:
+    eingrad("i%j->ij")
+      lowering: tape.jacobian (vectorized), then the einsum
+    """
+    # record y for the full (vectorized) Jacobian
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    return tape.jacobian(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def gradient(y, x):
+    """Source: specs.ein:67: gradient(y, x) = eingrad(",%j->j", y, x)
+
+    Plan:
+    eingrad(",%j->j")
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+    """
+    # record y for one reverse pass
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    return tape.gradient(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def hessian(y, x):
+    """Source: specs.ein:68: hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+
+    Plan:
+    eingrad(",%j->j")
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+    eingrad("j%k->jk")
+      lowering: tape.jacobian (vectorized), then the einsum
+    """
+    # record y for the full (vectorized) Jacobian
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        # record y for one reverse pass
+        with tf.GradientTape() as tape_1:
+            tape_1.watch(x)
+            y_value = y(x)
+        dy_dx = tape_1.gradient(
+            y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+    return tape.jacobian(dy_dx, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def hvp(y, x, v):
+    """Source: specs.ein:69: hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
+
+    Plan:
+    eingrad(",%j->j")
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+    eingrad("j%k,k->j")
+      lowering: Hessian-vector product by reverse-over-reverse (the Hessian is symmetric); never built
+    """
+    # record the gradient itself for a second reverse pass
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        # record y for one reverse pass
+        with tf.GradientTape() as tape_1:
+            tape_1.watch(x)
+            y_value = y(x)
+        dy_dx = tape_1.gradient(
+            y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+    return tape.gradient(
+        dy_dx, x, output_gradients=v, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+
+
+def jvp(y, x, v):
+    """Source: specs.ein:70: jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+
+    Plan:
+    eingrad("i%j,j->i")
+      lowering: a JVP by the double-backward trick (two reverse passes); the Jacobian is never built
+    """
+    # record y for the double-backward JVP
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    # a dummy cotangent for the double-backward JVP
+    u_y = tf.zeros_like(y_value)
+    # the VJP as a function of the dummy cotangent
+    with tf.GradientTape() as dual:
+        dual.watch(u_y)
+        vjp_y = tape.gradient(
+            y_value,
+            x,
+            output_gradients=u_y,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+    return dual.gradient(
+        vjp_y,
+        u_y,
+        output_gradients=v,
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+
+
+def divergence(y, x):
+    """Source: specs.ein:71: divergence(y, x) = eingrad("i%i->", y, x)
+
+    Plan:
+    eingrad("i%i->")
+      lowering: tape.jacobian (vectorized), then the einsum; exact diagonal along 'i' from the full Jacobian
+    eingrad("i%i->")
+      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
+      sizes assumed: i=64*
+      (* no `where` size: the default 64)
+    """
+    # record y for the full (vectorized) Jacobian
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    dy_dx = tape.jacobian(
+        y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    dy_dx_diag = _diagonal(dy_dx, "ii", "i")
+    return tf.reduce_sum(dy_dx_diag, axis=0)
+
+
+def batched_grad(y, x):
+    """A letter shared across `%` is a diagonal of the Jacobian: exact by
+    default; `independent` says batch entries do not interact (one pass).
+
+    Source: specs.ein:75: batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+
+    Plan:
+    eingrad("b%bj->bj")
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; 'b' independent, so one pass serves the whole batch; the Jacobian is never built
+    """
+    # record y for one reverse pass
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    return tape.gradient(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def batched_jvp(y, x, v):
+    """Source: specs.ein:76: batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+
+    Plan:
+    eingrad("bi%bj,bj->bi")
+      lowering: a JVP by the double-backward trick (two reverse passes); the Jacobian is never built; 'b' independent, so one pass serves the whole batch
+    """
+    # record y for the double-backward JVP
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+    # a dummy cotangent for the double-backward JVP
+    u_y = tf.zeros_like(y_value)
+    # the VJP as a function of the dummy cotangent
+    with tf.GradientTape() as dual:
+        dual.watch(u_y)
+        vjp_y = tape.gradient(
+            y_value,
+            x,
+            output_gradients=u_y,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+    return dual.gradient(
+        vjp_y,
+        u_y,
+        output_gradients=v,
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+
+
+def batched_jacobian(y, x):
+    """Source: specs.ein:77: batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b independent
+
+    Plan:
+    eingrad("bi%bj->bij")
+      lowering: tape.jacobian of y summed over the independent letters 'b' (one pass for the whole batch, like batch_jacobian)
+    eingrad("bi%bj->bij")
+      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144 element(s)
+      sizes assumed: b=64*, i=64*, j=64*
+      (* no `where` size: the default 64)
+    """
+    # record y for one vectorized Jacobian
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y_value = y(x)
+        # independent entries: the sum over the batch has the same derivative per entry
+        y_sum = tf.reduce_sum(y_value, axis=0)
+    dy_dx = tape.jacobian(y_sum, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return tf.transpose(dy_dx, perm=[1, 0, 2])
