@@ -34,7 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", metavar="SPEC.ein", help="the declarations to compile")
+    parser.add_argument(
+        "sources",
+        metavar="SPEC.ein",
+        nargs="+",
+        help="the declarations to compile (several only without -o, as pre-commit passes them)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -106,9 +111,18 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    source = Path(args.source)
-    output = args.output or str(source.with_name(source.stem + "_generated.py"))
-    if args.check and output == "-":
+    if args.output and len(args.sources) > 1:
+        print("einigc: error: -o takes one SPEC.ein; without -o each is written beside itself", file=sys.stderr)
+        return EXIT_ERROR
+    status = EXIT_OK
+    for source in args.sources:
+        output = args.output or str(Path(source).with_name(Path(source).stem + "_generated.py"))
+        status = max(status, _compile_one(Path(source), output, args.check))
+    return status
+
+
+def _compile_one(source: Path, output: str, check: bool) -> int:
+    if check and output == "-":
         print("einigc: error: --check needs an output file, not '-'", file=sys.stderr)
         return EXIT_ERROR
     try:
@@ -140,7 +154,7 @@ def run(argv: list[str] | None = None) -> int:
         sys.stdout.write(result.source)
         return EXIT_OK
     out_path = Path(output)
-    if args.check:
+    if check:
         try:
             current = out_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -154,7 +168,7 @@ def run(argv: list[str] | None = None) -> int:
             tofile=f"{output} (generated)",
         )
         sys.stdout.writelines(diff)
-        print(f"einigc: {output} is stale; regenerate it with: einigc {args.source} -o {output}", file=sys.stderr)
+        print(f"einigc: {output} is stale; regenerate it with: einigc {source} -o {output}", file=sys.stderr)
         return EXIT_STALE
     try:
         _write_atomically(out_path, result.source)

@@ -69,16 +69,23 @@ class _FunctionLowering:
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
         self.plan_notes: list[str] = []
+        # What an intermediate is named after: `x_flat` and `x` both read as
+        # `x` when naming a product of them.
+        self.stems: dict[str, str] = {}
         self.notes: list[tuple] = []  # (pos, message, hint) for the user, not errors
         self.sizes = {
             hint.letter: (hint.size, "where =" if hint.exact else "where ~")
             for hint in function.sizes
         }
 
-    def emit(self, hint: str, op: ir.Op, comment: str = "") -> str:
+    def emit(self, hint: str, op: ir.Op, comment: str = "", stem: str = "") -> str:
         name = self.namer.fresh(hint)
+        self.stems[name] = stem or self.stems.get(hint, hint)
         self.body.append(ir.Assign(name, op, comment))
         return name
+
+    def stem(self, name: str) -> str:
+        return self.stems.get(name, name)
 
     def lower_value(self, value: M.Value) -> str:
         if isinstance(value, M.ParamValue):
@@ -119,6 +126,7 @@ class _FunctionLowering:
                     f"{name}_core",
                     ir.Reshape(name, shapes.input_target(index)),
                     reshape_comment(operand.slots, operand.core),
+                    stem=self.stem(name),
                 )
             core_names.append(name)
         core_inputs = [operand.core for operand in lay.inputs]
@@ -163,7 +171,9 @@ class _FunctionLowering:
                     comment = f"step {pair_index} of {n_pairs} of the planned order: {what}"
                 else:
                     comment = ""
-                name = self.emit(f"{left}_{right}", ir.Einsum(eq, (left, right)), comment)
+                name = self.emit(
+                    f"{self.stem(left)}_{self.stem(right)}", ir.Einsum(eq, (left, right)), comment
+                )
                 if step.sum_ellipsis:
                     name = self.emit(
                         f"{name}_sum",
@@ -239,7 +249,7 @@ class _FunctionLowering:
         lines.append(f"  sizes assumed: {sizes}")
         if any(src == "default" for _, _, src in plan.sizes):
             lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
-        self.plan_notes.append("\n".join(lines))
+        self.plan_notes.append("\n".join(_wrap(line) for line in lines))
 
     def run(self) -> ir.Function:
         result = self.lower_value(self.function.body)
@@ -285,3 +295,13 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
             sink.note(pos, message, hint)
     sink.raise_if_errors()
     return ir.Module(source_name, program.docstring, tuple(functions))
+
+
+def _wrap(line: str, width: int = 80) -> str:
+    """Wraps a docstring line, continuing under its own indentation."""
+    import textwrap
+
+    indent = line[: len(line) - len(line.lstrip())]
+    return "\n".join(
+        textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_on_hyphens=False)
+    )

@@ -168,7 +168,10 @@ def _tape(ctx, x: str, left: M.Value, comment: str, extra=None) -> tuple[str, st
 
 
 def _describe(ctx, label: str, lowering: str) -> None:
-    ctx.plan_notes.append(f"{label}\n  lowering: {lowering}")
+    import textwrap
+
+    text = textwrap.fill(lowering, 80, initial_indent="  lowering: ", subsequent_indent="    ")
+    ctx.plan_notes.append(f"{label}\n{text}")
 
 
 def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:

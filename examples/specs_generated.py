@@ -108,7 +108,8 @@ def bmm3(x, y, z):
     Plan:
     einsum("bij,bjk,bkl->bil")
       order (opt_einsum optimal): bij,bjk->bik; bik,bkl->bil
-      FLOPs: 67,108,864 planned, 3,221,225,472 naive; largest intermediate: 262,144 element(s)
+      FLOPs: 67,108,864 planned, 3,221,225,472 naive; largest intermediate: 262,144
+        element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
     """
@@ -127,7 +128,8 @@ def chain(a, b, c, d):
     Plan:
     einsum("ab,bc,cd,de->ae")
       order (opt_einsum optimal): bc,cd->bd; ab,bd->ad; ad,de->ae
-      FLOPs: 4,016,000 planned, 16,000,000,000 naive; largest intermediate: 1,000,000 element(s)
+      FLOPs: 4,016,000 planned, 16,000,000,000 naive; largest intermediate:
+        1,000,000 element(s)
       sizes assumed: a=1000, b=2, c=1000, d=2, e=1000
     """
     # step 1 of 3 of the planned order: sums c
@@ -146,7 +148,8 @@ def bilinear(x, w, y):
     Plan:
     einsum("bi,ijk,bk->bj")
       order (opt_einsum optimal): bi,bk->bik; bik,ijk->bj
-      FLOPs: 33,816,576 planned, 50,331,648 naive; largest intermediate: 262,144 element(s)
+      FLOPs: 33,816,576 planned, 50,331,648 naive; largest intermediate: 262,144
+        element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
@@ -317,10 +320,7 @@ def reachable(a, b):
 
 
 def tensordot(x, y):
-    """Uppercase letters are composites: named groups of any number of axes.
-    (This is the one break with numpy, where uppercase letters are axes.)
-
-    Source: specs.ein:41: tensordot(x, y) = einsum("Ij,jK->IK", x, y)
+    """Source: specs.ein:42: tensordot(x, y) = einsum("Ij,jK->IK", x, y)
 
     Plan:
     einsum("Ij,jK->IK")
@@ -334,15 +334,15 @@ def tensordot(x, y):
     y_shape = tf.shape(y)
     # jK as core axes jK: one reshape, no copy
     y_core = tf.reshape(y, [y_shape[0], -1])
-    x_core_y_core = tf.einsum("Ij,jK->IK", x_core, y_core)
+    x_y = tf.einsum("Ij,jK->IK", x_core, y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
     # lay the result out as IK
-    return tf.reshape(x_core_y_core, tf.concat([I_shape, K_shape], axis=0))
+    return tf.reshape(x_y, tf.concat([I_shape, K_shape], axis=0))
 
 
 def batch_matvec(x, v):
-    """Source: specs.ein:42: batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
+    """Source: specs.ein:43: batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
 
     Plan:
     einsum("BI,I,IJ->BJ")
@@ -362,19 +362,17 @@ def batch_matvec(x, v):
     # IJ as core axes IJ: one reshape, no copy
     v_core_1 = tf.reshape(v, [-1, tf.reduce_prod(v_shape[I_rank:])])
     # step 1 of 2 of the planned order: outer product
-    v_core_v_core_1 = tf.einsum("I,IJ->IJ", v_core, v_core_1)
+    v_v = tf.einsum("I,IJ->IJ", v_core, v_core_1)
     # step 2 of 2 of the planned order: sums I
-    x_core_v_core_v_core_1 = tf.einsum("BI,IJ->BJ", x_core, v_core_v_core_1)
+    x_v_v = tf.einsum("BI,IJ->BJ", x_core, v_v)
     B_shape = x_shape[:B_rank]
     J_shape = v_shape[I_rank:]
     # lay the result out as BJ
-    return tf.reshape(x_core_v_core_v_core_1, tf.concat([B_shape, J_shape], axis=0))
+    return tf.reshape(x_v_v, tf.concat([B_shape, J_shape], axis=0))
 
 
 def row_sums(x):
-    """`_` and `()` are axes of size 1: keepdims in the output, dropped in inputs.
-
-    Source: specs.ein:45: row_sums(x) = einsum("ij->i_", x)
+    """Source: specs.ein:47: row_sums(x) = einsum("ij->i_", x)
 
     Plan:
     einsum("ij->i_")
@@ -388,7 +386,7 @@ def row_sums(x):
 
 
 def spread(x, y):
-    """Source: specs.ein:46: spread(x, y) = einsum("ij,jk->_i_k_", x, y)
+    """Source: specs.ein:48: spread(x, y) = einsum("ij,jk->_i_k_", x, y)
 
     Plan:
     einsum("ij,jk->_i_k_")
@@ -403,23 +401,20 @@ def spread(x, y):
 
 
 def squeeze(x):
-    """Source: specs.ein:47: squeeze(x) = einsum("i_j->ij", x)"""
+    """Source: specs.ein:49: squeeze(x) = einsum("i_j->ij", x)"""
     x_shape = tf.shape(x)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
 
 def diag_matrix(v):
-    """A letter repeated in the output puts values on a diagonal, zeros elsewhere.
-
-    Source: specs.ein:50: diag_matrix(v) = einsum("i->ii", v)
-    """
+    """Source: specs.ein:53: diag_matrix(v) = einsum("i->ii", v)"""
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(v, "i", "ii")
 
 
 def interleave(x):
-    """Source: specs.ein:51: interleave(x) = einsum("ij->jijij", x)
+    """Source: specs.ein:54: interleave(x) = einsum("ij->jijij", x)
 
     Plan:
     einsum("ij->jijij")
@@ -435,11 +430,12 @@ def interleave(x):
 def high_rank_diagonal(x):
     """Repeated input letters at any rank: one gather of just the diagonal.
 
-    Source: specs.ein:54: high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
+    Source: specs.ein:57: high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
 
     Plan:
     einsum("ijklji->ikjl")
-      FLOPs: 16,777,216 planned, 16,777,216 naive; largest intermediate: 16,777,216 element(s)
+      FLOPs: 16,777,216 planned, 16,777,216 naive; largest intermediate: 16,777,216
+        element(s)
       sizes assumed: i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
     """
@@ -448,13 +444,12 @@ def high_rank_diagonal(x):
 
 
 def project(x, w):
-    """Groups: one axis that is the row-major flattening of the letters inside.
-
-    Source: specs.ein:57: project(x, w) = einsum("bij,(ij)k->bk", x, w)
+    """Source: specs.ein:61: project(x, w) = einsum("bij,(ij)k->bk", x, w)
 
     Plan:
     einsum("bij,(ij)k->bk")
-      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144 element(s)
+      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
+        element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
@@ -466,17 +461,18 @@ def project(x, w):
 
 
 def unflatten(x):
-    """Source: specs.ein:58: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+    """Source: specs.ein:62: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [-1, 4])
 
 
 def flatten_t(x):
-    """Source: specs.ein:59: flatten_t(x) = einsum("bij->b(ji)", x)
+    """Source: specs.ein:63: flatten_t(x) = einsum("bij->b(ji)", x)
 
     Plan:
     einsum("bij->b(ji)")
-      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144 element(s)
+      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
+        element(s)
       sizes assumed: b=64*, i=64*, j=64*
       (* no `where` size: the default 64)
     """
@@ -487,31 +483,31 @@ def flatten_t(x):
 
 
 def group_mix(x, y):
-    """Source: specs.ein:60: group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
+    """Source: specs.ein:64: group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
 
     Plan:
     einsum("(bi)j,jk->b(ik)")
-      FLOPs: 1,048,576 planned, 1,048,576 naive; largest intermediate: 8,192 element(s)
+      FLOPs: 1,048,576 planned, 1,048,576 naive; largest intermediate: 8,192
+        element(s)
       sizes assumed: b=2, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
     x_shape = tf.shape(x)
     # (bi)j as core axes bij: one reshape, no copy
     x_core = tf.reshape(x, [2, -1, x_shape[1]])
-    x_core_y = tf.einsum("bij,jk->bik", x_core, y)
-    x_core_y_shape = tf.shape(x_core_y)
+    x_y = tf.einsum("bij,jk->bik", x_core, y)
+    x_y_shape = tf.shape(x_y)
     # lay the result out as b(ik)
-    return tf.reshape(x_core_y, [-1, x_core_y_shape[1] * x_core_y_shape[2]])
+    return tf.reshape(x_y, [-1, x_y_shape[1] * x_y_shape[2]])
 
 
 def vjp(z, y, x):
-    """`y%x` is the Jacobian dy/dx; y is a callable of x or an expression of x.
-
-    Source: specs.ein:65: vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+    """Source: specs.ein:70: vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
 
     Plan:
     eingrad("i,i%j->j")
-      lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP); the Jacobian is never built
+      lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
+        the Jacobian is never built
     """
     # record y for one reverse pass (a VJP)
     with tf.GradientTape() as tape:
@@ -526,7 +522,7 @@ def vjp(z, y, x):
 
 
 def jacobian(y, x):
-    """Source: specs.ein:66: jacobian(y, x) = eingrad("i%j->ij", y, x)
+    """Source: specs.ein:71: jacobian(y, x) = eingrad("i%j->ij", y, x)
 
     Plan:
     eingrad("i%j->ij")
@@ -540,11 +536,12 @@ def jacobian(y, x):
 
 
 def gradient(y, x):
-    """Source: specs.ein:67: gradient(y, x) = eingrad(",%j->j", y, x)
+    """Source: specs.ein:72: gradient(y, x) = eingrad(",%j->j", y, x)
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
+        y; the Jacobian is never built
     """
     # record y for one reverse pass
     with tf.GradientTape() as tape:
@@ -554,11 +551,12 @@ def gradient(y, x):
 
 
 def hessian(y, x):
-    """Source: specs.ein:68: hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+    """Source: specs.ein:73: hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
+        y; the Jacobian is never built
     eingrad("j%k->jk")
       lowering: tape.jacobian (vectorized), then the einsum
     """
@@ -576,13 +574,15 @@ def hessian(y, x):
 
 
 def hvp(y, x, v):
-    """Source: specs.ein:69: hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
+    """Source: specs.ein:74: hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; the Jacobian is never built
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
+        y; the Jacobian is never built
     eingrad("j%k,k->j")
-      lowering: Hessian-vector product by reverse-over-reverse (the Hessian is symmetric); never built
+      lowering: Hessian-vector product by reverse-over-reverse (the Hessian is
+        symmetric); never built
     """
     # record the gradient itself for a second reverse pass
     with tf.GradientTape() as tape:
@@ -600,11 +600,12 @@ def hvp(y, x, v):
 
 
 def jvp(y, x, v):
-    """Source: specs.ein:70: jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+    """Source: specs.ein:75: jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
 
     Plan:
     eingrad("i%j,j->i")
-      lowering: a JVP by the double-backward trick (two reverse passes); the Jacobian is never built
+      lowering: a JVP by the double-backward trick (two reverse passes); the
+        Jacobian is never built
     """
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
@@ -630,11 +631,12 @@ def jvp(y, x, v):
 
 
 def divergence(y, x):
-    """Source: specs.ein:71: divergence(y, x) = eingrad("i%i->", y, x)
+    """Source: specs.ein:76: divergence(y, x) = eingrad("i%i->", y, x)
 
     Plan:
     eingrad("i%i->")
-      lowering: tape.jacobian (vectorized), then the einsum; exact diagonal along 'i' from the full Jacobian
+      lowering: tape.jacobian (vectorized), then the einsum; exact diagonal along
+        'i' from the full Jacobian
     eingrad("i%i->")
       FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
       sizes assumed: i=64*
@@ -653,14 +655,13 @@ def divergence(y, x):
 
 
 def batched_grad(y, x):
-    """A letter shared across `%` is a diagonal of the Jacobian: exact by
-    default; `independent` says batch entries do not interact (one pass).
-
-    Source: specs.ein:75: batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+    """Source: specs.ein:81: batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
 
     Plan:
     eingrad("b%bj->bj")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of y; 'b' independent, so one pass serves the whole batch; the Jacobian is never built
+      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
+        y; 'b' independent, so one pass serves the whole batch; the Jacobian is
+        never built
     """
     # record y for one reverse pass
     with tf.GradientTape() as tape:
@@ -670,11 +671,12 @@ def batched_grad(y, x):
 
 
 def batched_jvp(y, x, v):
-    """Source: specs.ein:76: batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+    """Source: specs.ein:82: batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
 
     Plan:
     eingrad("bi%bj,bj->bi")
-      lowering: a JVP by the double-backward trick (two reverse passes); the Jacobian is never built; 'b' independent, so one pass serves the whole batch
+      lowering: a JVP by the double-backward trick (two reverse passes); the
+        Jacobian is never built; 'b' independent, so one pass serves the whole batch
     """
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
@@ -700,13 +702,15 @@ def batched_jvp(y, x, v):
 
 
 def batched_jacobian(y, x):
-    """Source: specs.ein:77: batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b independent
+    """Source: specs.ein:83: batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b independent
 
     Plan:
     eingrad("bi%bj->bij")
-      lowering: tape.jacobian of y summed over the independent letters 'b' (one pass for the whole batch, like batch_jacobian)
+      lowering: tape.jacobian of y summed over the independent letters 'b' (one pass
+        for the whole batch, like batch_jacobian)
     eingrad("bi%bj->bij")
-      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144 element(s)
+      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
+        element(s)
       sizes assumed: b=64*, i=64*, j=64*
       (* no `where` size: the default 64)
     """
