@@ -1,0 +1,424 @@
+"""Checks stage: the parsed tree to the checked model, or every error of the file, sorted."""
+
+from __future__ import annotations
+
+import pytest
+
+from einigc import ein_ast as A
+from einigc import model as M
+from einigc.checks import check
+from einigc.ein_parser import parse
+from einigc.errors import CompileErrors, Pos
+
+NOWHERE = Pos(0, 0)
+
+
+def program(text: str) -> M.Program:
+    return check(parse(text))
+
+
+def errors(text: str) -> list:
+    with pytest.raises(CompileErrors) as info:
+        program(text)
+    return info.value.diagnostics
+
+
+def one_error(text: str):
+    found = errors(text)
+    assert len(found) == 1, [d.message for d in found]
+    return found[0]
+
+
+def operand(letters: str) -> A.Operand:
+    terms = []
+    rest = letters
+    while rest:
+        if rest.startswith("..."):
+            terms.append(A.Ellipsis_(NOWHERE))
+            rest = rest[3:]
+        else:
+            terms.append(A.Axis(rest[0], NOWHERE))
+            rest = rest[1:]
+    return A.Operand(tuple(terms), NOWHERE)
+
+
+def param(name: str) -> M.ParamValue:
+    return M.ParamValue(name, NOWHERE)
+
+
+# --- the model ------------------------------------------------------------------
+
+
+def test_model_of_one_einsum():
+    (function,) = program('# Matrix product.\nmm(a, b) = einsum("ij,jk->ik", a, b) where j ~ 7\n').functions
+    assert function.name == "mm"
+    assert function.params == ("a", "b")
+    assert function.doc == "Matrix product."
+    assert function.pos == Pos(2, 1)
+    assert function.source_line == 'mm(a, b) = einsum("ij,jk->ik", a, b) where j ~ 7'
+    assert function.sizes == (M.SizeHint("j", 7, False, NOWHERE),)
+    assert function.sizes[0].pos == Pos(2, 44)
+    assert function.independent == ()
+    assert function.body == M.BuiltinCall(
+        "einsum",
+        (operand("ij"), operand("jk")),
+        operand("ik"),
+        False,
+        (),
+        "ij,jk->ik",
+        (param("a"), param("b")),
+        NOWHERE,
+        NOWHERE,
+    )
+    assert function.body.pos == Pos(2, 12)
+    assert function.body.spec_pos == Pos(2, 20)
+
+
+def test_model_keeps_declaration_order_and_module_docstring():
+    result = program('"""Ops."""\nb(x) = a(x)\na(x) = x\n')
+    assert result.docstring == "Ops."
+    assert [f.name for f in result.functions] == ["b", "a"]
+
+
+def test_model_of_calls_between_declarations_and_nesting():
+    result = program('f(x, y) = g(einsum("ij->ji", x), y)\ng(p, q) = einsum("ij,ij->", p, q)\n')
+    body = result.functions[0].body
+    assert isinstance(body, M.DeclarationCall)
+    assert body.callee == "g"
+    inner, y = body.args
+    assert y == param("y")
+    assert isinstance(inner, M.BuiltinCall)
+    assert inner.output == operand("ji")
+
+
+def test_bare_parameter_body():
+    (function,) = program("f(x) = x").functions
+    assert function.body == param("x")
+
+
+@pytest.mark.parametrize(
+    "spec, implicit_output",
+    [
+        ("ij,jk", "ik"),
+        ("ba", "ab"),  # sorted, as numpy does
+        ("ii", ""),  # a repeated letter is summed
+        ("...i,...i", "..."),  # `...` leads
+        ("...ij,...jk", "...ik"),
+        ("i,i", ""),
+    ],
+)
+def test_implicit_output_follows_numpy(spec, implicit_output):
+    args = ", ".join("x" for _ in spec.split(","))
+    (function,) = program(f'f(x) = einsum("{spec}", {args})').functions
+    assert function.body.implicit is True
+    assert function.body.output == operand(implicit_output)
+
+
+def test_explicit_output_is_not_implicit():
+    (function,) = program('f(x) = einsum("ij->", x)').functions
+    assert function.body.implicit is False
+    assert function.body.output == operand("")
+
+
+@pytest.mark.parametrize("builtin", ["einsum", "eincount", "einany"])
+def test_model_names_the_builtin(builtin):
+    (function,) = program(f'f(a, b) = {builtin}("ij,jk->ik", a, b)').functions
+    assert function.body.func == builtin
+
+
+def test_where_sizes_exact_and_typical():
+    (function,) = program('f(x) = einsum("ij->i", x) where i = 4, j ~ 1000').functions
+    assert function.sizes == (M.SizeHint("i", 4, True, NOWHERE), M.SizeHint("j", 1000, False, NOWHERE))
+
+
+def test_where_sizes_may_name_axes_of_nested_specs():
+    (function,) = program('f(x) = einsum("ii->", einsum("ij,kj->ik", x, x)) where k = 3').functions
+    assert function.sizes == (M.SizeHint("k", 3, True, NOWHERE),)
+
+
+# --- names ----------------------------------------------------------------------
+
+
+def test_unknown_parameter_name():
+    error = one_error('f(x) = einsum("ij->j", y)')
+    assert error.message == "unknown name 'y'"
+    assert error.pos == Pos(1, 24)
+    assert error.kind == "name"
+    assert "x" in error.hint
+
+
+def test_unknown_function_name():
+    error = one_error("f(x) = nosuch(x)")
+    assert error.message == "unknown function 'nosuch'"
+    assert error.pos == Pos(1, 8)
+
+
+def test_declaration_used_as_a_value():
+    error = one_error('g(x) = x\nf(x) = einsum("i,i->", x, g)')
+    assert error.message == "'g' is a declaration, not a value"
+    assert error.pos == Pos(2, 27)
+
+
+def test_builtin_used_as_a_value():
+    error = one_error("f(x) = einany")
+    assert error.message == "'einany' must be called with a spec"
+
+
+def test_duplicate_declaration():
+    error = one_error("f(x) = x\ng(x) = x\nf(y) = y\n")
+    assert error.message == "declaration 'f' is already defined at line 1"
+    assert error.pos == Pos(3, 1)
+
+
+def test_duplicate_parameter():
+    error = one_error('f(x, y, x) = einsum("i,i,i->", x, y, x)')
+    assert error.message == "parameter 'x' appears twice in 'f'"
+    assert error.pos == Pos(1, 9)
+
+
+def test_parameter_with_the_name_of_a_declaration():
+    error = one_error("g(x) = x\nf(g) = g\n")
+    assert error.message == "parameter 'g' has the name of a declaration"
+    assert error.pos == Pos(2, 3)
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("lambda", "is a Python keyword"),
+        ("None", "is a Python keyword"),
+        ("match", "is a Python keyword"),  # a soft keyword
+        ("einsum", "is an einigc builtin"),
+        ("eingrad", "is an einigc builtin"),
+        ("tf", "is the name the generated module gives TensorFlow"),
+        ("sum", "is a Python builtin"),
+        ("print", "is a Python builtin"),
+        ("__init__", "starts with '__'"),
+    ],
+)
+def test_reserved_names_cannot_name_a_declaration_or_a_parameter(name, reason):
+    (as_declaration,) = [d for d in errors(f"{name}(x) = x") if "cannot name a declaration" in d.message]
+    assert as_declaration.message.startswith(f"'{name}' {reason}")
+    assert as_declaration.pos == Pos(1, 1)
+    as_param = one_error(f"f({name}) = {name}" if name not in ("einsum", "eingrad") else f"f({name}, y) = y")
+    assert as_param.message.startswith(f"'{name}' {reason}")
+    assert as_param.message.endswith("; it cannot name a parameter")
+    assert as_param.pos == Pos(1, 3)
+
+
+def test_declaration_with_a_builtins_name_reports_only_the_name():
+    # The body calls the builtin einsum, not the declaration: no recursion.
+    error = one_error('einsum(x) = einsum("i->", x)')
+    assert error.message == "'einsum' is an einigc builtin; it cannot name a declaration"
+
+
+def test_declaration_cannot_shadow_a_helper_of_the_generated_module():
+    # eincount emits a `_require_bool` helper; a declaration of that name
+    # silently replaced it, and eincount then failed at run time.
+    text = '_require_bool(x) = x\ncount(a, b) = eincount("ij,jk->ik", a, b)\n'
+    from einigc.compiler import compile_text
+
+    try:
+        source = compile_text(text).source
+    except CompileErrors as raised:
+        assert any("_require_bool" in d.message for d in raised.diagnostics)
+    else:
+        assert source.count("def _require_bool(") == 1
+
+
+# --- arity ----------------------------------------------------------------------
+
+
+def test_fewer_arguments_than_spec_operands():
+    error = one_error('f(x) = einsum("ij,jk->ik", x)')
+    assert error.message == "spec 'ij,jk->ik' has 2 operand(s) but 1 argument(s) follow it"
+    assert error.pos == Pos(1, 8)  # the call
+    assert error.kind == "axes"
+
+
+def test_more_arguments_than_spec_operands_points_at_the_first_extra():
+    error = one_error('f(x, y, z) = einsum("ij->i", x, y, z)')
+    assert error.message == "spec 'ij->i' has 1 operand(s) but 3 argument(s) follow it"
+    assert error.pos == Pos(1, 33)  # `y`
+
+
+def test_declaration_call_with_wrong_number_of_arguments():
+    error = one_error("g(a, b) = a\nf(x) = g(x)\n")
+    assert error.message == "'g' takes 2 argument(s) but is given 1"
+    assert error.pos == Pos(2, 8)
+
+
+def test_builtin_without_a_spec():
+    error = one_error("f(x) = eincount(x)")
+    assert error.message == "'eincount' needs a spec string as its first argument"
+    assert error.kind == "syntax"
+
+
+def test_spec_string_after_the_first_argument_or_in_a_declaration_call():
+    found = errors('g(x) = x\nf(x) = einsum("i->", x, "j")\nh(x) = g("i", x)\n')
+    assert [(d.pos, d.message) for d in found] == [
+        (Pos(2, 26), "a spec string is not allowed as an argument of 'einsum' after its first argument"),
+        (Pos(3, 11), "a spec string is not allowed as an argument of a declaration"),
+    ]
+
+
+# --- specs ----------------------------------------------------------------------
+
+
+def test_output_axis_not_in_any_input():
+    error = one_error('f(x, y) = einsum("ij,jk->iz", x, y)')
+    assert error.message == "output axis 'z' appears in no input"
+    assert error.pos == Pos(1, 27)
+    assert error.kind == "axes"
+
+
+def test_output_ellipsis_without_input_ellipsis():
+    error = one_error('f(x) = einsum("ij->...i", x)')
+    assert error.message == "output has '...' but no input has"
+    assert error.pos == Pos(1, 20)
+
+
+def test_several_ellipses_in_one_input_operand():
+    error = one_error('f(x) = einsum("...i...->i", x)')
+    assert error.message == "an input operand may hold '...' only once"
+    assert error.pos == Pos(1, 20)  # the second one
+
+
+def test_several_ellipses_in_the_output():
+    error = one_error('f(x) = einsum("...i->......", x)')
+    assert error.message == "an output operand may hold '...' only once"
+    assert error.pos == Pos(1, 25)
+
+
+def test_one_ellipsis_per_operand_is_fine():
+    assert len(program('f(x, y) = einsum("...i,...i->...", x, y)').functions) == 1
+
+
+@pytest.mark.parametrize("builtin", ["einsum", "eincount", "einany"])
+@pytest.mark.parametrize("spec", ["i%j->ij", "i,%j->ij"])
+def test_percent_outside_eingrad(builtin, spec):
+    error = one_error(f'f(x, y) = {builtin}("{spec}", x, y)')
+    assert error.message == f"'%' is only meaningful in eingrad, not in {builtin}"
+    assert error.pos == Pos(1, len(f'f(x, y) = {builtin}("') + spec.index("%") + 1)
+
+
+def test_eingrad_without_percent():
+    error = one_error('f(y, x) = eingrad("i,j->ij", y, x)')
+    assert error.message.startswith("an eingrad spec needs a '%'")
+    assert error.pos == Pos(1, 20)
+
+
+# --- recursion ------------------------------------------------------------------
+
+
+def test_direct_recursion():
+    error = one_error('f(x) = einsum("ij->i", f(x))')
+    assert error.message == "recursion is not allowed: f -> f"
+    assert error.pos == Pos(1, 24)
+    assert error.kind == "name"
+
+
+def test_mutual_recursion_is_reported_once_with_its_cycle():
+    error = one_error("f(x) = g(x)\ng(x) = h(x)\nh(x) = f(x)\n")
+    assert error.message == "recursion is not allowed: f -> g -> h -> f"
+    assert error.pos == Pos(3, 8)
+
+
+def test_calls_without_a_cycle_are_not_recursion():
+    result = program("a(x) = b(c(x))\nb(x) = c(x)\nc(x) = x\nd(x) = b(a(x))\n")
+    assert [f.name for f in result.functions] == ["a", "b", "c", "d"]
+
+
+# --- where ----------------------------------------------------------------------
+
+
+def test_where_names_no_axis():
+    error = one_error('f(x) = einsum("ij->i", x) where k = 3')
+    assert error.message == "'k' names no axis of the specs in 'f'"
+    assert error.hint == "the axes are: i, j"
+    assert error.pos == Pos(1, 33)
+
+
+def test_where_on_a_declaration_without_specs():
+    error = one_error("f(x) = x where i ~ 3")
+    assert error.message == "'i' names no axis of the specs in 'f'"
+    assert error.hint == "the axes are: none"
+
+
+def test_where_size_conflicts_with_an_earlier_one():
+    error = one_error('f(x) = einsum("ij->i", x) where i = 3, j ~ 2, i ~ 5')
+    assert error.message == "'i' already has a size at line 1, column 33"
+    assert error.pos == Pos(1, 47)
+
+
+def test_where_size_must_be_positive():
+    error = one_error('f(x) = einsum("ij->i", x) where i = 0')
+    assert error.message == "the size of 'i' must be at least 1"
+
+
+@pytest.mark.parametrize(
+    "letter, why",
+    [("J", "a composite has no single size"), ("ij", "a spec axis is one letter")],
+)
+def test_where_item_that_is_not_an_axis_letter(letter, why):
+    error = one_error(f'f(x) = einsum("ij->i", x) where {letter} = 3')
+    assert error.message == f"'{letter}' is not an axis letter: {why}"
+
+
+def test_independent_without_eingrad():
+    error = one_error('f(x) = einsum("bj->b", x) where b independent')
+    assert error.message == "'b independent' only applies to eingrad"
+    assert error.pos == Pos(1, 33)
+
+
+# --- every error, sorted --------------------------------------------------------
+
+
+def test_all_errors_of_a_file_are_reported_sorted_by_position():
+    text = (
+        'f(x) = einsum("ij->iz", y)\n'  # 1: unknown name y, output z not in inputs
+        "g(x, x) = x\n"  # 2: duplicate parameter
+        "h(x) = nosuch(x)\n"  # 3: unknown function
+        "f(x) = x where q = 2\n"  # 4: duplicate declaration, q names no axis
+        "r(x) = r(x)\n"  # 5: recursion
+    )
+    found = errors(text)
+    assert [(d.pos.line, d.pos.col) for d in found] == [
+        (1, 21),
+        (1, 25),
+        (2, 6),
+        (3, 8),
+        (4, 1),
+        (4, 16),
+        (5, 8),
+    ]
+    assert found == sorted(found, key=lambda d: (d.pos, d.message))
+    assert [d.kind for d in found] == ["axes", "name", "name", "name", "name", "axes", "name"]
+
+
+def test_errors_in_every_declaration_not_only_the_first():
+    text = "\n".join(f'f{i}(x) = einsum("i->j", x)' for i in range(5))
+    assert [d.pos.line for d in errors(text)] == [1, 2, 3, 4, 5]
+
+
+def test_several_errors_in_one_spec():
+    found = errors('f(x, y) = einsum("i...j...,k%l->zq", x, y)')
+    messages = [d.message for d in found]
+    assert "'%' is only meaningful in eingrad, not in einsum" in messages
+    assert "an input operand may hold '...' only once" in messages
+    assert "output axis 'z' appears in no input" in messages
+    assert "output axis 'q' appears in no input" in messages
+    assert [d.pos for d in found] == sorted(d.pos for d in found)
+
+
+def test_eingrad_model_keeps_the_pair_and_independent_letters():
+    (function,) = program('g(y, x) = eingrad("b%bj->bj", y, x) where b independent').functions
+    assert function.body.func == "eingrad"
+    assert function.body.grad_pairs == ((0, 1),)
+    assert function.independent == ("b",)
+
+
+def test_independent_said_twice():
+    error = one_error('g(y, x) = eingrad("b%bj->bj", y, x) where b independent, b independent')
+    assert error.message == "'b independent' is said twice"
+    assert error.pos == Pos(1, 58)
