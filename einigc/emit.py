@@ -133,6 +133,15 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             lines.append(
                 f'{indent}_require_bool({statement.operand}, "{statement.function}", "{statement.operand}")'
             )
+        elif isinstance(statement, ir.CheckAxes):
+            printer.helpers.add("check_axes")
+            operands = ", ".join(f'("{name}", {name})' for name in statement.operands)
+            sizes = ", ".join(f'"{letter}": {size}' for letter, size in statement.sizes)
+            extra = f", sizes={{{sizes}}}" if sizes else ""
+            targets = ", ".join(statement.targets) + ("," if len(statement.targets) == 1 else "")
+            lines.append(
+                f'{indent}{targets} = _check_axes("{statement.function}", "{statement.spec}", [{operands}]{extra})'
+            )
         elif isinstance(statement, ir.Tape):
             if statement.comment:
                 lines.append(f"{indent}# {statement.comment}")

@@ -134,7 +134,18 @@ class RequireBool:
     function: str
 
 
-Statement = Union[Assign, RequireBool, "Tape"]
+@dataclass(frozen=True)
+class CheckAxes:
+    """Checks that operands agree on each named axis (and with `where` sizes)."""
+
+    function: str
+    spec: str  # the input operands of the spec, comma-separated, no spaces
+    operands: tuple[str, ...]
+    sizes: tuple[tuple[str, int], ...]
+    targets: tuple[str, ...]  # the checked operands, ordered after the checks
+
+
+Statement = Union[Assign, RequireBool, CheckAxes, "Tape"]
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class _FunctionLowering:
     def lower_builtin(self, call: M.BuiltinCall) -> str:
         if call.func == "eingrad":
             return lower_eingrad(self, call)
-        names = [self.lower_value(a) for a in call.args]
+        names = self.check_axes(call.inputs, [self.lower_value(a) for a in call.args])
         if call.func in ("eincount", "einany"):
             dtype = "int64" if call.func == "eincount" else "float32"
             for name in names:
@@ -114,6 +114,23 @@ class _FunctionLowering:
                 f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true"
             )
         return result
+
+    def check_axes(self, operands, names) -> list[str]:
+        letters = set(spec_word([t for op in operands for t in op.terms]))
+        sizes = tuple(
+            (letter, size)
+            for letter, (size, source) in sorted(self.sizes.items())
+            if source == "where =" and letter in letters
+        )
+        spec = ",".join(spec_word(op.terms) for op in operands)
+        # Parameters are rebound to their checked selves; an operand given
+        # twice (x, x) gets a second name.
+        targets: list[str] = []
+        for name in names:
+            targets.append(name if name not in targets else self.namer.fresh(name))
+            self.stems[targets[-1]] = self.stem(name)
+        self.body.append(ir.CheckAxes(self.function.name, spec, tuple(names), sizes, tuple(targets)))
+        return targets
 
     def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
         """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
@@ -305,3 +322,18 @@ def _wrap(line: str, width: int = 80) -> str:
     return "\n".join(
         textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_on_hyphens=False)
     )
+
+
+def spec_word(terms) -> str:
+    """An operand written back as spec text, without whitespace."""
+    out = []
+    for term in terms:
+        if isinstance(term, (A.Axis, A.Composite)):
+            out.append(term.letter)
+        elif isinstance(term, A.Ellipsis_):
+            out.append("...")
+        elif isinstance(term, A.Unit):
+            out.append("_")
+        elif isinstance(term, A.Group):
+            out.append("(" + spec_word(term.terms) + ")")
+    return "".join(out)

@@ -44,6 +44,111 @@ __all__ = [
 ]
 
 
+def _check_axes(function, spec, operands, sizes=None):
+    # Named axes must agree exactly in size across operands (and with the
+    # `where` sizes): say which axis and operands disagree, instead of
+    # failing inside a TensorFlow op. Static shapes are checked for free;
+    # only dimensions unknown while tracing get a run-time assertion.
+    seen = {letter: (size, "`where`") for letter, size in (sizes or {}).items()}
+    groups = []
+    assertions = []
+    for (name, tensor), word in zip(operands, spec.split(",")):
+        terms = _spec_terms(word)
+        variable = [
+            k for k, term in enumerate(terms) if term == "..." or term.isupper()
+        ]
+        shape = tf.TensorShape(getattr(tensor, "shape", None))
+        if shape.rank is not None:
+            if not variable and shape.rank != len(terms):
+                raise ValueError(
+                    f"{function}: operand '{name}' ({word}) must have rank {len(terms)}, "
+                    f"got shape {shape}"
+                )
+            if variable and shape.rank < len(terms) - len(variable):
+                raise ValueError(
+                    f"{function}: operand '{name}' ({word}) needs rank >= "
+                    f"{len(terms) - len(variable)}, got shape {shape}"
+                )
+        for k, term in enumerate(terms):
+            if variable and variable[0] < k < variable[-1]:
+                continue  # between two runs of unknown rank: no fixed position
+            axis = k if not variable or k < variable[0] else k - len(terms)
+            size = shape[axis] if shape.rank is not None else None
+            if term.startswith("(") and size is not None:
+                groups.append((name, word, term, size))
+            if len(term) != 1 or term.isupper():
+                continue
+            letter = "_" if term == "_" else term
+            if letter == "_":
+                if size is not None and size != 1:
+                    raise ValueError(
+                        f"{function}: operand '{name}' ({word}) needs size 1 at '_', got {size}"
+                    )
+                continue
+            if letter not in seen:
+                seen[letter] = (
+                    size if size is not None else tf.shape(tensor)[axis],
+                    f"'{name}'",
+                )
+                continue
+            known, where = seen[letter]
+            message = (
+                f"{function}: axis '{letter}' differs between {where} and '{name}'"
+            )
+            if size is not None and isinstance(known, int):
+                if size != known:
+                    raise ValueError(
+                        f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
+                    )
+            else:
+                actual = tf.shape(tensor)[axis] if size is None else size
+                assertions.append(
+                    tf.debugging.assert_equal(known, actual, message=message)
+                )
+    for name, word, term, size in groups:
+        # A group is the flattening of its members: its size is their product.
+        if any(not letter.islower() for letter in term.strip("()")):
+            continue  # composites inside: their sizes are not named here
+        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
+        known = [m for m in members.values() if isinstance(m, int)]
+        product = 1
+        for member in known:
+            product *= member
+        if known and (size % product if len(known) < len(members) else size != product):
+            raise ValueError(
+                f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
+                f"which its members' sizes {members} do not make"
+            )
+    tensors = [tensor for _, tensor in operands]
+    if not assertions:
+        return tensors
+    # Only while tracing with unknown dimensions: the ops wait for the checks.
+    with tf.control_dependencies(assertions):
+        return [tf.identity(tensor) for tensor in tensors]
+
+
+def _spec_terms(word, _cache={}):
+    # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
+    if word not in _cache:
+        terms, depth, k = [], 0, 0
+        while k < len(word):
+            char = word[k]
+            if depth:
+                terms[-1] += char
+                depth += {"(": 1, ")": -1}.get(char, 0)
+            elif char == "(":
+                terms.append(char)
+                depth = 1
+            elif word.startswith("...", k):
+                terms.append("...")
+                k += 2
+            else:
+                terms.append(char)
+            k += 1
+        _cache[word] = terms
+    return _cache[word]
+
+
 def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (axis letters `axes`) where repeated letters
     # agree, laid out as `result_axes`: one gather that reads only those
@@ -113,6 +218,7 @@ def bmm3(x, y, z):
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
     """
+    x, y, z = _check_axes("bmm3", "bij,bjk,bkl", [("x", x), ("y", y), ("z", z)])
     # step 1 of 2 of the planned order: sums j
     x_y = tf.einsum("bij,bjk->bik", x, y)
     # step 2 of 2 of the planned order: sums k
@@ -132,6 +238,9 @@ def chain(a, b, c, d):
         1,000,000 element(s)
       sizes assumed: a=1000, b=2, c=1000, d=2, e=1000
     """
+    a, b, c, d = _check_axes(
+        "chain", "ab,bc,cd,de", [("a", a), ("b", b), ("c", c), ("d", d)]
+    )
     # step 1 of 3 of the planned order: sums c
     b_c = tf.einsum("bc,cd->bd", b, c)
     # step 2 of 3 of the planned order: sums b
@@ -153,6 +262,7 @@ def bilinear(x, w, y):
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    x, w, y = _check_axes("bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)])
     # step 1 of 2 of the planned order: outer product
     x_y = tf.einsum("bi,bk->bik", x, y)
     # step 2 of 2 of the planned order: sums i, k
@@ -170,6 +280,7 @@ def matmul(a, b):
       sizes assumed: i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
     return tf.einsum("ij,jk->ik", a, b)
 
 
@@ -184,6 +295,7 @@ def trace(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("trace", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_diag = _diagonal(x, "ii", "i")
     return tf.reduce_sum(x_diag, axis=0)
@@ -198,6 +310,7 @@ def diagonal(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("diagonal", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     return _diagonal(x, "ii", "i")
 
@@ -213,6 +326,7 @@ def batched_dot(x, y):
       sizes assumed: i=64*, ...=64*
       (* no `where` size: the default 64)
     """
+    x, y = _check_axes("batched_dot", "...i,...i", [("x", x), ("y", y)])
     return tf.einsum("...i,...i->...", x, y)
 
 
@@ -225,6 +339,7 @@ def dot_sum(x, y):
       sizes assumed: i=64*, ...=64*
       (* no `where` size: the default 64)
     """
+    x, y = _check_axes("dot_sum", "...i,...i", [("x", x), ("y", y)])
     x_y = tf.einsum("...i,...i->...i", x, y)
     # the output has no '...': sum its axes
     return tf.reduce_sum(x_y, axis=tf.range(tf.rank(x_y) - 1))
@@ -241,6 +356,7 @@ def scale(s, x):
       sizes assumed: i=64*, j=64*
       (* no `where` size: the default 64)
     """
+    s, x = _check_axes("scale", ",ij", [("s", s), ("x", x)])
     return tf.einsum(",ij->ij", s, x)
 
 
@@ -253,6 +369,7 @@ def outer(u, v):
       sizes assumed: i=64*, j=64*
       (* no `where` size: the default 64)
     """
+    u, v = _check_axes("outer", "i,j", [("u", u), ("v", v)])
     return tf.einsum("i,j->ij", u, v)
 
 
@@ -271,7 +388,9 @@ def gram_trace(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    x_x = tf.einsum("ij,kj->ik", x, x)
+    x, x_1 = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    x_x = tf.einsum("ij,kj->ik", x, x_1)
+    (x_x,) = _check_axes("gram_trace", "ii", [("x_x", x_x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_x_diag = _diagonal(x_x, "ii", "i")
     return tf.reduce_sum(x_x_diag, axis=0)
@@ -294,6 +413,7 @@ def path_count(a, b):
       sizes assumed: i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    a, b = _check_axes("path_count", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "path_count", "a")
     _require_bool(b, "path_count", "b")
     a_int = tf.cast(a, tf.int64)
@@ -310,6 +430,7 @@ def reachable(a, b):
       sizes assumed: i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    a, b = _check_axes("reachable", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "reachable", "a")
     _require_bool(b, "reachable", "b")
     a_float = tf.cast(a, tf.float32)
@@ -328,6 +449,7 @@ def tensordot(x, y):
       sizes assumed: I=64*, K=64*, j=64*
       (* no `where` size: the default 64)
     """
+    x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
     x_shape = tf.shape(x)
     # Ij as core axes Ij: one reshape, no copy
     x_core = tf.reshape(x, [-1, x_shape[-1]])
@@ -351,6 +473,7 @@ def batch_matvec(x, v):
       sizes assumed: B=64*, I=64*, J=64*
       (* no `where` size: the default 64)
     """
+    x, v, v_1 = _check_axes("batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)])
     I_rank = len(v.shape)
     B_rank = len(x.shape) - I_rank
     x_shape = tf.shape(x)
@@ -358,15 +481,15 @@ def batch_matvec(x, v):
     x_core = tf.reshape(x, [-1, tf.reduce_prod(x_shape[B_rank:])])
     # I as core axes I: one reshape, no copy
     v_core = tf.reshape(v, [-1])
-    v_shape = tf.shape(v)
+    v_1_shape = tf.shape(v_1)
     # IJ as core axes IJ: one reshape, no copy
-    v_core_1 = tf.reshape(v, [-1, tf.reduce_prod(v_shape[I_rank:])])
+    v_1_core = tf.reshape(v_1, [-1, tf.reduce_prod(v_1_shape[I_rank:])])
     # step 1 of 2 of the planned order: outer product
-    v_v = tf.einsum("I,IJ->IJ", v_core, v_core_1)
+    v_v = tf.einsum("I,IJ->IJ", v_core, v_1_core)
     # step 2 of 2 of the planned order: sums I
     x_v_v = tf.einsum("BI,IJ->BJ", x_core, v_v)
     B_shape = x_shape[:B_rank]
-    J_shape = v_shape[I_rank:]
+    J_shape = v_1_shape[I_rank:]
     # lay the result out as BJ
     return tf.reshape(x_v_v, tf.concat([B_shape, J_shape], axis=0))
 
@@ -380,6 +503,7 @@ def row_sums(x):
       sizes assumed: i=64*, j=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("row_sums", "ij", [("x", x)])
     x_sum = tf.reduce_sum(x, axis=1)
     # lay the result out as i_
     return tf.reshape(x_sum, [-1, 1])
@@ -394,6 +518,7 @@ def spread(x, y):
       sizes assumed: i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
     x_y = tf.einsum("ij,jk->ik", x, y)
     x_y_shape = tf.shape(x_y)
     # lay the result out as _i_k_
@@ -402,6 +527,7 @@ def spread(x, y):
 
 def squeeze(x):
     """Source: specs.ein:49: squeeze(x) = einsum("i_j->ij", x)"""
+    (x,) = _check_axes("squeeze", "i_j", [("x", x)])
     x_shape = tf.shape(x)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
@@ -409,6 +535,7 @@ def squeeze(x):
 
 def diag_matrix(v):
     """Source: specs.ein:53: diag_matrix(v) = einsum("i->ii", v)"""
+    (v,) = _check_axes("diag_matrix", "i", [("v", v)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(v, "i", "ii")
 
@@ -422,6 +549,7 @@ def interleave(x):
       sizes assumed: i=64*, j=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("interleave", "ij", [("x", x)])
     x_t = tf.transpose(x, perm=[1, 0])
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(x_t, "ji", "jijij")
@@ -439,6 +567,7 @@ def high_rank_diagonal(x):
       sizes assumed: i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("high_rank_diagonal", "ijklji", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     return _diagonal(x, "ijklji", "ikjl")
 
@@ -453,6 +582,7 @@ def project(x, w):
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = tf.shape(x)
     w_shape = tf.shape(w)
     # (ij)k as core axes ijk: one reshape, no copy
@@ -462,6 +592,7 @@ def project(x, w):
 
 def unflatten(x):
     """Source: specs.ein:62: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+    (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [-1, 4])
 
@@ -476,6 +607,7 @@ def flatten_t(x):
       sizes assumed: b=64*, i=64*, j=64*
       (* no `where` size: the default 64)
     """
+    (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
     x_t_shape = tf.shape(x_t)
     # lay the result out as b(ji)
@@ -492,6 +624,7 @@ def group_mix(x, y):
       sizes assumed: b=2, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
     """
+    x, y = _check_axes("group_mix", "(bi)j,jk", [("x", x), ("y", y)], sizes={"b": 2})
     x_shape = tf.shape(x)
     # (bi)j as core axes bij: one reshape, no copy
     x_core = tf.reshape(x, [2, -1, x_shape[1]])
