@@ -166,7 +166,10 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
     else:
         lines.append(f"return {result}")
     docstring = _escape_docstring(function.docstring).replace("\n", "\n    ")
+    if function.trace_when_eager:
+        printer.helpers.add("trace_when_eager")
     return _environment().get_template("function.py.j2").render(
+        decorators=["_trace_when_eager"] if function.trace_when_eager else [],
         name=function.name,
         params=", ".join(function.params),
         docstring=docstring,
@@ -181,6 +184,7 @@ def emit(module: ir.Module, output_name: str) -> str:
         _environment().get_template(f"{name}.py.j2").render() for name in sorted(printer.helpers)
     ]
     return _environment().get_template("module.py.j2").render(
+        stdlib_imports=["functools"] if "trace_when_eager" in printer.helpers else [],
         source_name=module.source_name,
         output_name=output_name,
         docstring=_escape_docstring(module.docstring),

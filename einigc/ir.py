@@ -155,6 +155,7 @@ class Function:
     docstring: str
     body: tuple[Statement, ...]
     result: str
+    trace_when_eager: bool = False  # eagerly, run as a tf.function (tape.jacobian inside)
 
 
 @dataclass(frozen=True)

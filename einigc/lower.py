@@ -286,6 +286,7 @@ class _FunctionLowering:
             "\n".join(doc),
             tuple(self.body),
             result,
+            _builds_jacobian(self.body),
         )
 
 
@@ -337,3 +338,12 @@ def spec_word(terms) -> str:
         elif isinstance(term, A.Group):
             out.append("(" + spec_word(term.terms) + ")")
     return "".join(out)
+
+
+def _builds_jacobian(statements) -> bool:
+    for statement in statements:
+        if isinstance(statement, ir.Tape) and _builds_jacobian(statement.body):
+            return True
+        if isinstance(statement, ir.Assign) and isinstance(statement.op, ir.Jacobian):
+            return True
+    return False
