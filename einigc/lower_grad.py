@@ -89,7 +89,100 @@ def is_scalar_gradient(value: M.Value, variable: str) -> bool:
     )
 
 
+def closed_form(call: M.BuiltinCall):
+    """The derivative as one einsum, when `a` is an einsum linear in the variable.
+
+    d/dx einsum(..., x, ...) replaces x by Kronecker deltas between x's
+    letters and the variable's: unifying those letters turns the whole
+    eingrad into an einsum of the remaining operands, with no tape at all.
+    Returns (inputs, output, args) or None where this does not apply.
+    """
+    ((p, q),) = call.grad_pairs
+    inner, variable = call.args[p], call.args[q]
+    if not (isinstance(inner, M.BuiltinCall) and inner.func == "einsum"):
+        return None
+    uses = [k for k, arg in enumerate(inner.args) if _uses(arg, variable.name)]
+    if len(uses) != 1 or inner.args[uses[0]] != variable:
+        return None
+    m = uses[0]
+    operands = list(inner.inputs) + [inner.output] + list(call.inputs) + [call.output]
+    if not all(_plain_letters(op) for op in operands):
+        return None
+    x_letters = _letters(inner.inputs[m])
+    a_letters, b_letters = _letters(call.inputs[p]), _letters(call.inputs[q])
+    out_inner = _letters(inner.output)
+    if len(set(x_letters)) != len(x_letters) or len(set(out_inner)) != len(out_inner):
+        return None
+    if len(a_letters) != len(out_inner) or len(b_letters) != len(x_letters):
+        return None
+    others_inner = [k for k in range(len(inner.inputs)) if k != m]
+    inner_elsewhere = set(out_inner).union(*(_letters(inner.inputs[k]) for k in others_inner))
+    if set(x_letters) - inner_elsewhere:
+        return None  # a letter summed only over x: its derivative is a broadcast of ones
+    outer_used = set().union(*(_letters(op) for op in (*call.inputs, call.output)))
+    spare = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in outer_used]
+    inner_letters = sorted(set().union(*(_letters(op) for op in inner.inputs)))
+    if len(spare) < len(inner_letters):
+        return None
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        while parent.get(c, c) != c:
+            c = parent[c]
+        return c
+
+    def union(c: str, d: str) -> None:
+        c, d = find(c), find(d)
+        if c != d:
+            # The user's outer letters name the result; inner ones yield.
+            keep, drop = sorted((c, d), key=lambda e: (e.startswith("#"), e))
+            parent[drop] = keep
+
+    rename = {c: "#" + c for c in inner_letters}  # inner letters live in their own namespace
+    for inner_letter, outer_letter in zip(out_inner, a_letters):
+        union(rename[inner_letter], outer_letter)
+    for inner_letter, outer_letter in zip(x_letters, b_letters):
+        union(rename[inner_letter], outer_letter)
+    spare_for: dict[str, str] = {}
+    for root in sorted({find(rename[c]) for c in inner_letters if find(rename[c]).startswith("#")}):
+        own = root[1:]
+        spare_for[root] = own if own in spare else next(c for c in spare if c not in spare_for.values() and c != own)
+        if own in spare:
+            spare.remove(own)
+        else:
+            spare.remove(spare_for[root])
+
+    def letter(c: str) -> str:
+        root = find(c)
+        return spare_for.get(root, root)
+
+    def renamed(op: A.Operand, inner_side: bool) -> A.Operand:
+        terms = tuple(A.Axis(letter(rename[t.letter] if inner_side else t.letter), t.pos) for t in op.terms)
+        return A.Operand(terms, op.pos)
+
+    outer_others = [k for k in range(len(call.inputs)) if k not in (p, q)]
+    inputs = [renamed(call.inputs[k], False) for k in outer_others]
+    inputs += [renamed(inner.inputs[k], True) for k in others_inner]
+    args = [call.args[k] for k in outer_others] + [inner.args[k] for k in others_inner]
+    output = renamed(call.output, False)
+    if not inputs or set(_letters(output)) - set().union(*(_letters(op) for op in inputs)):
+        return None
+    return inputs, output, args
+
+
+def _plain_letters(operand: A.Operand) -> bool:
+    return all(isinstance(t, A.Axis) for t in operand.terms)
+
+
 def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
+    closed = closed_form(call)
+    if closed is not None:
+        inputs, output, args = closed
+        names = ctx.check_axes(inputs, [ctx.lower_value(a) for a in args])
+        spec = ",".join(_word(op) for op in inputs) + "->" + _word(output)
+        label = f'eingrad("{call.spec_text}")'
+        _describe(ctx, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
+        return ctx.lower_contraction(inputs, output, names, f'{label} in closed form: "{spec}"')
     (p, q), = call.grad_pairs
     a_op, b_op = call.inputs[p], call.inputs[q]
     left, right = call.args[p], call.args[q]
@@ -280,6 +373,10 @@ def _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label)
         [jac] + [names[k] for k in others],
         label,
     )
+
+
+def _word(operand: A.Operand) -> str:
+    return "".join(t.letter for t in operand.terms)
 
 
 def _short(name: str) -> str:
