@@ -41,10 +41,21 @@ class Printer:
         return method(op)
 
     def _print_Einsum(self, op: ir.Einsum) -> str:
-        return f'tf.einsum("{op.equation}", {", ".join(op.operands)})'
+        # The raw op skips tf.einsum's per-call parsing of the equation.
+        return f'tf.raw_ops.Einsum(inputs=[{", ".join(op.operands)}], equation="{op.equation}")'
+
+    def _print_MatMul(self, op: ir.MatMul) -> str:
+        flags = "".join(
+            f", {name}=True" for name, on in (("transpose_a", op.transpose_a), ("transpose_b", op.transpose_b)) if on
+        )
+        return f"tf.raw_ops.MatMul(a={op.a}, b={op.b}{flags})"
+
+    def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
+        return f"tf.raw_ops.BatchMatMulV2(x={op.x}, y={op.y})"
 
     def _print_ReduceSum(self, op: ir.ReduceSum) -> str:
-        return f"tf.reduce_sum({op.operand}, axis={_axis_list(op.axes)})"
+        keep = ", keepdims=True" if op.keepdims else ""
+        return f"tf.reduce_sum({op.operand}, axis={_axis_list(op.axes)}{keep})"
 
     def _print_SumLeading(self, op: ir.SumLeading) -> str:
         return f"tf.reduce_sum({op.operand}, axis=tf.range(tf.rank({op.operand}) - {op.keep}))"

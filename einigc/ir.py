@@ -13,9 +13,26 @@ class Einsum:
 
 
 @dataclass(frozen=True)
+class MatMul:
+    a: str
+    b: str
+    transpose_a: bool = False
+    transpose_b: bool = False
+
+
+@dataclass(frozen=True)
+class BatchMatMul:
+    """Leading batch axes shared by both operands, then a matrix product."""
+
+    x: str
+    y: str
+
+
+@dataclass(frozen=True)
 class ReduceSum:
     operand: str
     axes: tuple[int, ...]
+    keepdims: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,8 @@ class InducedDiagonal:
 
 
 Op = Union[
+    MatMul,
+    BatchMatMul,
     "ZerosLike",
     "OnesLike",
     "Gradient",

@@ -18,6 +18,7 @@ from einigc.errors import (
 from einigc.layout import analyse
 from einigc.lower_grad import lower_eingrad
 from einigc.shape_exprs import ShapeEnv, reshape_comment
+from einigc.select import select_pair
 from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, plan_contraction
 
 _MAX_NAME = 24
@@ -135,6 +136,10 @@ class _FunctionLowering:
     def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
         """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
         lay = analyse(tuple(inputs), output)
+        keepdims = _keepdims_axes(lay)
+        if keepdims:
+            # `ij->i_`: the summed axes stay as size-1 axes, one op.
+            return self.emit(f"{self.stem(names[0])}_sum", ir.ReduceSum(names[0], keepdims, keepdims=True))
         shapes = ShapeEnv(self, names, lay, self.sizes)
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
@@ -188,9 +193,8 @@ class _FunctionLowering:
                     comment = f"step {pair_index} of {n_pairs} of the planned order: {what}"
                 else:
                     comment = ""
-                name = self.emit(
-                    f"{self.stem(left)}_{self.stem(right)}", ir.Einsum(eq, (left, right)), comment
-                )
+                op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
+                name = self.emit(f"{self.stem(left)}_{self.stem(right)}", op, comment)
                 if step.sum_ellipsis:
                     name = self.emit(
                         f"{name}_sum",
@@ -347,3 +351,25 @@ def _builds_jacobian(statements) -> bool:
         if isinstance(statement, ir.Assign) and isinstance(statement.op, ir.Jacobian):
             return True
     return False
+
+
+def _keepdims_axes(lay) -> tuple[int, ...]:
+    """The summed axes when a one-operand spec only sums and keeps them as `_`."""
+    if len(lay.inputs) != 1:
+        return ()
+    slots_in, slots_out = lay.inputs[0].slots, lay.output.slots
+    if len(slots_in) != len(slots_out) or any(s.is_variable for s in slots_in + slots_out):
+        return ()
+    if any(len(s.leaves) != 1 for s in slots_in):
+        return ()
+    letters = [s.leaves[0] for s in slots_in]
+    if len(set(letters)) != len(letters):
+        return ()
+    axes = []
+    for k, (src, dst) in enumerate(zip(slots_in, slots_out)):
+        if dst.leaves == src.leaves:
+            continue
+        if dst.leaves or src.leaves[0] in lay.output.core:
+            return ()
+        axes.append(k)
+    return tuple(axes)

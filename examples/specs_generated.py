@@ -238,9 +238,9 @@ def bmm3(x, y, z):
     """
     x, y, z = _check_axes("bmm3", "bij,bjk,bkl", [("x", x), ("y", y), ("z", z)])
     # step 1 of 2 of the planned order: sums j
-    x_y = tf.einsum("bij,bjk->bik", x, y)
+    x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
     # step 2 of 2 of the planned order: sums k
-    return tf.einsum("bik,bkl->bil", x_y, z)
+    return tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
 
 
 def chain(a, b, c, d):
@@ -260,11 +260,11 @@ def chain(a, b, c, d):
         "chain", "ab,bc,cd,de", [("a", a), ("b", b), ("c", c), ("d", d)]
     )
     # step 1 of 3 of the planned order: sums c
-    b_c = tf.einsum("bc,cd->bd", b, c)
+    b_c = tf.raw_ops.MatMul(a=b, b=c)
     # step 2 of 3 of the planned order: sums b
-    a_b_c = tf.einsum("ab,bd->ad", a, b_c)
+    a_b_c = tf.raw_ops.MatMul(a=a, b=b_c)
     # step 3 of 3 of the planned order: sums d
-    return tf.einsum("ad,de->ae", a_b_c, d)
+    return tf.raw_ops.MatMul(a=a_b_c, b=d)
 
 
 def bilinear(x, w, y):
@@ -282,9 +282,9 @@ def bilinear(x, w, y):
     """
     x, w, y = _check_axes("bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)])
     # step 1 of 2 of the planned order: outer product
-    x_y = tf.einsum("bi,bk->bik", x, y)
+    x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
     # step 2 of 2 of the planned order: sums i, k
-    return tf.einsum("bik,ijk->bj", x_y, w)
+    return tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
 
 
 def matmul(a, b):
@@ -299,7 +299,7 @@ def matmul(a, b):
       (* no `where` size: the default 64)
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
-    return tf.einsum("ij,jk->ik", a, b)
+    return tf.raw_ops.MatMul(a=a, b=b)
 
 
 def trace(x):
@@ -345,7 +345,7 @@ def batched_dot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("batched_dot", "...i,...i", [("x", x), ("y", y)])
-    return tf.einsum("...i,...i->...", x, y)
+    return tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...")
 
 
 def dot_sum(x, y):
@@ -358,7 +358,7 @@ def dot_sum(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("dot_sum", "...i,...i", [("x", x), ("y", y)])
-    x_y = tf.einsum("...i,...i->...i", x, y)
+    x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...i")
     # the output has no '...': sum its axes
     return tf.reduce_sum(x_y, axis=tf.range(tf.rank(x_y) - 1))
 
@@ -375,7 +375,7 @@ def scale(s, x):
       (* no `where` size: the default 64)
     """
     s, x = _check_axes("scale", ",ij", [("s", s), ("x", x)])
-    return tf.einsum(",ij->ij", s, x)
+    return tf.raw_ops.Einsum(inputs=[s, x], equation=",ij->ij")
 
 
 def outer(u, v):
@@ -388,7 +388,7 @@ def outer(u, v):
       (* no `where` size: the default 64)
     """
     u, v = _check_axes("outer", "i,j", [("u", u), ("v", v)])
-    return tf.einsum("i,j->ij", u, v)
+    return tf.raw_ops.Einsum(inputs=[u, v], equation="i,j->ij")
 
 
 def gram_trace(x):
@@ -407,7 +407,7 @@ def gram_trace(x):
       (* no `where` size: the default 64)
     """
     x, x_1 = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
-    x_x = tf.einsum("ij,kj->ik", x, x_1)
+    x_x = tf.raw_ops.MatMul(a=x, b=x_1, transpose_b=True)
     (x_x,) = _check_axes("gram_trace", "ii", [("x_x", x_x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_x_diag = _diagonal(x_x, "ii", "i")
@@ -436,7 +436,7 @@ def path_count(a, b):
     _require_bool(b, "path_count", "b")
     a_int = tf.cast(a, tf.int64)
     b_int = tf.cast(b, tf.int64)
-    return tf.einsum("ij,jk->ik", a_int, b_int)
+    return tf.raw_ops.MatMul(a=a_int, b=b_int)
 
 
 def reachable(a, b):
@@ -453,7 +453,7 @@ def reachable(a, b):
     _require_bool(b, "reachable", "b")
     a_float = tf.cast(a, tf.float32)
     b_float = tf.cast(b, tf.float32)
-    a_float_b_float = tf.einsum("ij,jk->ik", a_float, b_float)
+    a_float_b_float = tf.raw_ops.MatMul(a=a_float, b=b_float)
     # einany: true where some product is true
     return tf.greater(a_float_b_float, 0)
 
@@ -474,7 +474,7 @@ def tensordot(x, y):
     y_shape = tf.shape(y)
     # jK as core axes jK: one reshape, no copy
     y_core = tf.reshape(y, [y_shape[0], -1])
-    x_y = tf.einsum("Ij,jK->IK", x_core, y_core)
+    x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
     # lay the result out as IK
@@ -503,9 +503,9 @@ def batch_matvec(x, v):
     # IJ as core axes IJ: one reshape, no copy
     v_1_core = tf.reshape(v_1, [-1, tf.reduce_prod(v_1_shape[I_rank:])])
     # step 1 of 2 of the planned order: outer product
-    v_v = tf.einsum("I,IJ->IJ", v_core, v_1_core)
+    v_v = tf.raw_ops.Einsum(inputs=[v_core, v_1_core], equation="I,IJ->IJ")
     # step 2 of 2 of the planned order: sums I
-    x_v_v = tf.einsum("BI,IJ->BJ", x_core, v_v)
+    x_v_v = tf.raw_ops.MatMul(a=x_core, b=v_v)
     B_shape = x_shape[:B_rank]
     J_shape = v_1_shape[I_rank:]
     # lay the result out as BJ
@@ -513,18 +513,9 @@ def batch_matvec(x, v):
 
 
 def row_sums(x):
-    """Source: specs.ein:47: row_sums(x) = einsum("ij->i_", x)
-
-    Plan:
-    einsum("ij->i_")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
-    """
+    """Source: specs.ein:47: row_sums(x) = einsum("ij->i_", x)"""
     (x,) = _check_axes("row_sums", "ij", [("x", x)])
-    x_sum = tf.reduce_sum(x, axis=1)
-    # lay the result out as i_
-    return tf.reshape(x_sum, [-1, 1])
+    return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
 def spread(x, y):
@@ -537,7 +528,7 @@ def spread(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
-    x_y = tf.einsum("ij,jk->ik", x, y)
+    x_y = tf.raw_ops.MatMul(a=x, b=y)
     x_y_shape = tf.shape(x_y)
     # lay the result out as _i_k_
     return tf.reshape(x_y, [1, -1, 1, x_y_shape[1], 1])
@@ -605,7 +596,7 @@ def project(x, w):
     w_shape = tf.shape(w)
     # (ij)k as core axes ijk: one reshape, no copy
     w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
-    return tf.einsum("bij,ijk->bk", x, w_core)
+    return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
 
 
 def unflatten(x):
@@ -646,7 +637,7 @@ def group_mix(x, y):
     x_shape = tf.shape(x)
     # (bi)j as core axes bij: one reshape, no copy
     x_core = tf.reshape(x, [2, -1, x_shape[1]])
-    x_y = tf.einsum("bij,jk->bik", x_core, y)
+    x_y = tf.raw_ops.Einsum(inputs=[x_core, y], equation="bij,jk->bik")
     x_y_shape = tf.shape(x_y)
     # lay the result out as b(ik)
     return tf.reshape(x_y, [-1, x_y_shape[1] * x_y_shape[2]])
