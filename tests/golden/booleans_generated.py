@@ -140,7 +140,7 @@ def path_count(a, b):
     _require_bool(b, "path_count", "b")
     a_int = tf.cast(a, tf.int64)
     b_int = tf.cast(b, tf.int64)
-    return tf.einsum("ij,jk->ik", a_int, b_int)
+    return tf.raw_ops.MatMul(a=a_int, b=b_int)
 
 
 def reachable(a, b):
@@ -159,7 +159,7 @@ def reachable(a, b):
     _require_bool(b, "reachable", "b")
     a_float = tf.cast(a, tf.float32)
     b_float = tf.cast(b, tf.float32)
-    a_float_b_float = tf.einsum("ij,jk->ik", a_float, b_float)
+    a_float_b_float = tf.raw_ops.MatMul(a=a_float, b=b_float)
     # einany: true where some product is true
     return tf.greater(a_float_b_float, 0)
 

@@ -179,7 +179,7 @@ def matmul(a, b):
       (* no `where` size: the default 64)
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
-    return tf.einsum("ij,jk->ik", a, b)
+    return tf.raw_ops.MatMul(a=a, b=b)
 
 
 def transpose(x):

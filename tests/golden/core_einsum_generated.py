@@ -189,7 +189,7 @@ def matmul(a, b):
       (* no `where` size: the default 64)
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
-    return tf.einsum("ij,jk->ik", a, b)
+    return tf.raw_ops.MatMul(a=a, b=b)
 
 
 def implicit_matmul(a, b):
@@ -204,7 +204,7 @@ def implicit_matmul(a, b):
       (* no `where` size: the default 64)
     """
     a, b = _check_axes("implicit_matmul", "ij,jk", [("a", a), ("b", b)])
-    return tf.einsum("ij,jk->ik", a, b)
+    return tf.raw_ops.MatMul(a=a, b=b)
 
 
 def trace(x):
@@ -250,7 +250,7 @@ def scale(s, x):
       (* no `where` size: the default 64)
     """
     s, x = _check_axes("scale", ",ij", [("s", s), ("x", x)])
-    return tf.einsum(",ij->ij", s, x)
+    return tf.raw_ops.Einsum(inputs=[s, x], equation=",ij->ij")
 
 
 def outer(u, v):
@@ -263,4 +263,4 @@ def outer(u, v):
       (* no `where` size: the default 64)
     """
     u, v = _check_axes("outer", "i,j", [("u", u), ("v", v)])
-    return tf.einsum("i,j->ij", u, v)
+    return tf.raw_ops.Einsum(inputs=[u, v], equation="i,j->ij")

@@ -160,7 +160,7 @@ def tensordot(x, y):
     y_shape = tf.shape(y)
     # jK as core axes jK: one reshape, no copy
     y_core = tf.reshape(y, [y_shape[0], -1])
-    x_y = tf.einsum("Ij,jK->IK", x_core, y_core)
+    x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
     # lay the result out as IK
@@ -184,7 +184,7 @@ def project(x, w):
     w_shape = tf.shape(w)
     # (ij)k as core axes ijk: one reshape, no copy
     w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
-    return tf.einsum("bij,ijk->bk", x, w_core)
+    return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
 
 
 def unflatten(x):
@@ -215,17 +215,9 @@ def row_sums_keepdims(x):
     """`_` and `()`: axes of size 1.
 
     Source: dialect.ein:12: row_sums_keepdims(x) = einsum("ij->i_", x)
-
-    Plan:
-    einsum("ij->i_")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
     """
     (x,) = _check_axes("row_sums_keepdims", "ij", [("x", x)])
-    x_sum = tf.reduce_sum(x, axis=1)
-    # lay the result out as i_
-    return tf.reshape(x_sum, [-1, 1])
+    return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
 def squeeze(x):

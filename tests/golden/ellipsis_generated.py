@@ -129,7 +129,7 @@ def batched_matmul(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("batched_matmul", "...ij,...jk", [("x", x), ("y", y)])
-    return tf.einsum("...ij,...jk->...ik", x, y)
+    return tf.raw_ops.Einsum(inputs=[x, y], equation="...ij,...jk->...ik")
 
 
 def batched_dot(x, y):
@@ -142,7 +142,7 @@ def batched_dot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("batched_dot", "...i,...i", [("x", x), ("y", y)])
-    return tf.einsum("...i,...i->...", x, y)
+    return tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...")
 
 
 def dot_sum(x, y):
@@ -157,7 +157,7 @@ def dot_sum(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("dot_sum", "...i,...i", [("x", x), ("y", y)])
-    x_y = tf.einsum("...i,...i->...i", x, y)
+    x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...i")
     # the output has no '...': sum its axes
     return tf.reduce_sum(x_y, axis=tf.range(tf.rank(x_y) - 1))
 

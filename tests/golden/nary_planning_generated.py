@@ -132,9 +132,9 @@ def bmm3(x, y, z):
     """
     x, y, z = _check_axes("bmm3", "bij,bjk,bkl", [("x", x), ("y", y), ("z", z)])
     # step 1 of 2 of the planned order: sums j
-    x_y = tf.einsum("bij,bjk->bik", x, y)
+    x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
     # step 2 of 2 of the planned order: sums k
-    return tf.einsum("bik,bkl->bil", x_y, z)
+    return tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
 
 
 def chain(a, b, c, d):
@@ -153,11 +153,11 @@ def chain(a, b, c, d):
         "chain", "ab,bc,cd,de", [("a", a), ("b", b), ("c", c), ("d", d)]
     )
     # step 1 of 3 of the planned order: sums c
-    b_c = tf.einsum("bc,cd->bd", b, c)
+    b_c = tf.raw_ops.MatMul(a=b, b=c)
     # step 2 of 3 of the planned order: sums b
-    a_b_c = tf.einsum("ab,bd->ad", a, b_c)
+    a_b_c = tf.raw_ops.MatMul(a=a, b=b_c)
     # step 3 of 3 of the planned order: sums d
-    return tf.einsum("ad,de->ae", a_b_c, d)
+    return tf.raw_ops.MatMul(a=a_b_c, b=d)
 
 
 def bilinear(x, w, y):
@@ -177,9 +177,9 @@ def bilinear(x, w, y):
         "bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)], sizes={"j": 3}
     )
     # step 1 of 2 of the planned order: sums i
-    x_w = tf.einsum("bi,ijk->bjk", x, w)
+    x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
     # step 2 of 2 of the planned order: sums k
-    return tf.einsum("bjk,bk->bj", x_w, y)
+    return tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
 
 
 def long_chain(a, b, c, d, e, f):
@@ -201,12 +201,12 @@ def long_chain(a, b, c, d, e, f):
         [("a", a), ("b", b), ("c", c), ("d", d), ("e", e), ("f", f)],
     )
     # step 1 of 5 of the planned order: sums f
-    e_f = tf.einsum("ef,fg->eg", e, f)
+    e_f = tf.raw_ops.MatMul(a=e, b=f)
     # step 2 of 5 of the planned order: sums e
-    d_e_f = tf.einsum("de,eg->dg", d, e_f)
+    d_e_f = tf.raw_ops.MatMul(a=d, b=e_f)
     # step 3 of 5 of the planned order: sums d
-    c_d_e_f = tf.einsum("cd,dg->cg", c, d_e_f)
+    c_d_e_f = tf.raw_ops.MatMul(a=c, b=d_e_f)
     # step 4 of 5 of the planned order: sums c
-    b_c_d_e_f = tf.einsum("bc,cg->bg", b, c_d_e_f)
+    b_c_d_e_f = tf.raw_ops.MatMul(a=b, b=c_d_e_f)
     # step 5 of 5 of the planned order: sums b
-    return tf.einsum("ab,bg->ag", a, b_c_d_e_f)
+    return tf.raw_ops.MatMul(a=a, b=b_c_d_e_f)
