@@ -14,9 +14,12 @@ from __future__ import annotations
 import ast
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = REPO / "tests" / "errors"
@@ -39,18 +42,31 @@ def test_catalogue_is_not_empty():
     assert len(CASES) >= 40
 
 
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """(CompletedProcess, output folder) of `einigc NAME.ein -o FOLDER/out.py` for every case.
+
+    The runs are independent processes, so they go in parallel.
+    """
+
+    def run(name):
+        folder = tmp_path_factory.mktemp(name)
+        return name, (run_cli([f"{name}.ein", "-o", folder / "out.py"], cwd=CATALOGUE), folder)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return dict(pool.map(run, CASES))
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_diagnostic_text(name, tmp_path, cli):
-    out = tmp_path / "out.py"
-    result = cli([f"{name}.ein", "-o", out], cwd=CATALOGUE)
+def test_diagnostic_text(name, cli_runs):
+    result, folder = cli_runs[name]
     expected_path = CATALOGUE / f"{name}.expected"
     if UPDATE:
         expected_path.write_text(result.stderr, encoding="utf-8")
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no temporary file left behind either
+    assert list(folder.iterdir()) == []  # no output, and no temporary file left behind
     assert expected_path.exists(), f"missing {expected_path.name}: run with EINIG_UPDATE_GOLDEN=1"
     assert result.stderr == expected_path.read_text(encoding="utf-8")
 
