@@ -302,6 +302,15 @@ def test_output_path_that_is_a_directory(workdir):
     assert sorted(p.name for p in workdir.iterdir()) == ["out.py", "specs.ein"]
 
 
+@pytest.mark.parametrize("output", ["specs.ein", "./specs.ein", "../{folder}/specs.ein"])
+def test_output_that_is_the_input_is_refused(workdir, output):
+    # A slip of `-o` must not replace the declarations with generated code.
+    result = run_cli(["specs.ein", "-o", output.format(folder=workdir.name)], cwd=workdir)
+    assert_clean_failure(result)
+    assert (workdir / "specs.ein").read_text(encoding="utf-8") == SPEC
+    assert sorted(p.name for p in workdir.iterdir()) == ["specs.ein"]
+
+
 def test_concurrent_runs_writing_the_same_output(workdir):
     expected = expected_module()
     env = dict(os.environ)
