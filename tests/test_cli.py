@@ -461,3 +461,8 @@ def test_adding_a_line_to_one_declaration_changes_only_its_function():
     after = before.replace(target, target + "\n    where j ~ 5")
     changed = changed_functions(compile_source(before), compile_source(after))
     assert changed == {"bilinear"}
+
+
+def test_windows_line_endings_give_the_same_module():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert compile_source(text.replace("\n", "\r\n")) == compile_source(text)
