@@ -190,9 +190,28 @@ def random_bytes() -> st.SearchStrategy[bytes]:
 # (b) mutations of valid files
 
 
+def _body_names(tokens: list[str]) -> list[int]:
+    """Indices of the lowercase names that stand as values right of a declaration's `=`."""
+    found, in_body, depth = [], False, 0
+    for k, tok in enumerate(tokens):
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        elif tok == "=" and depth == 0:
+            in_body = True
+        elif tok == "where":
+            in_body = False
+        elif k and tokens[k - 1] == "\n" and tok.strip() and depth == 0:
+            in_body = False  # a declaration starts at the beginning of a line
+        elif in_body and depth > 0 and re.fullmatch(r"[a-z_][a-z_0-9]*", tok) and tokens[k + 1 : k + 2] != ["("]:
+            found.append(k)
+    return found
+
+
 @st.composite
-def _mutate_once(draw, text: str) -> str:
-    kind = draw(
+def _mutate_once(draw, text: str, kind: str | None = None) -> str:
+    kind = kind or draw(
         st.sampled_from(
             [
                 "delete_char",
@@ -235,6 +254,22 @@ def _mutate_once(draw, text: str) -> str:
 
     tokens = tokenize(text)
     m = len(tokens)
+    if kind == "deepen":
+        # Nesting that stays valid: an axis wrapped in groups, or an argument
+        # wrapped in identity einsums, many levels deep.
+        depth = draw(st.sampled_from([1, 2, 10, 100, 300, 600, 1000]))
+        specs = [k for k, tok in enumerate(tokens) if re.fullmatch(r"([\"'])[^\"']*[a-z][^\"']*\1", tok)]
+        args = [k for k in _body_names(tokens) if tokens[k + 1 : k + 2] in ([","], [")"])]
+        if specs and (not args or draw(st.booleans())):
+            k = draw(st.sampled_from(specs))
+            letters = [i for i, ch in enumerate(tokens[k]) if ch.islower()]
+            i = draw(st.sampled_from(letters))
+            tok = tokens[k]
+            tokens[k] = tok[:i] + "(" * depth + tok[i] + ")" * depth + tok[i + 1 :]
+        elif args:
+            k = draw(st.sampled_from(args))
+            tokens[k] = 'einsum("...->...", ' * depth + tokens[k] + ")" * depth
+        return "".join(tokens)
     if kind == "delete_token" and m:
         i = draw(st.integers(0, m - 1))
         del tokens[i]
@@ -285,8 +320,12 @@ def mutated_source(draw) -> bytes:
         lines = text.splitlines(keepends=True)
         i = draw(st.integers(0, len(lines) - 1))
         text = "".join(lines[i : i + draw(st.integers(1, 3))])
-    for _ in range(draw(st.integers(1, 4))):
+    deepen = draw(st.integers(0, 5)) == 0
+    for _ in range(draw(st.integers(0, 1) if deepen else st.integers(1, 4))):
         text = draw(_mutate_once(text))
+    if deepen:
+        # Last, so that the other mutations do not land in the deep part.
+        text = draw(_mutate_once(text, "deepen"))
     return text.encode("utf-8", "surrogatepass")
 
 
