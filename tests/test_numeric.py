@@ -409,12 +409,30 @@ def test_gradients_flow_in_other_dtypes(specs, dtype):
 # --- errors at run time -------------------------------------------------------------------
 
 
-def test_named_axis_size_mismatch_is_an_error(specs):
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_named_axis_size_mismatch_is_an_error(specs, mode):
     """Named axes must agree exactly: no numpy-style broadcasting of size 1."""
-    with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
-        specs.matmul(tf.ones([2, 1]), tf.ones([3, 4]))
-    with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
-        specs.diagonal(tf.ones([2, 3]))
+    for name, tensors in [
+        ("matmul", [tf.ones([2, 1]), tf.ones([3, 4])]),
+        ("diagonal", [tf.ones([2, 3])]),
+        ("bmm3", [tf.ones([2, 3, 4]), tf.ones([1, 4, 5]), tf.ones([2, 5, 2])]),
+        ("tensordot", [tf.ones([2, 3, 4]), tf.ones([1, 5])]),
+        ("project", [tf.ones([2, 3, 4]), tf.ones([11, 5])]),
+    ]:
+        with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
+            _run(getattr(specs, name), tensors, mode)
+
+
+@pytest.mark.parametrize("mode", ["eager", "function"])
+def test_where_exact_sizes_are_checked(specs, mode):
+    """`where j = 4` is checked by the generated code: a group it cannot split is an error."""
+    for name, tensors in [
+        ("unflatten", [tf.ones([10])]),
+        ("unflatten", [tf.ones([2])]),
+        ("group_mix", [tf.ones([5, 3]), tf.ones([3, 4])]),
+    ]:
+        with pytest.raises((tf.errors.InvalidArgumentError, ValueError)):
+            _run(getattr(specs, name), tensors, mode).numpy()
 
 
 def test_named_axis_size_mismatch_error_names_the_axis(specs):
@@ -620,6 +638,7 @@ def test_eingrad_shared_letter_is_exact_when_entries_interact(which, mode):
 
 
 EXPRESSIONS = """\
+cube_grad(x) = eingrad(",%i->i", einsum("i,i->", x, einsum("i,i->i", x, x)), x)
 quadratic_grad(x, w) = eingrad(",%j->j", einsum("i,ij,j->", x, w, x), x)
 quadratic_hessian(x, w) = eingrad("j%k->jk", eingrad(",%j->j", einsum("i,ij,j->", x, w, x), x), x)
 bilinear_jacobian(x, w, u) = eingrad("k%j->kj", einsum("i,ijk->k", x, einsum("ijk,j->ijk", w, x)), x)
@@ -636,6 +655,7 @@ def test_eingrad_of_expressions(mode):
         "function": lambda f, *a: tf.function(f, input_signature=signature(a))(*a),
         "xla": lambda f, *a: tf.function(f, jit_compile=True)(*a),
     }[mode]
+    _assert_eingrad(run(module.cube_grad, tensors[0]), 3 * x**2, tf.float64, "cube_grad")
     _assert_eingrad(run(module.quadratic_grad, *tensors), (w + w.T) @ x, tf.float64, "quadratic_grad")
     _assert_eingrad(run(module.quadratic_hessian, *tensors), w + w.T, tf.float64, "quadratic_hessian")
     t3, (x3, w3, u3) = make_inputs([(3,), (3, 3, 2), (1,)], tf.float64, seed=18)
