@@ -310,6 +310,10 @@ def _mutate_once(draw, text: str, kind: str | None = None) -> str:
     return "".join(tokens)
 
 
+# One mutated file in this many ends with a deep nesting (0: never).
+DEEPEN_ONE_IN = 6
+
+
 @st.composite
 def mutated_source(draw) -> bytes:
     name = draw(st.sampled_from(sorted(SEEDS)))
@@ -320,7 +324,7 @@ def mutated_source(draw) -> bytes:
         lines = text.splitlines(keepends=True)
         i = draw(st.integers(0, len(lines) - 1))
         text = "".join(lines[i : i + draw(st.integers(1, 3))])
-    deepen = draw(st.integers(0, 5)) == 0
+    deepen = DEEPEN_ONE_IN > 0 and draw(st.integers(0, DEEPEN_ONE_IN - 1)) == 0
     for _ in range(draw(st.integers(0, 1) if deepen else st.integers(1, 4))):
         text = draw(_mutate_once(text))
     if deepen:
