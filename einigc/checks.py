@@ -16,9 +16,13 @@ from einigc.errors import (
     Pos,
 )
 from einigc.ein_parser import BUILTINS
+from einigc.resources import templates_dir
 
-# Names the generated module itself uses at top level.
-_MODULE_NAMES = {"tf", "tensorflow"}
+# Names the generated module itself uses at top level: its imports and the
+# helpers it may define (one template each).
+MODULE_NAMES = {"tf", "tensorflow", "functools"} | {
+    "_" + path.name.split(".")[0] for path in templates_dir().glob("*.py.j2")
+} - {"_module", "_function"} | {"_spec_terms"}
 
 
 def _name_problem(name: str) -> str:
@@ -26,8 +30,8 @@ def _name_problem(name: str) -> str:
         return f"'{name}' is a Python keyword"
     if name in BUILTINS:
         return f"'{name}' is an einigc builtin"
-    if name in _MODULE_NAMES:
-        return f"'{name}' is the name the generated module gives TensorFlow"
+    if name in MODULE_NAMES:
+        return f"'{name}' is a name the generated module itself uses"
     if name in dir(builtins):
         return f"'{name}' is a Python builtin"
     if name.startswith("__"):
@@ -147,7 +151,8 @@ class _Checker:
             return None
         for stray in expr.stray_specs:
             where = "a declaration" if expr.func not in BUILTINS else f"'{expr.func}' after its first argument"
-            self.error(EinSyntaxError(stray.pos, f"a spec string is not allowed as an argument of {where}"))
+            quote = Pos(stray.pos.line, stray.pos.col - 1)
+            self.error(EinSyntaxError(quote, f"a spec string is not allowed as an argument of {where}"))
         args = [self.check_value(arg, decl, specs) for arg in expr.args]
         if expr.func in BUILTINS:
             if expr.spec_missing:
@@ -338,6 +343,14 @@ class _Checker:
     # --- where ----------------------------------------------------------
 
     def check_where(self, decl: A.Declaration, specs: list, has_grad: bool):
+        shared = {
+            axis.letter
+            for spec in specs
+            for left, right in spec.grad_pairs
+            if left < len(spec.inputs) and right < len(spec.inputs)
+            for axis in spec_letters(spec.inputs[left].terms)
+            if axis.letter in {a.letter for a in spec_letters(spec.inputs[right].terms)}
+        }
         letters = {
             axis.letter
             for spec in specs
@@ -378,6 +391,15 @@ class _Checker:
                 if letter in independent:
                     self.error(EinAxisError(item.pos, f"'{letter} independent' is said twice"))
                     continue
+                if letter not in shared:
+                    self.error(
+                        EinAxisError(
+                            item.pos,
+                            f"'{letter}' is not shared across '%', so '{letter} independent' means nothing",
+                            "independence is about a letter on both sides of '%', as in b%bj",
+                        )
+                    )
+                    continue
                 independent.append(letter)
                 continue
             if letter in seen:
@@ -393,6 +415,11 @@ class _Checker:
             if item.size < 1:
                 self.error(EinAxisError(item.pos, f"the size of '{letter}' must be at least 1"))
                 continue
+            if item.size >= 2**62:
+                self.error(
+                    EinAxisError(item.pos, f"the size of '{letter}' is too large: at most 2**62 - 1")
+                )
+                continue
             seen[letter] = item
             sizes.append(M.SizeHint(letter, item.size, isinstance(item, A.SizeExact), item.pos))
         return tuple(sizes), tuple(independent)
@@ -404,7 +431,7 @@ class _Checker:
 
         def collect(expr, out):
             if isinstance(expr, A.Call):
-                if expr.func in self.declarations:
+                if expr.func in self.declarations and expr.func not in BUILTINS:
                     out.append((expr.func, expr.pos))
                 for arg in expr.args:
                     collect(arg, out)

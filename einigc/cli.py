@@ -7,6 +7,7 @@ import difflib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from einigc import __version__
@@ -135,7 +136,8 @@ def _compile_one(source: Path, output: str, check: bool) -> int:
     from einigc.errors import CompileErrors, InternalError
 
     source_name, output_name = _names(source, output)
-    lines = text.splitlines()
+    # The grammar ends lines at '\n' only; so must the quoted source lines.
+    lines = text.split("\n")
     try:
         result = compile_text(text, source_name, output_name)
     except CompileErrors as errors:
@@ -154,6 +156,9 @@ def _compile_one(source: Path, output: str, check: bool) -> int:
         sys.stdout.write(result.source)
         return EXIT_OK
     out_path = Path(output)
+    if out_path.resolve() == source.resolve():
+        print(f"{output}: error: the output would overwrite the input {source}", file=sys.stderr)
+        return EXIT_ERROR
     if check:
         try:
             current = out_path.read_text(encoding="utf-8")
@@ -178,13 +183,47 @@ def _compile_one(source: Path, output: str, check: bool) -> int:
     return EXIT_OK
 
 
+# Deeply nested input (groups in groups, calls in calls) recurses through the
+# parser and the passes: give them a deep stack of their own.
+_STACK_BYTES = 512 * 1024 * 1024
+_RECURSION_LIMIT = 200_000
+
+
+def _run_with_deep_stack(argv: list[str] | None) -> int:
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["status"] = run(argv)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    old_limit = sys.getrecursionlimit()
+    old_size = threading.stack_size()
+    try:
+        threading.stack_size(_STACK_BYTES)
+        sys.setrecursionlimit(_RECURSION_LIMIT)
+        thread = threading.Thread(target=target, name="einigc")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["status"]  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run(argv)
+        return _run_with_deep_stack(argv)
     except KeyboardInterrupt:
         return 130
     except SystemExit as exc:  # argparse's --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    except RecursionError:
+        print("einigc: error: the input is nested too deeply to compile", file=sys.stderr)
+        return EXIT_ERROR
     except BaseException as exc:  # noqa: BLE001 - never show users a traceback
         print(
             f"einigc: internal error, please report: {type(exc).__name__}: {exc}",

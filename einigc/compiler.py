@@ -20,5 +20,5 @@ def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "
     module = ein_parser.parse(text)
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
-    source = emit.emit(ir_module, output_name)
-    return Result(fmt.format_source(source), tuple(sink.notes))
+    chunks = emit.emit(ir_module, output_name)
+    return Result(fmt.format_chunks(chunks), tuple(sink.notes))

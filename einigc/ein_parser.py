@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import re
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from einigc import ein_ast as A
 from einigc.errors import CompileErrors, EinSyntaxError, Pos
@@ -73,7 +74,34 @@ def _describe_token(token: Token) -> str:
     return repr(str(token))
 
 
-def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str) -> EinSyntaxError:
+def _end_pos(text: str) -> tuple[int, int]:
+    """Line and column just past the last non-blank character of `text`."""
+    stripped = text.rstrip()
+    line = stripped.count("\n") + 1
+    col = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return line, col
+
+
+def _unclosed_group(text: str, upto: int) -> int | None:
+    """The offset of the last '(' not closed before `upto`, if any."""
+    open_at: list[int] = []
+    for offset, char in enumerate(text[:upto]):
+        if char == "(":
+            open_at.append(offset)
+        elif char == ")" and open_at:
+            open_at.pop()
+    return open_at[-1] if open_at else None
+
+
+def _expected(exc: UnexpectedToken) -> set[str]:
+    # The interactive parser knows exactly which terminals can come next.
+    try:
+        return set(exc.interactive_parser.accepts()) - {"COMMENT"}
+    except Exception:  # noqa: BLE001 - fall back to lark's approximation
+        return set(exc.expected)
+
+
+def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str, text: str) -> EinSyntaxError:
     """Turns a lark failure into a positioned error; `origin` maps spec-relative columns."""
 
     def at(line: int, col: int) -> Pos:
@@ -105,25 +133,46 @@ def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str) -> EinSyntaxErr
         return EinSyntaxError(pos, f"unexpected character {char!r}")
     if isinstance(exc, UnexpectedToken):
         token = exc.token
+        expected_set = _expected(exc)
+        expected = _describe_expected(expected_set)
         if token.type == "$END":
-            pos = at(exc.line, exc.column) if exc.line and exc.line > 0 else origin
+            line, col = _end_pos(text)
+            pos = at(line, col)
         else:
             pos = at(token.line, token.column)
-        expected = _describe_expected(set(exc.expected))
         found = _describe_token(token)
         if where == "spec":
+            offset = len(text) if token.type == "$END" else token.start_pos
+            unclosed = _unclosed_group(text, offset)
+            if unclosed is not None and token.type in ("ARROW", "$END", "COMMA", "GRAD"):
+                return EinSyntaxError(
+                    Pos(origin.line, origin.col + unclosed),
+                    "unclosed group: this '(' has no matching ')'",
+                )
             if token.type == "ARROW":
                 return EinSyntaxError(pos, "a spec has at most one '->'")
             if token.type == "RPAR":
                 return EinSyntaxError(pos, "')' closes no group")
-            if token.type == "$END":
-                return EinSyntaxError(pos, "unclosed group: '(' needs a matching ')'")
+            if token.type in ("COMMA", "GRAD") and "ARROW" not in expected_set:
+                return EinSyntaxError(
+                    pos, "the output is a single operand: no ',' or '%' after '->'"
+                )
+        if token.type == "DOCSTRING":
+            return EinSyntaxError(pos, "only the first statement of the file can be a docstring")
+        if token.type in ("EQUAL", "TILDE", "INDEPENDENT") and "LPAR" in expected_set:
+            return EinSyntaxError(
+                pos, f"unexpected {found}; expected {expected}", "separate `where` items with ','"
+            )
         if token.type == "$END":
             return EinSyntaxError(pos, f"unexpected end of file; expected {expected}")
         return EinSyntaxError(pos, f"unexpected {found}; expected {expected}")
-    if isinstance(exc, UnexpectedEOF):
-        return EinSyntaxError(origin, "unexpected end of input")
     return EinSyntaxError(origin, "invalid syntax")
+
+
+def _size(token: Token) -> int:
+    # Python refuses to convert very long digit strings; anything this long
+    # is too large for an axis anyway, which the checks report.
+    return int(token) if len(token) <= 30 else 2**100
 
 
 def _tok_pos(token: Token) -> Pos:
@@ -207,7 +256,7 @@ def parse_spec(text: str, origin: Pos) -> A.Spec:
     try:
         tree = _spec_parser().parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(exc, origin, "spec") from None
+        raise _syntax_error(exc, origin, "spec", text) from None
     return _SpecBuilder(origin, text).transform(tree)
 
 
@@ -215,8 +264,9 @@ def parse_spec(text: str, origin: Pos) -> A.Spec:
 class _DeclarationBuilder(Transformer):
     """Builds declaration nodes; spec strings are parsed as they are met."""
 
-    def __init__(self, comments: list[Token], lines: list[str]):
+    def __init__(self, comments: list[Token], lines: list[str], text: str):
         super().__init__()
+        self.text = text
         self.comments_by_line = {tok.line: tok for tok in comments}
         self.lines = lines
         self.spec_errors: list[EinSyntaxError] = []
@@ -272,11 +322,11 @@ class _DeclarationBuilder(Transformer):
 
     def size_exact(self, meta, children):
         name, value = children
-        return A.SizeExact(str(name), int(value), _tok_pos(name))
+        return A.SizeExact(str(name), _size(value), _tok_pos(name))
 
     def size_typical(self, meta, children):
         name, value = children
-        return A.SizeTypical(str(name), int(value), _tok_pos(name))
+        return A.SizeTypical(str(name), _size(value), _tok_pos(name))
 
     def independent(self, meta, children):
         (name,) = children
@@ -296,6 +346,8 @@ class _DeclarationBuilder(Transformer):
             elif isinstance(c, (A.Ref, A.Call)):
                 body = c
         pos = _tok_pos(name_tok)
+        source = self.text[meta.start_pos : meta.end_pos]
+        source = " ".join(re.sub(r"#[^\n]*", "", source).split())
         return A.Declaration(
             str(name_tok),
             params,
@@ -303,7 +355,7 @@ class _DeclarationBuilder(Transformer):
             where,
             self._doc_comment(pos.line),
             pos,
-            self.lines[pos.line - 1].strip(),
+            source,
         )
 
     def start(self, meta, children):
@@ -324,11 +376,11 @@ def parse(text: str) -> A.Module:
     try:
         tree = parser.parse(text)
     except UnexpectedInput as exc:
-        raise CompileErrors([_syntax_error(exc, Pos(1, 1), "file").diagnostic]) from None
+        raise CompileErrors([_syntax_error(exc, Pos(1, 1), "file", text).diagnostic]) from None
     for tok in parser.lex(text, dont_ignore=True):
         if tok.type == "COMMENT":
             comments.append(tok)
-    builder = _DeclarationBuilder(comments, text.splitlines())
+    builder = _DeclarationBuilder(comments, text.split("\n"), text)
     module = builder.transform(tree)
     if builder.spec_errors:
         raise CompileErrors([err.diagnostic for err in builder.spec_errors])

@@ -58,6 +58,8 @@ class Printer:
         return f"tf.reduce_sum({op.operand}, axis={_axis_list(op.axes)}{keep})"
 
     def _print_SumLeading(self, op: ir.SumLeading) -> str:
+        if op.keep == 0:
+            return f"tf.reduce_sum({op.operand})"
         return f"tf.reduce_sum({op.operand}, axis=tf.range(tf.rank({op.operand}) - {op.keep}))"
 
     def _print_Transpose(self, op: ir.Transpose) -> str:
@@ -149,7 +151,8 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             operands = ", ".join(f'("{name}", {name})' for name in statement.operands)
             sizes = ", ".join(f'"{letter}": {size}' for letter, size in statement.sizes)
             extra = f", sizes={{{sizes}}}" if sizes else ""
-            targets = ", ".join(statement.targets) + ("," if len(statement.targets) == 1 else "")
+            targets = ", ".join(statement.targets)
+            targets = f"({targets},)" if len(statement.targets) == 1 else targets
             lines.append(
                 f'{indent}{targets} = _check_axes("{statement.function}", "{statement.spec}", [{operands}]{extra})'
             )
@@ -176,7 +179,10 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
         lines[-1] = "return " + lines[-1][len(" = "):]
     else:
         lines.append(f"return {result}")
-    docstring = _escape_docstring(function.docstring).replace("\n", "\n    ")
+    docstring = "\n".join(
+        ("    " + line if line and k else line)
+        for k, line in enumerate(_escape_docstring(function.docstring).split("\n"))
+    )
     if function.trace_when_eager:
         printer.helpers.add("trace_when_eager")
     return _environment().get_template("function.py.j2").render(
@@ -184,22 +190,23 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
         name=function.name,
         params=", ".join(function.params),
         docstring=docstring,
+        one_line_docstring="\n" not in docstring and len(docstring) + 10 <= 88,
         lines=lines,
     )
 
 
-def emit(module: ir.Module, output_name: str) -> str:
+def emit(module: ir.Module, output_name: str) -> list[str]:
+    """The module as top-level chunks: the header, then each helper and function."""
     printer = Printer()
     functions = [_render_function(f, printer) for f in module.functions]
     helper_sources = [
         _environment().get_template(f"{name}.py.j2").render() for name in sorted(printer.helpers)
     ]
-    return _environment().get_template("module.py.j2").render(
+    header = _environment().get_template("module.py.j2").render(
         stdlib_imports=["functools"] if "trace_when_eager" in printer.helpers else [],
         source_name=module.source_name,
         output_name=output_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
-        helpers=helper_sources,
-        functions=functions,
     )
+    return [header, *helper_sources, *functions]

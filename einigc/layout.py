@@ -177,14 +177,23 @@ def _resolve_composites(inputs, layouts, output_layout, ellipsis_letter) -> dict
     # its own run in an operand beside other runs, or in the output.
     for letter in sorted(composites - set(sources)):
         needs = _needs_rank(letter, layouts, output_layout)
-        if needs is not None:
-            name = "'...'" if letter == ellipsis_letter else f"composite '{letter}'"
+        if needs is None:
+            continue
+        name = "'...'" if letter == ellipsis_letter else f"composite '{letter}'"
+        top_level_in_inputs = any(s.variable == letter for layout in layouts for s in layout.slots)
+        if not top_level_in_inputs:
             raise EinAxisError(
                 needs,
-                f"the rank of {name} cannot be determined: no operand holds it as its only"
-                " unresolved composite",
-                "give it an operand of its own, or split it into single letters",
+                f"the shape of {name} cannot be recovered: in the inputs it appears only inside"
+                " groups, where it is flattened",
+                "keep it flattened in the output too, e.g. (" + ("..." if letter == ellipsis_letter else letter) + ")",
             )
+        raise EinAxisError(
+            needs,
+            f"the rank of {name} cannot be determined: no operand holds it as its only"
+            " unresolved composite",
+            "give it an operand of its own, or split it into single letters",
+        )
     return sources
 
 

@@ -15,6 +15,7 @@ from einigc.errors import (
     EinUnsupportedError,
     InternalError,
 )
+from einigc.checks import MODULE_NAMES
 from einigc.layout import analyse
 from einigc.lower_grad import lower_eingrad
 from einigc.shape_exprs import ShapeEnv, reshape_comment
@@ -28,7 +29,7 @@ class Namer:
     """Hands out readable, unique, deterministic names for intermediates."""
 
     def __init__(self, taken: set[str]):
-        self.taken = set(taken) | {"tf"} | set(dir(builtins)) | set(keyword.kwlist)
+        self.taken = set(taken) | MODULE_NAMES | set(dir(builtins)) | set(keyword.kwlist)
 
     def fresh(self, hint: str) -> str:
         base = hint if hint.isidentifier() and len(hint) <= _MAX_NAME else "t"
@@ -70,6 +71,7 @@ class _FunctionLowering:
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
         self.plan_notes: list[str] = []
+        self.tape_depth = 0  # > 0 while emitting the body of a tape
         # What an intermediate is named after: `x_flat` and `x` both read as
         # `x` when naming a product of them.
         self.stems: dict[str, str] = {}
@@ -124,14 +126,55 @@ class _FunctionLowering:
             if source == "where =" and letter in letters
         )
         spec = ",".join(spec_word(op.terms) for op in operands)
-        # Parameters are rebound to their checked selves; an operand given
-        # twice (x, x) gets a second name.
+        # Outside tapes, parameters are rebound to their checked selves. Inside
+        # a tape the variable must keep its name, the one the tape watches,
+        # so the checked operands get names of their own there.
         targets: list[str] = []
         for name in names:
-            targets.append(name if name not in targets else self.namer.fresh(name))
+            if self.tape_depth or name in targets:
+                targets.append(self.namer.fresh(f"{self.stem(name)}_checked"))
+            else:
+                targets.append(name)
             self.stems[targets[-1]] = self.stem(name)
         self.body.append(ir.CheckAxes(self.function.name, spec, tuple(names), sizes, tuple(targets)))
         return targets
+
+    def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
+        """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
+        stand_in = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in core)
+        k = core.index(ELLIPSIS)
+        after = len(core) - k - 1
+        shape = self.emit(f"{self.stem(result)}_shape", ir.ShapeOf(result))
+
+        def dim(j: int) -> ir.Scalar:
+            return ir.Scalar(f"{shape}[{j if j < k else j - len(core)}]")
+
+        flat = [dim(j) for j in range(k)] + [ir.Scalar("-1")] + [dim(j) for j in range(k + 1, len(core))]
+        flattened = self.emit(
+            f"{self.stem(result)}_flat",
+            ir.Reshape(result, tuple(flat)),
+            "the axes of '...' as one, so that the diagonal can be placed beside them",
+            stem=self.stem(result),
+        )
+        swap = {ELLIPSIS: stand_in}
+        diag = self.emit(
+            f"{self.stem(result)}_diag",
+            ir.InducedDiagonal(
+                flattened,
+                "".join(swap.get(s, s) for s in core),
+                "".join(swap.get(s, s) for s in out_core),
+            ),
+            "repeated output letters: place the values on that diagonal, zeros elsewhere",
+            stem=self.stem(result),
+        )
+        ellipsis_dims = ir.Vector(f"{shape}[{k or ''}:{-after if after else ''}]")
+        back = tuple(ellipsis_dims if s == ELLIPSIS else dim(core.index(s)) for s in out_core)
+        return self.emit(
+            f"{self.stem(result)}_out",
+            ir.Reshape(diag, back),
+            "and '...' back to its own axes",
+            stem=self.stem(result),
+        )
 
     def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
         """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
@@ -158,14 +201,13 @@ class _FunctionLowering:
         result = self.lower_plan(plan, core_names, core_inputs, core_output)
         if lay.output.core != core_output:
             if ELLIPSIS in core_output:
-                raise EinUnsupportedError(
-                    output.pos, "repeated output letters beside a broadcasting '...' are not supported"
+                result = self.induced_beside_ellipsis(result, core_output, lay.output.core)
+            else:
+                result = self.emit(
+                    f"{result}_diag",
+                    ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
+                    "repeated output letters: place the values on that diagonal, zeros elsewhere",
                 )
-            result = self.emit(
-                f"{result}_diag",
-                ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
-                "repeated output letters: place the values on that diagonal, zeros elsewhere",
-            )
         if lay.output.needs_reshape:
             result = self.emit(
                 f"{result}_out",
@@ -278,7 +320,9 @@ class _FunctionLowering:
         if self.function.doc:
             doc.append(self.function.doc)
             doc.append("")
-        doc.append(f"Source: {self.source_name}:{self.function.pos.line}: {self.function.source_line}")
+        # No line number: adding a line above must not change this function.
+        # Continuation lines are not indented: black would dedent them.
+        doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
         if self.plan_notes:
             doc.append("")
             doc.append("Plan:")
@@ -319,13 +363,13 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
     return ir.Module(source_name, program.docstring, tuple(functions))
 
 
-def _wrap(line: str, width: int = 80) -> str:
+def _wrap(line: str, width: int = 80, extra_indent: str = "  ") -> str:
     """Wraps a docstring line, continuing under its own indentation."""
     import textwrap
 
     indent = line[: len(line) - len(line.lstrip())]
     return "\n".join(
-        textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_on_hyphens=False)
+        textwrap.wrap(line, width, subsequent_indent=indent + extra_indent, break_on_hyphens=False)
     )
 
 

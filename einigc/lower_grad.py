@@ -59,10 +59,12 @@ def _block(ctx):
     """Collects the statements emitted inside it (a tape's body)."""
     saved = ctx.body
     ctx.body = []
+    ctx.tape_depth += 1
     try:
         yield ctx.body
     finally:
         ctx.body = saved
+        ctx.tape_depth -= 1
 
 
 def _uses(value: M.Value, name: str) -> bool:

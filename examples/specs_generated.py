@@ -74,11 +74,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -111,22 +113,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -226,7 +235,7 @@ def _trace_when_eager(function):
 def bmm3(x, y, z):
     """Batched product of three matrices, contracted pairwise in the planned order.
 
-    Source: specs.ein:4: bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
+    Source (specs.ein): bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
 
     Plan:
     einsum("bij,bjk,bkl->bil")
@@ -247,7 +256,8 @@ def chain(a, b, c, d):
     """A chain whose sizes make the order matter: the plan avoids the
     1000 x 1000 intermediates that a left-to-right product would build.
 
-    Source: specs.ein:8: chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d)
+    Source (specs.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d) where
+    a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
 
     Plan:
     einsum("ab,bc,cd,de->ae")
@@ -270,7 +280,7 @@ def chain(a, b, c, d):
 def bilinear(x, w, y):
     """A bilinear form: x_b^T W_j y_b for every batch entry and output j.
 
-    Source: specs.ein:12: bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
+    Source (specs.ein): bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
 
     Plan:
     einsum("bi,ijk,bk->bj")
@@ -290,7 +300,7 @@ def bilinear(x, w, y):
 def matmul(a, b):
     """numpy's implicit mode: the output is the letters seen once, sorted.
 
-    Source: specs.ein:15: matmul(a, b) = einsum("ij,jk", a, b)
+    Source (specs.ein): matmul(a, b) = einsum("ij,jk", a, b)
 
     Plan:
     einsum("ij,jk")  (implicit output: ij,jk->ik)
@@ -305,7 +315,7 @@ def matmul(a, b):
 def trace(x):
     """Repeated letters in an input take its diagonal.
 
-    Source: specs.ein:18: trace(x) = einsum("ii->", x)
+    Source (specs.ein): trace(x) = einsum("ii->", x)
 
     Plan:
     einsum("ii->")
@@ -320,7 +330,7 @@ def trace(x):
 
 
 def diagonal(x):
-    """Source: specs.ein:19: diagonal(x) = einsum("ii->i", x)
+    """Source (specs.ein): diagonal(x) = einsum("ii->i", x)
 
     Plan:
     einsum("ii->i")
@@ -336,7 +346,7 @@ def diagonal(x):
 def batched_dot(x, y):
     """`...` broadcasts like numpy; the output drops it, so it is summed.
 
-    Source: specs.ein:22: batched_dot(x, y) = einsum("...i,...i->...", x, y)
+    Source (specs.ein): batched_dot(x, y) = einsum("...i,...i->...", x, y)
 
     Plan:
     einsum("...i,...i->...")
@@ -349,7 +359,7 @@ def batched_dot(x, y):
 
 
 def dot_sum(x, y):
-    """Source: specs.ein:23: dot_sum(x, y) = einsum("...i,...i->i", x, y)
+    """Source (specs.ein): dot_sum(x, y) = einsum("...i,...i->i", x, y)
 
     Plan:
     einsum("...i,...i->i")
@@ -366,7 +376,7 @@ def dot_sum(x, y):
 def scale(s, x):
     """Scalars and outer products.
 
-    Source: specs.ein:26: scale(s, x) = einsum(",ij->ij", s, x)
+    Source (specs.ein): scale(s, x) = einsum(",ij->ij", s, x)
 
     Plan:
     einsum(",ij->ij")
@@ -379,7 +389,7 @@ def scale(s, x):
 
 
 def outer(u, v):
-    """Source: specs.ein:27: outer(u, v) = einsum("i,j->ij", u, v)
+    """Source (specs.ein): outer(u, v) = einsum("i,j->ij", u, v)
 
     Plan:
     einsum("i,j->ij")
@@ -394,7 +404,7 @@ def outer(u, v):
 def gram_trace(x):
     """Declarations may call each other, in any order, and nest calls.
 
-    Source: specs.ein:30: gram_trace(x) = einsum("ii->", einsum("ij,kj->ik", x, x))
+    Source (specs.ein): gram_trace(x) = einsum("ii->", einsum("ij,kj->ik", x, x))
 
     Plan:
     einsum("ij,kj->ik")
@@ -406,8 +416,8 @@ def gram_trace(x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    x, x_1 = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
-    x_x = tf.raw_ops.MatMul(a=x, b=x_1, transpose_b=True)
+    x, x_checked = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    x_x = tf.raw_ops.MatMul(a=x, b=x_checked, transpose_b=True)
     (x_x,) = _check_axes("gram_trace", "ii", [("x_x", x_x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_x_diag = _diagonal(x_x, "ii", "i")
@@ -415,7 +425,7 @@ def gram_trace(x):
 
 
 def twice(x, y, z):
-    """Source: specs.ein:31: twice(x, y, z) = bmm3(bmm3(x, y, z), y, z)"""
+    """Source (specs.ein): twice(x, y, z) = bmm3(bmm3(x, y, z), y, z)"""
     bmm3_1 = bmm3(x, y, z)
     return bmm3(bmm3_1, y, z)
 
@@ -423,7 +433,7 @@ def twice(x, y, z):
 def path_count(a, b):
     """Booleans: count paths of length two, or only ask whether one exists.
 
-    Source: specs.ein:34: path_count(a, b) = eincount("ij,jk->ik", a, b)
+    Source (specs.ein): path_count(a, b) = eincount("ij,jk->ik", a, b)
 
     Plan:
     eincount("ij,jk->ik")
@@ -440,7 +450,7 @@ def path_count(a, b):
 
 
 def reachable(a, b):
-    """Source: specs.ein:35: reachable(a, b) = einany("ij,jk->ik", a, b)
+    """Source (specs.ein): reachable(a, b) = einany("ij,jk->ik", a, b)
 
     Plan:
     einany("ij,jk->ik")
@@ -459,7 +469,7 @@ def reachable(a, b):
 
 
 def tensordot(x, y):
-    """Source: specs.ein:42: tensordot(x, y) = einsum("Ij,jK->IK", x, y)
+    """Source (specs.ein): tensordot(x, y) = einsum("Ij,jK->IK", x, y)
 
     Plan:
     einsum("Ij,jK->IK")
@@ -482,7 +492,7 @@ def tensordot(x, y):
 
 
 def batch_matvec(x, v):
-    """Source: specs.ein:43: batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
+    """Source (specs.ein): batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
 
     Plan:
     einsum("BI,I,IJ->BJ")
@@ -491,7 +501,9 @@ def batch_matvec(x, v):
       sizes assumed: B=64*, I=64*, J=64*
       (* no `where` size: the default 64)
     """
-    x, v, v_1 = _check_axes("batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)])
+    x, v, v_checked = _check_axes(
+        "batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)]
+    )
     I_rank = len(v.shape)
     B_rank = len(x.shape) - I_rank
     x_shape = tf.shape(x)
@@ -499,27 +511,29 @@ def batch_matvec(x, v):
     x_core = tf.reshape(x, [-1, tf.reduce_prod(x_shape[B_rank:])])
     # I as core axes I: one reshape, no copy
     v_core = tf.reshape(v, [-1])
-    v_1_shape = tf.shape(v_1)
+    v_checked_shape = tf.shape(v_checked)
     # IJ as core axes IJ: one reshape, no copy
-    v_1_core = tf.reshape(v_1, [-1, tf.reduce_prod(v_1_shape[I_rank:])])
+    v_checked_core = tf.reshape(
+        v_checked, [-1, tf.reduce_prod(v_checked_shape[I_rank:])]
+    )
     # step 1 of 2 of the planned order: outer product
-    v_v = tf.raw_ops.Einsum(inputs=[v_core, v_1_core], equation="I,IJ->IJ")
+    v_v = tf.raw_ops.Einsum(inputs=[v_core, v_checked_core], equation="I,IJ->IJ")
     # step 2 of 2 of the planned order: sums I
     x_v_v = tf.raw_ops.MatMul(a=x_core, b=v_v)
     B_shape = x_shape[:B_rank]
-    J_shape = v_1_shape[I_rank:]
+    J_shape = v_checked_shape[I_rank:]
     # lay the result out as BJ
     return tf.reshape(x_v_v, tf.concat([B_shape, J_shape], axis=0))
 
 
 def row_sums(x):
-    """Source: specs.ein:47: row_sums(x) = einsum("ij->i_", x)"""
+    """Source (specs.ein): row_sums(x) = einsum("ij->i_", x)"""
     (x,) = _check_axes("row_sums", "ij", [("x", x)])
     return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
 def spread(x, y):
-    """Source: specs.ein:48: spread(x, y) = einsum("ij,jk->_i_k_", x, y)
+    """Source (specs.ein): spread(x, y) = einsum("ij,jk->_i_k_", x, y)
 
     Plan:
     einsum("ij,jk->_i_k_")
@@ -535,7 +549,7 @@ def spread(x, y):
 
 
 def squeeze(x):
-    """Source: specs.ein:49: squeeze(x) = einsum("i_j->ij", x)"""
+    """Source (specs.ein): squeeze(x) = einsum("i_j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
     x_shape = tf.shape(x)
     # i_j as core axes ij: one reshape, no copy
@@ -543,14 +557,14 @@ def squeeze(x):
 
 
 def diag_matrix(v):
-    """Source: specs.ein:53: diag_matrix(v) = einsum("i->ii", v)"""
+    """Source (specs.ein): diag_matrix(v) = einsum("i->ii", v)"""
     (v,) = _check_axes("diag_matrix", "i", [("v", v)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(v, "i", "ii")
 
 
 def interleave(x):
-    """Source: specs.ein:54: interleave(x) = einsum("ij->jijij", x)
+    """Source (specs.ein): interleave(x) = einsum("ij->jijij", x)
 
     Plan:
     einsum("ij->jijij")
@@ -567,7 +581,7 @@ def interleave(x):
 def high_rank_diagonal(x):
     """Repeated input letters at any rank: one gather of just the diagonal.
 
-    Source: specs.ein:57: high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
+    Source (specs.ein): high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
 
     Plan:
     einsum("ijklji->ikjl")
@@ -582,7 +596,7 @@ def high_rank_diagonal(x):
 
 
 def project(x, w):
-    """Source: specs.ein:61: project(x, w) = einsum("bij,(ij)k->bk", x, w)
+    """Source (specs.ein): project(x, w) = einsum("bij,(ij)k->bk", x, w)
 
     Plan:
     einsum("bij,(ij)k->bk")
@@ -600,14 +614,14 @@ def project(x, w):
 
 
 def unflatten(x):
-    """Source: specs.ein:62: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+    """Source (specs.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [-1, 4])
 
 
 def flatten_t(x):
-    """Source: specs.ein:63: flatten_t(x) = einsum("bij->b(ji)", x)
+    """Source (specs.ein): flatten_t(x) = einsum("bij->b(ji)", x)
 
     Plan:
     einsum("bij->b(ji)")
@@ -624,7 +638,7 @@ def flatten_t(x):
 
 
 def group_mix(x, y):
-    """Source: specs.ein:64: group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
+    """Source (specs.ein): group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
 
     Plan:
     einsum("(bi)j,jk->b(ik)")
@@ -644,7 +658,7 @@ def group_mix(x, y):
 
 
 def vjp(z, y, x):
-    """Source: specs.ein:70: vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+    """Source (specs.ein): vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
 
     Plan:
     eingrad("i,i%j->j")
@@ -665,7 +679,7 @@ def vjp(z, y, x):
 
 @_trace_when_eager
 def jacobian(y, x):
-    """Source: specs.ein:71: jacobian(y, x) = eingrad("i%j->ij", y, x)
+    """Source (specs.ein): jacobian(y, x) = eingrad("i%j->ij", y, x)
 
     Plan:
     eingrad("i%j->ij")
@@ -679,7 +693,7 @@ def jacobian(y, x):
 
 
 def gradient(y, x):
-    """Source: specs.ein:72: gradient(y, x) = eingrad(",%j->j", y, x)
+    """Source (specs.ein): gradient(y, x) = eingrad(",%j->j", y, x)
 
     Plan:
     eingrad(",%j->j")
@@ -695,7 +709,7 @@ def gradient(y, x):
 
 @_trace_when_eager
 def hessian(y, x):
-    """Source: specs.ein:73: hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+    """Source (specs.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
 
     Plan:
     eingrad(",%j->j")
@@ -718,7 +732,8 @@ def hessian(y, x):
 
 
 def hvp(y, x, v):
-    """Source: specs.ein:74: hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
+    """Source (specs.ein): hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x,
+    v)
 
     Plan:
     eingrad(",%j->j")
@@ -744,7 +759,7 @@ def hvp(y, x, v):
 
 
 def jvp(y, x, v):
-    """Source: specs.ein:75: jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+    """Source (specs.ein): jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
 
     Plan:
     eingrad("i%j,j->i")
@@ -776,7 +791,7 @@ def jvp(y, x, v):
 
 @_trace_when_eager
 def divergence(y, x):
-    """Source: specs.ein:76: divergence(y, x) = eingrad("i%i->", y, x)
+    """Source (specs.ein): divergence(y, x) = eingrad("i%i->", y, x)
 
     Plan:
     eingrad("i%i->")
@@ -800,7 +815,8 @@ def divergence(y, x):
 
 
 def batched_grad(y, x):
-    """Source: specs.ein:81: batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+    """Source (specs.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b
+    independent
 
     Plan:
     eingrad("b%bj->bj")
@@ -816,7 +832,8 @@ def batched_grad(y, x):
 
 
 def batched_jvp(y, x, v):
-    """Source: specs.ein:82: batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+    """Source (specs.ein): batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b
+    independent
 
     Plan:
     eingrad("bi%bj,bj->bi")
@@ -848,7 +865,8 @@ def batched_jvp(y, x, v):
 
 @_trace_when_eager
 def batched_jacobian(y, x):
-    """Source: specs.ein:83: batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b independent
+    """Source (specs.ein): batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b
+    independent
 
     Plan:
     eingrad("bi%bj->bij")
@@ -874,7 +892,8 @@ def linear_jacobian(w, x):
     """The derivative of an einsum that is linear in the variable is an einsum:
     compiled in closed form, with no tape at all.
 
-    Source: specs.ein:87: linear_jacobian(w, x) = eingrad("i%j->ij", einsum("ij,j->i", w, x), x)
+    Source (specs.ein): linear_jacobian(w, x) = eingrad("i%j->ij", einsum("ij,j->i", w,
+    x), x)
 
     Plan:
     eingrad("i%j->ij")

@@ -190,7 +190,7 @@ def test_parameter_with_the_name_of_a_declaration():
         ("match", "is a Python keyword"),  # a soft keyword
         ("einsum", "is an einigc builtin"),
         ("eingrad", "is an einigc builtin"),
-        ("tf", "is the name the generated module gives TensorFlow"),
+        ("tf", "is a name the generated module itself uses"),
         ("sum", "is a Python builtin"),
         ("print", "is a Python builtin"),
         ("__init__", "starts with '__'"),
@@ -257,8 +257,8 @@ def test_builtin_without_a_spec():
 def test_spec_string_after_the_first_argument_or_in_a_declaration_call():
     found = errors('g(x) = x\nf(x) = einsum("i->", x, "j")\nh(x) = g("i", x)\n')
     assert [(d.pos, d.message) for d in found] == [
-        (Pos(2, 26), "a spec string is not allowed as an argument of 'einsum' after its first argument"),
-        (Pos(3, 11), "a spec string is not allowed as an argument of a declaration"),
+        (Pos(2, 25), "a spec string is not allowed as an argument of 'einsum' after its first argument"),
+        (Pos(3, 10), "a spec string is not allowed as an argument of a declaration"),
     ]
 
 

@@ -31,7 +31,6 @@ ERROR_CLASSES = {"EinSyntaxError", "EinNameError", "EinAxisError", "EinUnsupport
 # Messages in the source that no input can trigger, and why. Keep this short:
 # an entry here is a message nobody reviews.
 UNREACHABLE = {
-    "unexpected end of input": "lark's LALR parser reports the end as UnexpectedToken($END), never UnexpectedEOF",
     "invalid syntax": "fallback for UnexpectedInput subclasses that lark's LALR parser does not raise",
 }
 

@@ -39,11 +39,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -76,22 +78,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -127,7 +136,7 @@ def _require_bool(tensor, function, operand):
 def path_count(a, b):
     """Number of paths of length two between each pair of nodes.
 
-    Source: booleans.ein:4: path_count(a, b) = eincount("ij,jk->ik", a, b)
+    Source (booleans.ein): path_count(a, b) = eincount("ij,jk->ik", a, b)
 
     Plan:
     eincount("ij,jk->ik")
@@ -146,7 +155,7 @@ def path_count(a, b):
 def reachable(a, b):
     """Whether a path of length two exists.
 
-    Source: booleans.ein:7: reachable(a, b) = einany("ij,jk->ik", a, b)
+    Source (booleans.ein): reachable(a, b) = einany("ij,jk->ik", a, b)
 
     Plan:
     einany("ij,jk->ik")
@@ -167,7 +176,7 @@ def reachable(a, b):
 def count_true(x):
     """How many entries are true.
 
-    Source: booleans.ein:10: count_true(x) = eincount("ij->", x)
+    Source (booleans.ein): count_true(x) = eincount("ij->", x)
 
     Plan:
     eincount("ij->")

@@ -41,11 +41,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -78,22 +80,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -147,7 +156,7 @@ def _diagonal(tensor, axes, result_axes):
 def gram_trace(x):
     """Uses `matmul` before it is declared.
 
-    Source: calls.ein:4: gram_trace(x) = einsum("ii->", matmul(x, transpose(x)))
+    Source (calls.ein): gram_trace(x) = einsum("ii->", matmul(x, transpose(x)))
 
     Plan:
     einsum("ii->")
@@ -164,13 +173,13 @@ def gram_trace(x):
 
 
 def twice(x, y):
-    """Source: calls.ein:6: twice(x, y) = matmul(matmul(x, y), y)"""
+    """Source (calls.ein): twice(x, y) = matmul(matmul(x, y), y)"""
     matmul_1 = matmul(x, y)
     return matmul(matmul_1, y)
 
 
 def matmul(a, b):
-    """Source: calls.ein:8: matmul(a, b) = einsum("ij,jk->ik", a, b)
+    """Source (calls.ein): matmul(a, b) = einsum("ij,jk->ik", a, b)
 
     Plan:
     einsum("ij,jk->ik")
@@ -183,7 +192,7 @@ def matmul(a, b):
 
 
 def transpose(x):
-    """Source: calls.ein:9: transpose(x) = einsum("ij->ji", x)
+    """Source (calls.ein): transpose(x) = einsum("ij->ji", x)
 
     Plan:
     einsum("ij->ji")
@@ -198,6 +207,6 @@ def transpose(x):
 def identity(x):
     """A bare parameter as the body.
 
-    Source: calls.ein:12: identity(x) = x
+    Source (calls.ein): identity(x) = x
     """
     return x

@@ -44,11 +44,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -81,22 +83,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -150,7 +159,7 @@ def _diagonal(tensor, axes, result_axes):
 def transpose(x):
     """Transpose: a permutation only.
 
-    Source: core_einsum.ein:4: transpose(x) = einsum("ij->ji", x)
+    Source (core_einsum.ein): transpose(x) = einsum("ij->ji", x)
 
     Plan:
     einsum("ij->ji")
@@ -165,7 +174,7 @@ def transpose(x):
 def row_sums(x):
     """Sum of rows: a reduction only.
 
-    Source: core_einsum.ein:7: row_sums(x) = einsum("ij->i", x)
+    Source (core_einsum.ein): row_sums(x) = einsum("ij->i", x)
 
     Plan:
     einsum("ij->i")
@@ -180,7 +189,7 @@ def row_sums(x):
 def matmul(a, b):
     """Matrix product with an explicit output.
 
-    Source: core_einsum.ein:10: matmul(a, b) = einsum("ij,jk->ik", a, b)
+    Source (core_einsum.ein): matmul(a, b) = einsum("ij,jk->ik", a, b)
 
     Plan:
     einsum("ij,jk->ik")
@@ -195,7 +204,7 @@ def matmul(a, b):
 def implicit_matmul(a, b):
     """numpy's implicit mode: the output is the letters seen once, sorted.
 
-    Source: core_einsum.ein:13: implicit_matmul(a, b) = einsum("ij,jk", a, b)
+    Source (core_einsum.ein): implicit_matmul(a, b) = einsum("ij,jk", a, b)
 
     Plan:
     einsum("ij,jk")  (implicit output: ij,jk->ik)
@@ -210,7 +219,7 @@ def implicit_matmul(a, b):
 def trace(x):
     """Repeated letters: trace and diagonal.
 
-    Source: core_einsum.ein:16: trace(x) = einsum("ii->", x)
+    Source (core_einsum.ein): trace(x) = einsum("ii->", x)
 
     Plan:
     einsum("ii->")
@@ -225,7 +234,7 @@ def trace(x):
 
 
 def diagonal(x):
-    """Source: core_einsum.ein:17: diagonal(x) = einsum("ii->i", x)
+    """Source (core_einsum.ein): diagonal(x) = einsum("ii->i", x)
 
     Plan:
     einsum("ii->i")
@@ -241,7 +250,7 @@ def diagonal(x):
 def scale(s, x):
     """Scalars and outer products.
 
-    Source: core_einsum.ein:20: scale(s, x) = einsum(",ij->ij", s, x)
+    Source (core_einsum.ein): scale(s, x) = einsum(",ij->ij", s, x)
 
     Plan:
     einsum(",ij->ij")
@@ -254,7 +263,7 @@ def scale(s, x):
 
 
 def outer(u, v):
-    """Source: core_einsum.ein:21: outer(u, v) = einsum("i,j->ij", u, v)
+    """Source (core_einsum.ein): outer(u, v) = einsum("i,j->ij", u, v)
 
     Plan:
     einsum("i,j->ij")

@@ -43,11 +43,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -80,22 +82,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -145,7 +154,7 @@ def _induced_diagonal(tensor, axes, result_axes):
 def tensordot(x, y):
     """Uppercase letters are composites: runs of any number of axes.
 
-    Source: dialect.ein:4: tensordot(x, y) = einsum("Ij,jK->IK", x, y)
+    Source (dialect.ein): tensordot(x, y) = einsum("Ij,jK->IK", x, y)
 
     Plan:
     einsum("Ij,jK->IK")
@@ -170,7 +179,7 @@ def tensordot(x, y):
 def project(x, w):
     """Groups: one axis that is the row-major flattening of its members.
 
-    Source: dialect.ein:7: project(x, w) = einsum("bij,(ij)k->bk", x, w)
+    Source (dialect.ein): project(x, w) = einsum("bij,(ij)k->bk", x, w)
 
     Plan:
     einsum("bij,(ij)k->bk")
@@ -188,14 +197,14 @@ def project(x, w):
 
 
 def unflatten(x):
-    """Source: dialect.ein:8: unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+    """Source (dialect.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [-1, 4])
 
 
 def flatten_t(x):
-    """Source: dialect.ein:9: flatten_t(x) = einsum("bij->b(ji)", x)
+    """Source (dialect.ein): flatten_t(x) = einsum("bij->b(ji)", x)
 
     Plan:
     einsum("bij->b(ji)")
@@ -214,14 +223,14 @@ def flatten_t(x):
 def row_sums_keepdims(x):
     """`_` and `()`: axes of size 1.
 
-    Source: dialect.ein:12: row_sums_keepdims(x) = einsum("ij->i_", x)
+    Source (dialect.ein): row_sums_keepdims(x) = einsum("ij->i_", x)
     """
     (x,) = _check_axes("row_sums_keepdims", "ij", [("x", x)])
     return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
 def squeeze(x):
-    """Source: dialect.ein:13: squeeze(x) = einsum("i()j->ij", x)"""
+    """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
     x_shape = tf.shape(x)
     # i_j as core axes ij: one reshape, no copy
@@ -231,7 +240,7 @@ def squeeze(x):
 def diag_matrix(v):
     """A letter repeated in the output: values on the diagonal, zeros elsewhere.
 
-    Source: dialect.ein:16: diag_matrix(v) = einsum("i->ii", v)
+    Source (dialect.ein): diag_matrix(v) = einsum("i->ii", v)
     """
     (v,) = _check_axes("diag_matrix", "i", [("v", v)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere

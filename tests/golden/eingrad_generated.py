@@ -58,7 +58,7 @@ def _trace_when_eager(function):
 
 
 def vjp(z, y, x):
-    """Source: eingrad.ein:3: vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+    """Source (eingrad.ein): vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
 
     Plan:
     eingrad("i,i%j->j")
@@ -78,7 +78,7 @@ def vjp(z, y, x):
 
 
 def jvp(y, x, v):
-    """Source: eingrad.ein:4: jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+    """Source (eingrad.ein): jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
 
     Plan:
     eingrad("i%j,j->i")
@@ -110,7 +110,7 @@ def jvp(y, x, v):
 
 @_trace_when_eager
 def jacobian(y, x):
-    """Source: eingrad.ein:5: jacobian(y, x) = eingrad("i%j->ij", y, x)
+    """Source (eingrad.ein): jacobian(y, x) = eingrad("i%j->ij", y, x)
 
     Plan:
     eingrad("i%j->ij")
@@ -125,7 +125,7 @@ def jacobian(y, x):
 
 @_trace_when_eager
 def hessian(y, x):
-    """Source: eingrad.ein:6: hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+    """Source (eingrad.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
 
     Plan:
     eingrad(",%j->j")
@@ -151,7 +151,7 @@ def hessian(y, x):
 def batched_grad_exact(y, x):
     """A letter shared across `%`: exact by default, one pass when independent.
 
-    Source: eingrad.ein:9: batched_grad_exact(y, x) = eingrad("b%bj->bj", y, x)
+    Source (eingrad.ein): batched_grad_exact(y, x) = eingrad("b%bj->bj", y, x)
 
     Plan:
     eingrad("b%bj->bj")
@@ -174,7 +174,8 @@ def batched_grad_exact(y, x):
 
 
 def batched_grad(y, x):
-    """Source: eingrad.ein:10: batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+    """Source (eingrad.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b
+    independent
 
     Plan:
     eingrad("b%bj->bj")

@@ -41,11 +41,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -78,22 +80,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -119,7 +128,7 @@ def _spec_terms(word, _cache={}):
 
 
 def batched_matmul(x, y):
-    """Source: ellipsis.ein:3: batched_matmul(x, y) = einsum("...ij,...jk->...ik", x, y)
+    """Source (ellipsis.ein): batched_matmul(x, y) = einsum("...ij,...jk->...ik", x, y)
 
     Plan:
     einsum("...ij,...jk->...ik")
@@ -133,7 +142,7 @@ def batched_matmul(x, y):
 
 
 def batched_dot(x, y):
-    """Source: ellipsis.ein:4: batched_dot(x, y) = einsum("...i,...i->...", x, y)
+    """Source (ellipsis.ein): batched_dot(x, y) = einsum("...i,...i->...", x, y)
 
     Plan:
     einsum("...i,...i->...")
@@ -148,7 +157,7 @@ def batched_dot(x, y):
 def dot_sum(x, y):
     """The output has no `...`: its axes are summed.
 
-    Source: ellipsis.ein:7: dot_sum(x, y) = einsum("...i,...i->i", x, y)
+    Source (ellipsis.ein): dot_sum(x, y) = einsum("...i,...i->i", x, y)
 
     Plan:
     einsum("...i,...i->i")
@@ -163,7 +172,7 @@ def dot_sum(x, y):
 
 
 def last_axis_sum(x):
-    """Source: ellipsis.ein:8: last_axis_sum(x) = einsum("...i->...", x)
+    """Source (ellipsis.ein): last_axis_sum(x) = einsum("...i->...", x)
 
     Plan:
     einsum("...i->...")
@@ -176,7 +185,7 @@ def last_axis_sum(x):
 
 
 def total(x):
-    """Source: ellipsis.ein:9: total(x) = einsum("...->", x)
+    """Source (ellipsis.ein): total(x) = einsum("...->", x)
 
     Plan:
     einsum("...->")
@@ -186,4 +195,4 @@ def total(x):
     """
     (x,) = _check_axes("total", "...", [("x", x)])
     # the output has no '...': sum its axes
-    return tf.reduce_sum(x, axis=tf.range(tf.rank(x) - 0))
+    return tf.reduce_sum(x)

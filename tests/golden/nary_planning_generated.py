@@ -40,11 +40,13 @@ def _check_axes(function, spec, operands, sizes=None):
         for k, term in enumerate(terms):
             if variable and variable[0] < k < variable[-1]:
                 continue  # between two runs of unknown rank: no fixed position
+            if term == "..." or term.isupper():
+                continue
             axis = k if not variable or k < variable[0] else k - len(terms)
             size = shape[axis] if shape.rank is not None else None
-            if term.startswith("(") and size is not None:
-                groups.append((name, word, term, size))
-            if len(term) != 1 or term.isupper():
+            if term.startswith("("):
+                if size is not None:
+                    groups.append((name, word, term, size))
                 continue
             letter = "_" if term == "_" else term
             if letter == "_":
@@ -77,22 +79,29 @@ def _check_axes(function, spec, operands, sizes=None):
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
+    # A tensor given twice stays one tensor, so gradients see every use.
+    checked = {}
     with tf.control_dependencies(assertions):
-        return [tf.identity(tensor) for tensor in tensors]
+        for tensor in tensors:
+            if id(tensor) not in checked:
+                checked[id(tensor)] = tf.identity(tensor)
+    return [checked[id(tensor)] for tensor in tensors]
 
 
 def _spec_terms(word, _cache={}):
@@ -120,7 +129,7 @@ def _spec_terms(word, _cache={}):
 def bmm3(x, y, z):
     """Default sizes: every axis is assumed equal.
 
-    Source: nary_planning.ein:4: bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
+    Source (nary_planning.ein): bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
 
     Plan:
     einsum("bij,bjk,bkl->bil")
@@ -140,7 +149,8 @@ def bmm3(x, y, z):
 def chain(a, b, c, d):
     """Typical sizes make the order matter: avoid the 1000 x 1000 intermediates.
 
-    Source: nary_planning.ein:7: chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d)
+    Source (nary_planning.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c,
+    d) where a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
 
     Plan:
     einsum("ab,bc,cd,de->ae")
@@ -163,7 +173,8 @@ def chain(a, b, c, d):
 def bilinear(x, w, y):
     """An exact size is checked by the generated code and used to plan.
 
-    Source: nary_planning.ein:11: bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y) where j = 3, b ~ 512
+    Source (nary_planning.ein): bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
+    where j = 3, b ~ 512
 
     Plan:
     einsum("bi,ijk,bk->bj")
@@ -185,7 +196,8 @@ def bilinear(x, w, y):
 def long_chain(a, b, c, d, e, f):
     """More operands than the exhaustive search takes: dynamic programming.
 
-    Source: nary_planning.ein:14: long_chain(a, b, c, d, e, f) = einsum("ab,bc,cd,de,ef,fg->ag", a, b, c, d, e, f)
+    Source (nary_planning.ein): long_chain(a, b, c, d, e, f) =
+    einsum("ab,bc,cd,de,ef,fg->ag", a, b, c, d, e, f)
 
     Plan:
     einsum("ab,bc,cd,de,ef,fg->ag")

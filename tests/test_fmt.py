@@ -1,0 +1,29 @@
+"""The chunked formatter skips black for chunks black would leave alone: check that."""
+
+from pathlib import Path
+
+import pytest
+
+from einigc.compiler import compile_text
+from einigc.fmt import format_source
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(ROOT.glob("examples/*.ein")) + sorted(ROOT.glob("tests/golden/*.ein"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_chunked_formatting_equals_black_on_the_whole_module(path):
+    source = compile_text(path.read_text(encoding="utf-8"), path.name, "out.py").source
+    assert source == format_source(source)
+
+
+def test_many_declarations_with_long_lines_equal_black():
+    lines = []
+    for k in range(40):
+        params = ", ".join(f"operand_number_{j}" for j in range(5))
+        lines.append(
+            f'declaration_{k}({params}) = einsum("ab,bc,cd,de,ef->af", {params})'
+            f" where a ~ {k + 2}, b ~ 3"
+        )
+    source = compile_text("\n".join(lines) + "\n").source
+    assert source == format_source(source)
