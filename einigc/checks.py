@@ -20,7 +20,7 @@ from einigc.resources import templates_dir
 
 # Names the generated module itself uses at top level: its imports and the
 # helpers it may define (one template each).
-MODULE_NAMES = {"tf", "tensorflow", "functools"} | {
+MODULE_NAMES = {"tf", "tensorflow", "functools", "math"} | {
     "_" + path.name.split(".")[0] for path in templates_dir().glob("*.py.j2")
 } - {"_module", "_function"} | {"_spec_terms"}
 

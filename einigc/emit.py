@@ -66,8 +66,8 @@ class Printer:
         return f"tf.transpose({op.operand}, perm={list(op.perm)})"
 
     def _print_Reshape(self, op: ir.Reshape) -> str:
-        if all(isinstance(piece, ir.Scalar) for piece in op.shape):
-            return f"tf.reshape({op.operand}, [{', '.join(p.text for p in op.shape)}])"
+        # Sizes are Python lists (of ints where shapes are static), so runs of
+        # axes join with `+`, at trace time, with no TensorFlow op.
         pieces: list[str] = []
         scalars: list[str] = []
         for piece in op.shape:
@@ -78,14 +78,13 @@ class Printer:
                 pieces.append(f"[{', '.join(scalars)}]")
                 scalars = []
             pieces.append(piece.text)
-        if scalars:
+        if scalars or not pieces:
             pieces.append(f"[{', '.join(scalars)}]")
-        if len(pieces) == 1:
-            return f"tf.reshape({op.operand}, {pieces[0]})"
-        return f"tf.reshape({op.operand}, tf.concat([{', '.join(pieces)}], axis=0))"
+        return f"tf.reshape({op.operand}, {' + '.join(pieces)})"
 
     def _print_ShapeOf(self, op: ir.ShapeOf) -> str:
-        return f"tf.shape({op.operand})"
+        self.helpers.add("dims")
+        return f"_dims({op.operand})"
 
     def _print_ShapeArithmetic(self, op: ir.ShapeArithmetic) -> str:
         return op.text
@@ -156,6 +155,30 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             lines.append(
                 f'{indent}{targets} = _check_axes("{statement.function}", "{statement.spec}", [{operands}]{extra})'
             )
+        elif isinstance(statement, ir.ChooseOrder):
+            printer.helpers.add("static_sizes")
+            assumed = ", ".join(f'"{letter}": {size}' for letter, size in statement.assumed)
+            extra = f", assumed={{{assumed}}}" if assumed else ""
+            lines.append(f"{indent}# The best order depends on sizes the compiler cannot see: pick it")
+            lines.append(f"{indent}# from the static shapes while tracing (64 where a size is unknown).")
+            lines.append(
+                f'{indent}{", ".join(statement.size_names)} = _static_sizes("{statement.spec}", '
+                f'{", ".join(statement.operands)}{extra})'
+            )
+            flops, order = statement.flops_name, statement.order_name
+            lines.append(f"{indent}{flops} = [")
+            for cost, label in zip(statement.costs, statement.labels):
+                lines.append(f"{indent}    {cost},  # {label}")
+            lines.append(f"{indent}]")
+            lines.append(f"{indent}{order} = {flops}.index(min({flops}))")
+            for k, body in enumerate(statement.bodies):
+                if k == 0:
+                    lines.append(f"{indent}if {order} == 0:")
+                elif k == len(statement.bodies) - 1:
+                    lines.append(f"{indent}else:")
+                else:
+                    lines.append(f"{indent}elif {order} == {k}:")
+                lines.extend(_render_statements(body, printer, indent + "    "))
         elif isinstance(statement, ir.Tape):
             if statement.comment:
                 lines.append(f"{indent}# {statement.comment}")
@@ -199,14 +222,30 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
     """The module as top-level chunks: the header, then each helper and function."""
     printer = Printer()
     functions = [_render_function(f, printer) for f in module.functions]
+    helpers = set(printer.helpers)
+    for name in list(helpers):
+        helpers.update(_HELPER_NEEDS.get(name, ()))
     helper_sources = [
-        _environment().get_template(f"{name}.py.j2").render() for name in sorted(printer.helpers)
+        _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
     ]
     header = _environment().get_template("module.py.j2").render(
-        stdlib_imports=["functools"] if "trace_when_eager" in printer.helpers else [],
+        stdlib_imports=_stdlib_imports(printer.helpers, "".join(functions)),
         source_name=module.source_name,
         output_name=output_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
     )
     return [header, *helper_sources, *functions]
+
+
+# Helpers that call other helpers.
+_HELPER_NEEDS = {"diagonal": ("dims",), "induced_diagonal": ("dims",)}
+
+
+def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
+    imports = []
+    if "trace_when_eager" in helpers:
+        imports.append("functools")
+    if "math.prod(" in code:
+        imports.append("math")
+    return sorted(imports)

@@ -164,7 +164,22 @@ class CheckAxes:
     targets: tuple[str, ...]  # the checked operands, ordered after the checks
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, "Tape"]
+@dataclass(frozen=True)
+class ChooseOrder:
+    """Candidate contraction orders; the static sizes pick the cheapest at trace time."""
+
+    spec: str  # the operands' letters, "->", the letters whose sizes are read
+    operands: tuple[str, ...]
+    size_names: tuple[str, ...]
+    assumed: tuple[tuple[str, int], ...]  # `where ~` sizes for dimensions unknown while tracing
+    costs: tuple[str, ...]  # FLOPs of each order, as Python expressions of the sizes
+    labels: tuple[str, ...]
+    bodies: tuple[tuple["Statement", ...], ...]
+    flops_name: str = "flops"
+    order_name: str = "order"
+
+
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape"]
 
 
 @dataclass(frozen=True)

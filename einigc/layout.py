@@ -91,8 +91,8 @@ def _needs_reshape(slots: tuple[Slot, ...]) -> bool:
     for slot in slots:
         if slot.is_variable and slot.variable != ELLIPSIS:
             return True  # a composite is flattened to one core axis
-        if not slot.is_variable and len(slot.leaves) != 1:
-            return True  # a group is split, `_` is dropped
+        if not slot.is_variable and (len(slot.leaves) != 1 or slot.leaves == (ELLIPSIS,)):
+            return True  # a group is split or merged, `_` is dropped
     return False
 
 
@@ -113,8 +113,8 @@ def analyse(inputs: tuple[A.Operand, ...], output: A.Operand) -> Layout:
     operands = (*inputs, output)
     used = {t.letter for op in operands for t in _walk(op.terms) if isinstance(t, A.Composite)}
     ellipsis_letter = ""
-    if _ellipsis_in_group(operands):
-        # Inside a group `...` is flattened, so it cannot broadcast: it acts
+    if _ellipsis_in_group(inputs):
+        # Inside an input group `...` is flattened, so it cannot broadcast: it acts
         # as a composite, named by a capital letter the spec does not use.
         ellipsis_letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
     input_layouts = []

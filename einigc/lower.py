@@ -20,7 +20,7 @@ from einigc.layout import analyse
 from einigc.lower_grad import lower_eingrad
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.select import select_pair
-from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, plan_contraction
+from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, candidate_paths
 
 _MAX_NAME = 24
 
@@ -196,9 +196,12 @@ class _FunctionLowering:
             core_names.append(name)
         core_inputs = [operand.core for operand in lay.inputs]
         core_output = lay.output_core
-        plan = plan_contraction(core_inputs, core_output, self.sizes)
-        self.describe_plan(label, implicit, plan, core_inputs, lay.output.core)
-        result = self.lower_plan(plan, core_names, core_inputs, core_output)
+        plans = candidate_paths(core_inputs, core_output, self.sizes)
+        self.describe_plan(label, implicit, plans[0], core_inputs, lay.output.core, plans[1:])
+        if len(plans) == 1:
+            result = self.lower_plan(plans[0], core_names, core_inputs, core_output)
+        else:
+            result = self.lower_candidates(plans, core_names)
         if lay.output.core != core_output:
             if ELLIPSIS in core_output:
                 result = self.induced_beside_ellipsis(result, core_output, lay.output.core)
@@ -216,13 +219,67 @@ class _FunctionLowering:
             )
         return result
 
-    def lower_plan(self, plan: Plan, names: list[str], inputs, output) -> str:
+    def lower_candidates(self, plans: list[Plan], names: list[str]) -> str:
+        """Emits every candidate order; the static shapes pick one at trace time."""
+        operands = list(names)
+        for step in plans[0].steps:
+            if isinstance(step, UnaryStep):
+                operands[step.operand] = self.lower_unary(operands[step.operand], step)
+        paired = plans[0].paired
+        letters = tuple(dict.fromkeys(s for op in paired for s in op))
+        size_names = tuple(self.namer.fresh(f"n_{s}") for s in letters)
+        size_of = dict(zip(letters, size_names))
+        assumed = tuple(
+            (s, size) for s, (size, source) in sorted(self.sizes.items()) if s in size_of
+        )
+        spec = ",".join(_word(op) for op in paired) + "->" + _word(letters)
+        costs = []
+        labels = []
+        for plan in plans:
+            pairs = [step for step in plan.steps if isinstance(step, PairStep)]
+            costs.append(
+                " + ".join(
+                    " * ".join(size_of[s] for s in dict.fromkeys(p.left_symbols + p.right_symbols))
+                    or "1"
+                    for p in pairs
+                )
+            )
+            labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
+        result = self.namer.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
+        bodies = []
+        for plan in plans:
+            saved, self.body = self.body, []
+            name = self.lower_plan(plan, operands, None, None, pairs_only=True)
+            last = self.body[-1]
+            if not (isinstance(last, ir.Assign) and last.target == name):
+                raise InternalError("lower", "a candidate order ended without a step")
+            self.body[-1] = ir.Assign(result, last.op, last.comment)
+            bodies.append(tuple(self.body))
+            self.body = saved
+        self.body.append(
+            ir.ChooseOrder(
+                spec,
+                tuple(operands),
+                size_names,
+                assumed,
+                tuple(costs),
+                tuple(labels),
+                tuple(bodies),
+                self.namer.fresh("flops"),
+                self.namer.fresh("order"),
+            )
+        )
+        self.stems[result] = result
+        return result
+
+    def lower_plan(self, plan: Plan, names: list[str], inputs, output, pairs_only: bool = False) -> str:
         operands = list(names)
         n_pairs = sum(isinstance(s, PairStep) for s in plan.steps)
         pair_index = 0
         for step in plan.steps:
             if isinstance(step, UnaryStep):
-                operands[step.operand] = self.lower_unary(operands[step.operand], step)
+                if not pairs_only:
+                    operands[step.operand] = self.lower_unary(operands[step.operand], step)
             else:
                 pair_index += 1
                 left, right = operands[step.left], operands[step.right]
@@ -290,7 +347,9 @@ class _FunctionLowering:
             )
         return name
 
-    def describe_plan(self, label: str, implicit: bool, plan: Plan, inputs, output) -> None:
+    def describe_plan(
+        self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=()
+    ) -> None:
         if not plan.steps and len(inputs) == 1:
             return  # nothing to plan: the operand already is the result
         spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
@@ -312,6 +371,13 @@ class _FunctionLowering:
         lines.append(f"  sizes assumed: {sizes}")
         if any(src == "default" for _, _, src in plan.sizes):
             lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
+        for other in alternatives:
+            order = "; ".join(
+                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
+                for s in other.steps
+                if isinstance(s, PairStep)
+            )
+            lines.append(f"  or, if the static shapes make it cheaper: {order}")
         self.plan_notes.append("\n".join(_wrap(line) for line in lines))
 
     def run(self) -> ir.Function:

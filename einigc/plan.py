@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import itertools
+
 import opt_einsum
 
 ELLIPSIS = "..."
@@ -58,6 +60,40 @@ class Plan:
     largest_intermediate: int
     sizes: tuple[tuple[str, int, str], ...]  # (letter, size, where it came from)
     strategy: str
+    path: tuple[tuple[int, int], ...] = ()  # opt_einsum's pairs
+    paired: tuple[Symbols, ...] = ()  # the operands the pairs start from
+
+
+# Letters whose size nobody declares are tried at these two sizes, every
+# combination, to find the orders worth choosing among at trace time.
+_SCENARIO_SIZES = (4, 512)
+_MAX_SCENARIO_LETTERS = 6
+MAX_CANDIDATES = 4
+
+
+def candidate_paths(
+    inputs: list[Symbols], output: Symbols, sizes: dict[str, tuple[int, str]]
+) -> list[Plan]:
+    """Plans that are optimal for some sizes einigc cannot see, the default first.
+
+    One plan fixed for assumed sizes can be 30x off when the real sizes are
+    skewed; the generated code picks among these from the static shapes.
+    """
+    default = plan_contraction(inputs, output, sizes)
+    if len(default.paired) < 3 or any(ELLIPSIS in op for op in default.paired):
+        return [default]
+    free = sorted({s for op in default.paired for s in op} - set(sizes))
+    if not free or len(free) > _MAX_SCENARIO_LETTERS:
+        return [default]
+    counts: dict[tuple, int] = {}
+    for scenario in itertools.product(_SCENARIO_SIZES, repeat=len(free)):
+        trial = dict(sizes)
+        trial.update({s: (n, "scenario") for s, n in zip(free, scenario)})
+        path = plan_contraction(inputs, output, trial).path
+        counts[path] = counts.get(path, 0) + 1
+    ranked = sorted((p for p in counts if p != default.path), key=lambda p: (-counts[p], p))
+    alternatives = [plan_contraction(inputs, output, sizes, p) for p in ranked]
+    return [default] + alternatives[: MAX_CANDIDATES - 1]
 
 
 def _spec_string(operands: list[Symbols], output: Symbols, letter_map: dict[str, str]) -> str:
@@ -82,9 +118,16 @@ def _ellipsis_first(symbols: Symbols) -> Symbols:
 
 
 def plan_contraction(
-    inputs: list[Symbols], output: Symbols, sizes: dict[str, tuple[int, str]]
+    inputs: list[Symbols],
+    output: Symbols,
+    sizes: dict[str, tuple[int, str]],
+    path: tuple[tuple[int, int], ...] | None = None,
 ) -> Plan:
-    """Plans `inputs -> output`; `sizes` maps letters to (size, source)."""
+    """Plans `inputs -> output`; `sizes` maps letters to (size, source).
+
+    With `path` (opt_einsum's pairs, after the one-operand steps) that order
+    is used instead of the one found for `sizes`.
+    """
     all_symbols = _dedupe(tuple(s for op in inputs for s in op) + output)
 
     def size_of(symbol: str) -> int:
@@ -118,6 +161,7 @@ def plan_contraction(
             steps.append(UnaryStep(index, op, reduced, drop_ellipsis))
             operands[index] = tuple(s for s in reduced if not (drop_ellipsis and s == ELLIPSIS))
 
+    paired = [tuple(op) for op in operands]  # the operands the pairwise steps start from
     shapes = [tuple(size_of(s) for s in op) for op in operands]
     strategy = "optimal" if len(operands) <= OPTIMAL_MAX_OPERANDS else "dp"
     naive_eq = _spec_string([tuple(op) for op in inputs], output, letter_map)
@@ -132,7 +176,10 @@ def plan_contraction(
     largest = max([1] + [_numel(s) for s in shapes])
     if len(operands) > 1:
         eq = _spec_string(operands, output, letter_map)
-        path, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=strategy)
+        found, info = opt_einsum.contract_path(
+            eq, *shapes, shapes=True, optimize=list(path) if path else strategy
+        )
+        path = tuple(tuple(pair) for pair in found)
         planned_flops = int(info.opt_cost)
         largest = max(largest, int(info.largest_intermediate))
         for pair in path:
@@ -165,7 +212,9 @@ def plan_contraction(
         (s, size_of(s), sizes.get(s, (DEFAULT_SIZE, "default"))[1])
         for s in sorted(all_symbols, key=lambda s: (s == ELLIPSIS, s))
     )
-    return Plan(tuple(steps), naive_flops, planned_flops, largest, sizes_used, strategy)
+    return Plan(
+        tuple(steps), naive_flops, planned_flops, largest, sizes_used, strategy, path or (), tuple(paired)
+    )
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -127,14 +127,14 @@ class ShapeEnv:
         if letter in self.where_exact:
             return str(self.where_exact[letter])
         if letter.isupper() and letter in self.sources:
-            return f"tf.reduce_prod({self.composite_shape(letter)})"
+            return f"math.prod({self.composite_shape(letter)})"
         for index, operand in enumerate(self.lay.inputs):
             if index == exclude:
                 continue
             variables = [s for s in operand.slots if s.is_variable]
             for j, slot in enumerate(operand.slots):
                 if slot.variable == letter and len(variables) == 1:
-                    return f"tf.reduce_prod({self.vector_at(index, j)})"
+                    return f"math.prod({self.vector_at(index, j)})"
         return None
 
     def composite_shape(self, letter: str) -> str:
@@ -185,7 +185,7 @@ class ShapeEnv:
                     result.append(ir.Scalar("-1"))
                     inferred = True
                 else:
-                    result.append(ir.Scalar(f"tf.reduce_prod({self.vector_at(index, entry[1])})"))
+                    result.append(ir.Scalar(f"math.prod({self.vector_at(index, entry[1])})"))
             else:
                 result.append(entry)
         return tuple(result)
@@ -211,8 +211,13 @@ class ShapeEnv:
             return str(k - len(core))
 
         entries: list = []
-        inferred = False
-        for slot in out.slots:
+        # A group holding a broadcasting `...` has a size only the data
+        # knows: it takes the one -1 of the reshape.
+        ellipsis_group = next(
+            (k for k, slot in enumerate(out.slots) if ELLIPSIS in slot.leaves), None
+        )
+        inferred = ellipsis_group is not None
+        for k_slot, slot in enumerate(out.slots):
             if slot.is_variable:
                 if slot.variable == ELLIPSIS:
                     after = len(core) - ell_at - 1
@@ -223,7 +228,9 @@ class ShapeEnv:
                 position += 1
                 continue
             width = len(slot.leaves)
-            if width == 0:
+            if k_slot == ellipsis_group:
+                entries.append(ir.Scalar("-1"))
+            elif width == 0:
                 entries.append(ir.Scalar("1"))
             elif not inferred:
                 entries.append(ir.Scalar("-1"))

@@ -60,7 +60,11 @@ def _check_axes(function, spec, operands, sizes=None):
                 continue
             if letter not in seen:
                 seen[letter] = (
-                    size if size is not None else tf.shape(tensor)[axis],
+                    (
+                        size
+                        if size is not None
+                        else tf.shape(tensor, out_type=tf.int64)[axis]
+                    ),
                     f"'{name}'",
                 )
                 continue
@@ -74,9 +78,15 @@ def _check_axes(function, spec, operands, sizes=None):
                         f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
                     )
             else:
-                actual = tf.shape(tensor)[axis] if size is None else size
+                actual = (
+                    tf.shape(tensor, out_type=tf.int64)[axis] if size is None else size
+                )
                 assertions.append(
-                    tf.debugging.assert_equal(known, actual, message=message)
+                    tf.debugging.assert_equal(
+                        tf.cast(known, tf.int64),
+                        tf.cast(actual, tf.int64),
+                        message=message,
+                    )
                 )
     for name, word, term, size in groups:
         # A group is the flattening of its members: its size is their product.
@@ -129,26 +139,45 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
+def _dims(tensor):
+    # The sizes of the axes of `tensor` as a Python list: ints where the shape
+    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
+    # only for sizes unknown while tracing.
+    if not hasattr(tensor, "shape"):
+        tensor = tf.convert_to_tensor(tensor)
+    dims, dynamic = [], None
+    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+        if size is None:
+            if dynamic is None:
+                dynamic = tf.shape(tensor, out_type=tf.int64)
+            size = dynamic[axis]
+        dims.append(size)
+    return dims
+
+
 def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
-    shape = tf.shape(tensor, out_type=tf.int64)
-    size = {letter: shape[axis] for axis, letter in enumerate(axes)}
+    size = dict(zip(axes, _dims(tensor)))
     result_shape = [size[letter] for letter in result_axes]
-    stride, step = {}, tf.constant(1, tf.int64)
+    stride, step = {}, 1
     for letter, extent in zip(reversed(result_axes), reversed(result_shape)):
         stride[letter] = stride.get(letter, 0) + step
         step = step * extent
-    index = tf.zeros([], tf.int64)
+    index = 0
     for axis, letter in enumerate(axes):
         along = [1] * len(axes)
         along[axis] = -1
-        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+        index += tf.reshape(
+            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
+        )
     flat = tf.scatter_nd(
-        tf.reshape(index, [-1, 1]), tf.reshape(tensor, [-1]), tf.reshape(step, [1])
+        tf.reshape(index, [-1, 1]),
+        tf.reshape(tensor, [-1]),
+        tf.cast(tf.reshape(step, [1]), tf.int64),
     )
-    return tf.reshape(flat, tf.stack(result_shape))
+    return tf.reshape(flat, result_shape)
 
 
 def tensordot(x, y):
@@ -163,17 +192,17 @@ def tensordot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = tf.shape(x)
+    x_shape = _dims(x)
     # Ij as core axes Ij: one reshape, no copy
     x_core = tf.reshape(x, [-1, x_shape[-1]])
-    y_shape = tf.shape(y)
+    y_shape = _dims(y)
     # jK as core axes jK: one reshape, no copy
     y_core = tf.reshape(y, [y_shape[0], -1])
     x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
     # lay the result out as IK
-    return tf.reshape(x_y, tf.concat([I_shape, K_shape], axis=0))
+    return tf.reshape(x_y, I_shape + K_shape)
 
 
 def project(x, w):
@@ -189,8 +218,8 @@ def project(x, w):
       (* no `where` size: the default 64)
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = tf.shape(x)
-    w_shape = tf.shape(w)
+    x_shape = _dims(x)
+    w_shape = _dims(w)
     # (ij)k as core axes ijk: one reshape, no copy
     w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
     return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
@@ -215,7 +244,7 @@ def flatten_t(x):
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_t_shape = tf.shape(x_t)
+    x_t_shape = _dims(x_t)
     # lay the result out as b(ji)
     return tf.reshape(x_t, [-1, x_t_shape[1] * x_t_shape[2]])
 
@@ -232,7 +261,7 @@ def row_sums_keepdims(x):
 def squeeze(x):
     """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = tf.shape(x)
+    x_shape = _dims(x)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 

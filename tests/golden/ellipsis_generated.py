@@ -58,7 +58,11 @@ def _check_axes(function, spec, operands, sizes=None):
                 continue
             if letter not in seen:
                 seen[letter] = (
-                    size if size is not None else tf.shape(tensor)[axis],
+                    (
+                        size
+                        if size is not None
+                        else tf.shape(tensor, out_type=tf.int64)[axis]
+                    ),
                     f"'{name}'",
                 )
                 continue
@@ -72,9 +76,15 @@ def _check_axes(function, spec, operands, sizes=None):
                         f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
                     )
             else:
-                actual = tf.shape(tensor)[axis] if size is None else size
+                actual = (
+                    tf.shape(tensor, out_type=tf.int64)[axis] if size is None else size
+                )
                 assertions.append(
-                    tf.debugging.assert_equal(known, actual, message=message)
+                    tf.debugging.assert_equal(
+                        tf.cast(known, tf.int64),
+                        tf.cast(actual, tf.int64),
+                        message=message,
+                    )
                 )
     for name, word, term, size in groups:
         # A group is the flattening of its members: its size is their product.

@@ -57,7 +57,11 @@ def _check_axes(function, spec, operands, sizes=None):
                 continue
             if letter not in seen:
                 seen[letter] = (
-                    size if size is not None else tf.shape(tensor)[axis],
+                    (
+                        size
+                        if size is not None
+                        else tf.shape(tensor, out_type=tf.int64)[axis]
+                    ),
                     f"'{name}'",
                 )
                 continue
@@ -71,9 +75,15 @@ def _check_axes(function, spec, operands, sizes=None):
                         f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
                     )
             else:
-                actual = tf.shape(tensor)[axis] if size is None else size
+                actual = (
+                    tf.shape(tensor, out_type=tf.int64)[axis] if size is None else size
+                )
                 assertions.append(
-                    tf.debugging.assert_equal(known, actual, message=message)
+                    tf.debugging.assert_equal(
+                        tf.cast(known, tf.int64),
+                        tf.cast(actual, tf.int64),
+                        message=message,
+                    )
                 )
     for name, word, term, size in groups:
         # A group is the flattening of its members: its size is their product.
@@ -126,6 +136,20 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
+def _static_sizes(spec, *operands, assumed=None):
+    # The sizes of the letters after '->' in `spec`, read from the operands'
+    # static shapes; a size unknown while tracing counts as `assumed` (the
+    # `where ~` size) or 64, the size the compile-time plan assumed.
+    words, letters = spec.split("->")
+    known = {}
+    for word, operand in zip(words.split(","), operands):
+        for letter, size in zip(word, tf.TensorShape(getattr(operand, "shape", None))):
+            if size is not None:
+                known.setdefault(letter, size)
+    assumed = assumed or {}
+    return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
+
+
 def bmm3(x, y, z):
     """Default sizes: every axis is assumed equal.
 
@@ -138,12 +162,28 @@ def bmm3(x, y, z):
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
+      or, if the static shapes make it cheaper: bjk,bkl->bjl; bij,bjl->bil
     """
     x, y, z = _check_axes("bmm3", "bij,bjk,bkl", [("x", x), ("y", y), ("z", z)])
-    # step 1 of 2 of the planned order: sums j
-    x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
-    # step 2 of 2 of the planned order: sums k
-    return tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
+    # The best order depends on sizes the compiler cannot see: pick it
+    # from the static shapes while tracing (64 where a size is unknown).
+    n_b, n_i, n_j, n_k, n_l = _static_sizes("bij,bjk,bkl->bijkl", x, y, z)
+    flops = [
+        n_b * n_i * n_j * n_k + n_b * n_i * n_k * n_l,  # bij,bjk; bik,bkl
+        n_b * n_j * n_k * n_l + n_b * n_i * n_j * n_l,  # bjk,bkl; bij,bjl
+    ]
+    order = flops.index(min(flops))
+    if order == 0:
+        # step 1 of 2 of the planned order: sums j
+        x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
+        # step 2 of 2 of the planned order: sums k
+        x_y_z = tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
+    else:
+        # step 1 of 2 of the planned order: sums k
+        y_z = tf.raw_ops.BatchMatMulV2(x=y, y=z)
+        # step 2 of 2 of the planned order: sums j
+        x_y_z = tf.raw_ops.BatchMatMulV2(x=x, y=y_z)
+    return x_y_z
 
 
 def chain(a, b, c, d):
@@ -183,14 +223,39 @@ def bilinear(x, w, y):
         element(s)
       sizes assumed: b=512, i=64*, j=3, k=64*
       (* no `where` size: the default 64)
+      or, if the static shapes make it cheaper: bi,bk->bik; bik,ijk->bj
+      or, if the static shapes make it cheaper: ijk,bk->ijb; bi,ijb->bj
     """
     x, w, y = _check_axes(
         "bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)], sizes={"j": 3}
     )
-    # step 1 of 2 of the planned order: sums i
-    x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
-    # step 2 of 2 of the planned order: sums k
-    return tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
+    # The best order depends on sizes the compiler cannot see: pick it
+    # from the static shapes while tracing (64 where a size is unknown).
+    n_b, n_i, n_j, n_k = _static_sizes(
+        "bi,ijk,bk->bijk", x, w, y, assumed={"b": 512, "j": 3}
+    )
+    flops = [
+        n_b * n_i * n_j * n_k + n_b * n_j * n_k,  # bi,ijk; bjk,bk
+        n_b * n_i * n_k + n_b * n_i * n_k * n_j,  # bi,bk; bik,ijk
+        n_i * n_j * n_k * n_b + n_b * n_i * n_j,  # ijk,bk; bi,ijb
+    ]
+    order = flops.index(min(flops))
+    if order == 0:
+        # step 1 of 2 of the planned order: sums i
+        x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
+        # step 2 of 2 of the planned order: sums k
+        x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
+    elif order == 1:
+        # step 1 of 2 of the planned order: outer product
+        x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
+        # step 2 of 2 of the planned order: sums i, k
+        x_w_y = tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
+    else:
+        # step 1 of 2 of the planned order: sums k
+        w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
+        # step 2 of 2 of the planned order: sums i
+        x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
+    return x_w_y
 
 
 def long_chain(a, b, c, d, e, f):
