@@ -65,7 +65,11 @@ def _check_axes(function, spec, operands, sizes=None):
                 continue
             if letter not in seen:
                 seen[letter] = (
-                    size if size is not None else tf.shape(tensor)[axis],
+                    (
+                        size
+                        if size is not None
+                        else tf.shape(tensor, out_type=tf.int64)[axis]
+                    ),
                     f"'{name}'",
                 )
                 continue
@@ -79,23 +83,31 @@ def _check_axes(function, spec, operands, sizes=None):
                         f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
                     )
             else:
-                actual = tf.shape(tensor)[axis] if size is None else size
+                actual = (
+                    tf.shape(tensor, out_type=tf.int64)[axis] if size is None else size
+                )
                 assertions.append(
-                    tf.debugging.assert_equal(known, actual, message=message)
+                    tf.debugging.assert_equal(
+                        tf.cast(known, tf.int64),
+                        tf.cast(actual, tf.int64),
+                        message=message,
+                    )
                 )
     for name, word, term, size in groups:
         # A group is the flattening of its members: its size is their product.
         if any(not letter.islower() for letter in term.strip("()")):
             continue  # composites inside: their sizes are not named here
-        members = {letter: seen.get(letter, (None,))[0] for letter in term.strip("()")}
-        known = [m for m in members.values() if isinstance(m, int)]
+        members = [
+            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
+        ]
+        known = [m for _, m in members if isinstance(m, int)]
         product = 1
         for member in known:
             product *= member
         if known and (size % product if len(known) < len(members) else size != product):
             raise ValueError(
                 f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {members} do not make"
+                f"which its members' sizes {dict(members)} do not make"
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
@@ -136,48 +148,89 @@ def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (axis letters `axes`) where repeated letters
     # agree, laid out as `result_axes`: one gather that reads only those
     # entries, at any rank, instead of copying the whole input.
-    shape = tf.shape(tensor, out_type=tf.int64)
-    size, stride = {}, {}
-    step = tf.constant(1, tf.int64)
+    dims = _dims(tensor)
+    size, stride, step = {}, {}, 1
     for axis in reversed(range(len(axes))):
         letter = axes[axis]
         if letter in size:
-            tf.debugging.assert_equal(
-                size[letter],
-                shape[axis],
-                f"the axes '{letter}' of a diagonal differ in size",
-            )
-        size[letter] = shape[axis]
+            if isinstance(size[letter], int) and isinstance(dims[axis], int):
+                if size[letter] != dims[axis]:
+                    raise ValueError(
+                        f"the axes '{letter}' of a diagonal differ in size: "
+                        f"{size[letter]} and {dims[axis]}"
+                    )
+            else:
+                tf.debugging.assert_equal(
+                    tf.cast(size[letter], tf.int64),
+                    tf.cast(dims[axis], tf.int64),
+                    f"the axes '{letter}' of a diagonal differ",
+                )
+        size[letter] = dims[axis]
         stride[letter] = stride.get(letter, 0) + step
-        step = step * shape[axis]
-    index = tf.zeros([], tf.int64)
+        step = step * dims[axis]
+    index = 0
     for axis, letter in enumerate(result_axes):
         along = [1] * len(result_axes)
         along[axis] = -1
-        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+        index += tf.reshape(
+            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
+        )
     return tf.gather(tf.reshape(tensor, [-1]), index)
+
+
+def _dims(tensor):
+    # The sizes of the axes of `tensor` as a Python list: ints where the shape
+    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
+    # only for sizes unknown while tracing.
+    if not hasattr(tensor, "shape"):
+        tensor = tf.convert_to_tensor(tensor)
+    dims, dynamic = [], None
+    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+        if size is None:
+            if dynamic is None:
+                dynamic = tf.shape(tensor, out_type=tf.int64)
+            size = dynamic[axis]
+        dims.append(size)
+    return dims
 
 
 def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
-    shape = tf.shape(tensor, out_type=tf.int64)
-    size = {letter: shape[axis] for axis, letter in enumerate(axes)}
+    size = dict(zip(axes, _dims(tensor)))
     result_shape = [size[letter] for letter in result_axes]
-    stride, step = {}, tf.constant(1, tf.int64)
+    stride, step = {}, 1
     for letter, extent in zip(reversed(result_axes), reversed(result_shape)):
         stride[letter] = stride.get(letter, 0) + step
         step = step * extent
-    index = tf.zeros([], tf.int64)
+    index = 0
     for axis, letter in enumerate(axes):
         along = [1] * len(axes)
         along[axis] = -1
-        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+        index += tf.reshape(
+            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
+        )
     flat = tf.scatter_nd(
-        tf.reshape(index, [-1, 1]), tf.reshape(tensor, [-1]), tf.reshape(step, [1])
+        tf.reshape(index, [-1, 1]),
+        tf.reshape(tensor, [-1]),
+        tf.cast(tf.reshape(step, [1]), tf.int64),
     )
-    return tf.reshape(flat, tf.stack(result_shape))
+    return tf.reshape(flat, result_shape)
+
+
+def _static_sizes(spec, *operands, assumed=None):
+    # The sizes of the letters after '->' in `spec`, read from the operands'
+    # static shapes; a size unknown while tracing counts as `assumed` (the
+    # `where ~` size) or 64, the size the compile-time plan assumed.
+    words, letters = spec.split("->")
+    known = {}
+    for word, operand in zip(words.split(","), operands):
+        for letter, size in zip(word, tf.TensorShape(getattr(operand, "shape", None))):
+            if size is not None:
+                known.setdefault(letter, size)
+    assumed = assumed or {}
+    return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
 
 def bmm3(x, y, z):
@@ -192,18 +245,35 @@ def bmm3(x, y, z):
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
       (* no `where` size: the default 64)
+      or, if the static shapes make it cheaper: bjk,bkl->bjl; bij,bjl->bil
     """
     x, y, z = _check_axes("bmm3", "bij,bjk,bkl", [("x", x), ("y", y), ("z", z)])
-    # step 1 of 2 of the planned order: sums j
-    x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
-    # step 2 of 2 of the planned order: sums k
-    return tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
+    # The best order depends on sizes the compiler cannot see: pick it
+    # from the static shapes while tracing (64 where a size is unknown).
+    n_b, n_i, n_j, n_k, n_l = _static_sizes("bij,bjk,bkl->bijkl", x, y, z)
+    flops = [
+        n_b * n_i * n_j * n_k + n_b * n_i * n_k * n_l,  # bij,bjk; bik,bkl
+        n_b * n_j * n_k * n_l + n_b * n_i * n_j * n_l,  # bjk,bkl; bij,bjl
+    ]
+    order = flops.index(min(flops))
+    if order == 0:
+        # step 1 of 2 of the planned order: sums j
+        x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
+        # step 2 of 2 of the planned order: sums k
+        x_y_z = tf.raw_ops.BatchMatMulV2(x=x_y, y=z)
+    else:
+        # step 1 of 2 of the planned order: sums k
+        y_z = tf.raw_ops.BatchMatMulV2(x=y, y=z)
+        # step 2 of 2 of the planned order: sums j
+        x_y_z = tf.raw_ops.BatchMatMulV2(x=x, y=y_z)
+    return x_y_z
 
 
 def chain(a, b, c, d):
     """A chain whose skewed sizes make the order matter.
 
-    Source (cases.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d) where a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
+    Source (cases.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d) where
+    a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
 
     Plan:
     einsum("ab,bc,cd,de->ae")
@@ -235,12 +305,35 @@ def bilinear(x, w, y):
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
+      or, if the static shapes make it cheaper: bi,ijk->bjk; bjk,bk->bj
+      or, if the static shapes make it cheaper: ijk,bk->ijb; bi,ijb->bj
     """
     x, w, y = _check_axes("bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)])
-    # step 1 of 2 of the planned order: outer product
-    x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
-    # step 2 of 2 of the planned order: sums i, k
-    return tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
+    # The best order depends on sizes the compiler cannot see: pick it
+    # from the static shapes while tracing (64 where a size is unknown).
+    n_b, n_i, n_j, n_k = _static_sizes("bi,ijk,bk->bijk", x, w, y)
+    flops = [
+        n_b * n_i * n_k + n_b * n_i * n_k * n_j,  # bi,bk; bik,ijk
+        n_b * n_i * n_j * n_k + n_b * n_j * n_k,  # bi,ijk; bjk,bk
+        n_i * n_j * n_k * n_b + n_b * n_i * n_j,  # ijk,bk; bi,ijb
+    ]
+    order = flops.index(min(flops))
+    if order == 0:
+        # step 1 of 2 of the planned order: outer product
+        x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
+        # step 2 of 2 of the planned order: sums i, k
+        x_w_y = tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
+    elif order == 1:
+        # step 1 of 2 of the planned order: sums i
+        x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
+        # step 2 of 2 of the planned order: sums k
+        x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
+    else:
+        # step 1 of 2 of the planned order: sums k
+        w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
+        # step 2 of 2 of the planned order: sums i
+        x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
+    return x_w_y
 
 
 def project(x, w):
@@ -256,8 +349,8 @@ def project(x, w):
       (* no `where` size: the default 64)
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = tf.shape(x)
-    w_shape = tf.shape(w)
+    x_shape = _dims(x)
+    w_shape = _dims(w)
     # (ij)k as core axes ijk: one reshape, no copy
     w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
     return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
@@ -339,17 +432,17 @@ def composite(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("composite", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = tf.shape(x)
+    x_shape = _dims(x)
     # Ij as core axes Ij: one reshape, no copy
     x_core = tf.reshape(x, [-1, x_shape[-1]])
-    y_shape = tf.shape(y)
+    y_shape = _dims(y)
     # jK as core axes jK: one reshape, no copy
     y_core = tf.reshape(y, [y_shape[0], -1])
     x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
     # lay the result out as IK
-    return tf.reshape(x_y, tf.concat([I_shape, K_shape], axis=0))
+    return tf.reshape(x_y, I_shape + K_shape)
 
 
 def keepdims(x):
@@ -380,7 +473,8 @@ def chain6(a, b, c, d, e, f):
     """The exponential-space case: a 6-operand chain whose naive broadcast
     product would hold every index at once.
 
-    Source (cases.ein): chain6(a, b, c, d, e, f) = einsum("ab,bc,cd,de,ef,fg->ag", a, b, c, d, e, f)
+    Source (cases.ein): chain6(a, b, c, d, e, f) = einsum("ab,bc,cd,de,ef,fg->ag", a, b,
+    c, d, e, f)
 
     Plan:
     einsum("ab,bc,cd,de,ef,fg->ag")

@@ -10,7 +10,8 @@ __all__ = [
 def batched_grad(y, x):
     """Per-example gradients of independent rows.
 
-    Source (eingrad_cases.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+    Source (eingrad_cases.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b
+    independent
 
     Plan:
     eingrad("b%bj->bj")

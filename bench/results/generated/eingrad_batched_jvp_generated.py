@@ -10,7 +10,8 @@ __all__ = [
 def batched_jvp(y, x, v):
     """Batched JVP of independent rows.
 
-    Source (eingrad_cases.ein): batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+    Source (eingrad_cases.ein): batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v)
+    where b independent
 
     Plan:
     eingrad("bi%bj,bj->bi")

@@ -12,26 +12,50 @@ def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (axis letters `axes`) where repeated letters
     # agree, laid out as `result_axes`: one gather that reads only those
     # entries, at any rank, instead of copying the whole input.
-    shape = tf.shape(tensor, out_type=tf.int64)
-    size, stride = {}, {}
-    step = tf.constant(1, tf.int64)
+    dims = _dims(tensor)
+    size, stride, step = {}, {}, 1
     for axis in reversed(range(len(axes))):
         letter = axes[axis]
         if letter in size:
-            tf.debugging.assert_equal(
-                size[letter],
-                shape[axis],
-                f"the axes '{letter}' of a diagonal differ in size",
-            )
-        size[letter] = shape[axis]
+            if isinstance(size[letter], int) and isinstance(dims[axis], int):
+                if size[letter] != dims[axis]:
+                    raise ValueError(
+                        f"the axes '{letter}' of a diagonal differ in size: "
+                        f"{size[letter]} and {dims[axis]}"
+                    )
+            else:
+                tf.debugging.assert_equal(
+                    tf.cast(size[letter], tf.int64),
+                    tf.cast(dims[axis], tf.int64),
+                    f"the axes '{letter}' of a diagonal differ",
+                )
+        size[letter] = dims[axis]
         stride[letter] = stride.get(letter, 0) + step
-        step = step * shape[axis]
-    index = tf.zeros([], tf.int64)
+        step = step * dims[axis]
+    index = 0
     for axis, letter in enumerate(result_axes):
         along = [1] * len(result_axes)
         along[axis] = -1
-        index = index + tf.reshape(tf.range(size[letter]) * stride[letter], along)
+        index += tf.reshape(
+            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
+        )
     return tf.gather(tf.reshape(tensor, [-1]), index)
+
+
+def _dims(tensor):
+    # The sizes of the axes of `tensor` as a Python list: ints where the shape
+    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
+    # only for sizes unknown while tracing.
+    if not hasattr(tensor, "shape"):
+        tensor = tf.convert_to_tensor(tensor)
+    dims, dynamic = [], None
+    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+        if size is None:
+            if dynamic is None:
+                dynamic = tf.shape(tensor, out_type=tf.int64)
+            size = dynamic[axis]
+        dims.append(size)
+    return dims
 
 
 def _trace_when_eager(function):

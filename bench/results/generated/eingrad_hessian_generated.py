@@ -28,7 +28,8 @@ def _trace_when_eager(function):
 def hessian(y, x):
     """Hessian of a scalar function: nested tapes.
 
-    Source (eingrad_cases.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+    Source (eingrad_cases.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y,
+    x), x)
 
     Plan:
     eingrad(",%j->j")
