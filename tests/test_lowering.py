@@ -1,0 +1,137 @@
+"""Lowering choices, proven by counting what the generated code does."""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from einigc.compiler import compile_text
+from tests.ein_harness import compile_module as load_module
+
+
+def function_source(text: str, name: str) -> str:
+    source = compile_text(text).source
+    match = re.search(rf"^def {name}\(.*?(?=^def |^@|\Z)", source, re.S | re.M)
+    assert match, f"{name} not in the generated module"
+    return match.group(0)
+
+
+def code_lines(source: str) -> str:
+    """The function without its docstring and comments."""
+    body = re.sub(r'""".*?"""', "", source, count=1, flags=re.S)
+    return "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+
+
+EINGRAD = """\
+vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
+gradient(y, x) = eingrad(",%j->j", y, x)
+jacobian(y, x) = eingrad("i%j->ij", y, x)
+batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+batched_grad_exact(y, x) = eingrad("b%bj->bj", y, x)
+batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+linear_vjp(z, w, x) = eingrad("i,i%j->j", z, einsum("ij,j->i", w, x), x)
+"""
+
+
+def test_products_never_build_a_jacobian():
+    for name in ("vjp", "jvp", "hvp", "gradient", "batched_grad", "batched_jvp"):
+        code = code_lines(function_source(EINGRAD, name))
+        assert ".jacobian(" not in code, name
+        assert "GradientTape()" in code, name
+
+
+def test_vjp_is_one_reverse_pass_with_the_cotangent():
+    code = code_lines(function_source(EINGRAD, "vjp"))
+    assert code.count(".gradient(") == 1
+    assert "output_gradients=z" in code
+
+
+def test_hvp_is_reverse_over_reverse():
+    code = code_lines(function_source(EINGRAD, "hvp"))
+    assert code.count("GradientTape()") == 2
+    assert code.count(".gradient(") == 2
+    assert "output_gradients=v" in code
+
+
+def test_jvp_is_the_double_backward_trick():
+    code = code_lines(function_source(EINGRAD, "jvp"))
+    assert code.count(".gradient(") == 2
+    assert "tf.zeros_like(" in code
+    assert "ForwardAccumulator" not in code
+
+
+def test_jacobian_and_exact_diagonal_build_the_jacobian():
+    assert code_lines(function_source(EINGRAD, "jacobian")).count(".jacobian(") == 1
+    exact = code_lines(function_source(EINGRAD, "batched_grad_exact"))
+    assert exact.count(".jacobian(") == 1
+    assert "_diagonal(" in exact
+
+
+def test_independent_batch_is_one_pass_and_the_docstring_says_so():
+    source = function_source(EINGRAD, "batched_grad")
+    assert code_lines(source).count(".gradient(") == 1
+    assert "independent" in source.split('"""')[1]
+
+
+def test_closed_form_has_no_tape_and_equals_the_tape():
+    code = code_lines(function_source(EINGRAD, "linear_vjp"))
+    assert "GradientTape" not in code
+    module = load_module(EINGRAD)
+    rng = np.random.default_rng(3)
+    w = tf.constant(rng.standard_normal((3, 4)))
+    x = tf.constant(rng.standard_normal(4))
+    z = tf.constant(rng.standard_normal(3))
+    closed = module.linear_vjp(z, w, x)
+    taped = module.vjp(z, lambda x: tf.linalg.matvec(w, x), x)
+    np.testing.assert_allclose(closed, taped, rtol=1e-12)
+    np.testing.assert_allclose(closed, z.numpy() @ w.numpy(), rtol=1e-12)
+
+
+def test_a_compiled_jacobian_is_traced_when_called_eagerly():
+    source = compile_text(EINGRAD).source
+    assert "@_trace_when_eager\ndef jacobian(" in source
+    assert "@_trace_when_eager\ndef vjp(" not in source
+
+
+GROUPS = """\
+project(x, w) = einsum("bij,(ij)k->bk", x, w)
+group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
+tensordot(x, y) = einsum("Ij,jK->IK", x, y)
+keepdims(x) = einsum("ij->i_", x)
+"""
+
+
+def test_groups_cost_one_reshape_per_operand_and_no_transpose():
+    counts = {
+        name: code_lines(function_source(GROUPS, name)).count("tf.reshape(")
+        for name in ("project", "group_mix", "tensordot")
+    }
+    assert counts == {"project": 1, "group_mix": 2, "tensordot": 3}
+    for name in counts:
+        assert "tf.transpose(" not in function_source(GROUPS, name)
+
+
+def test_keepdims_is_one_reduce_sum():
+    code = code_lines(function_source(GROUPS, "keepdims"))
+    assert "tf.reduce_sum(x, axis=1, keepdims=True)" in code
+    assert "tf.reshape(" not in code
+
+
+def test_unseen_sizes_choose_the_order_while_tracing():
+    text = 'bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)\n'
+    code = code_lines(function_source(text, "bmm3"))
+    assert "_static_sizes(" in code and "if order == 0:" in code
+    declared = text.rstrip() + " where b ~ 8, i ~ 1024, j ~ 256, k ~ 256, l ~ 4\n"
+    assert "_static_sizes(" not in function_source(declared, "bmm3")
+    module = load_module(text)
+    rng = np.random.default_rng(4)
+    x, y, z = (rng.standard_normal(s) for s in [(2, 16, 8), (2, 8, 8), (2, 8, 1)])
+    np.testing.assert_allclose(module.bmm3(x, y, z), x @ y @ z, rtol=1e-10)
+
+
+def test_ten_thousand_declarations_compile():
+    lines = [f'f{k}(x, y) = einsum("ij,jk->ik", x, y)' for k in range(10_000)]
+    source = compile_text("\n".join(lines) + "\n").source
+    assert source.count("\ndef f") == 10_000
