@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import inspect
+
 import jinja2
 
 from einigc import ir
@@ -202,9 +204,12 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
         lines[-1] = "return " + lines[-1][len(" = "):]
     else:
         lines.append(f"return {result}")
+    # Laid out as black lays out docstrings: the first line and trailing
+    # spaces stripped, common indentation removed (inspect.cleandoc).
+    lines_of_doc = [line.rstrip() for line in inspect.cleandoc(function.docstring).split("\n")]
     docstring = "\n".join(
         ("    " + line if line and k else line)
-        for k, line in enumerate(_escape_docstring(function.docstring).split("\n"))
+        for k, line in enumerate(_escape_docstring("\n".join(lines_of_doc)).split("\n"))
     )
     if function.trace_when_eager:
         printer.helpers.add("trace_when_eager")
@@ -213,7 +218,7 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
         name=function.name,
         params=", ".join(function.params),
         docstring=docstring,
-        one_line_docstring="\n" not in docstring and len(docstring) + 10 <= 88,
+        one_line_docstring="\n" not in docstring,  # black never splits those
         lines=lines,
     )
 

@@ -17,6 +17,8 @@ def _needs_black(chunk: str) -> bool:
     holds only what the templates emit in black's style; tests check that
     the result equals black's output on the whole module.
     """
+    if "\t" in chunk or '\\"""' in chunk or '""""' in chunk:
+        return True  # tabs, and docstrings ending in a quote or backslash
     for line in chunk.split("\n"):
         if len(line) > LINE_LENGTH or line != line.rstrip():
             return True

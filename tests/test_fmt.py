@@ -27,3 +27,16 @@ def test_many_declarations_with_long_lines_equal_black():
         )
     source = compile_text("\n".join(lines) + "\n").source
     assert source == format_source(source)
+
+
+@pytest.mark.parametrize("name_length", range(1, 40))
+def test_docstrings_near_the_line_length_equal_black(name_length):
+    text = 'nested(x) = einsum("(b)((ij)k)->bijk", x) where i = 2, j = 3\n'
+    source = compile_text(text, "x" * name_length + ".ein", "out.py").source
+    assert source == format_source(source)
+
+
+def test_doc_comments_with_odd_spacing_equal_black():
+    text = '#  Booleans "x"\n#   indented\n#\ttab\nf(x) = einsum("i->", x)\n'
+    source = compile_text(text).source
+    assert source == format_source(source)
