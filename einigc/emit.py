@@ -118,9 +118,6 @@ class Printer:
             "unconnected_gradients=tf.UnconnectedGradients.ZERO)"
         )
 
-    def _print_Identity(self, op: ir.Identity) -> str:
-        return op.operand
-
     def _print_CallFunction(self, op: ir.CallFunction) -> str:
         return f"{op.function}({', '.join(op.args)})"
 

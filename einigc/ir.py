@@ -50,11 +50,6 @@ class Transpose:
 
 
 @dataclass(frozen=True)
-class Identity:
-    operand: str
-
-
-@dataclass(frozen=True)
 class CallFunction:
     function: str
     args: tuple[str, ...]
@@ -133,7 +128,14 @@ Op = Union[
     ShapeArithmetic,
     Diagonal,
     InducedDiagonal,
-Einsum, ReduceSum, SumLeading, Transpose, Identity, CallFunction, Cast, GreaterThanZero]
+    Einsum,
+    ReduceSum,
+    SumLeading,
+    Transpose,
+    CallFunction,
+    Cast,
+    GreaterThanZero,
+]
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ class _FunctionLowering:
         plans = candidate_paths(core_inputs, core_output, self.sizes)
         self.describe_plan(label, implicit, plans[0], core_inputs, lay.output.core, plans[1:])
         if len(plans) == 1:
-            result = self.lower_plan(plans[0], core_names, core_inputs, core_output)
+            result = self.lower_plan(plans[0], core_names)
         else:
             result = self.lower_candidates(plans, core_names)
         if lay.output.core != core_output:
@@ -249,7 +249,7 @@ class _FunctionLowering:
         bodies = []
         for plan in plans:
             saved, self.body = self.body, []
-            name = self.lower_plan(plan, operands, None, None, pairs_only=True)
+            name = self.lower_plan(plan, operands, pairs_only=True)
             last = self.body[-1]
             if not (isinstance(last, ir.Assign) and last.target == name):
                 raise InternalError("lower", "a candidate order ended without a step")
@@ -272,7 +272,7 @@ class _FunctionLowering:
         self.stems[result] = result
         return result
 
-    def lower_plan(self, plan: Plan, names: list[str], inputs, output, pairs_only: bool = False) -> str:
+    def lower_plan(self, plan: Plan, names: list[str], pairs_only: bool = False) -> str:
         operands = list(names)
         n_pairs = sum(isinstance(s, PairStep) for s in plan.steps)
         pair_index = 0
@@ -315,7 +315,6 @@ class _FunctionLowering:
             )
         if has_diagonal and ELLIPSIS not in src:
             distinct = tuple(dict.fromkeys(src))
-            keep_order = tuple(s for s in distinct if s in dst)
             # Only the kept letters are gathered; summed ones stay and go next.
             result_axes = distinct if set(distinct) - set(dst) else dst
             name = self.emit(
@@ -324,7 +323,6 @@ class _FunctionLowering:
                 "repeated letters: gather the diagonal (no copy of the whole input)",
             )
             src = result_axes
-            del keep_order
         if has_diagonal and ELLIPSIS in src:
             name = self.emit(
                 f"{name}_diag",

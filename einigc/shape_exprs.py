@@ -195,7 +195,7 @@ class ShapeEnv:
         core = out.core
         r_shape = None
 
-        def r(k_from: int) -> str:
+        def r() -> str:
             nonlocal r_shape
             if r_shape is None:
                 r_shape = self.lowering.emit(f"{result}_shape", ir.ShapeOf(result))
@@ -222,7 +222,7 @@ class ShapeEnv:
                 if slot.variable == ELLIPSIS:
                     after = len(core) - ell_at - 1
                     start = "" if ell_at == 0 else str(ell_at)
-                    entries.append(ir.Vector(f"{r(0)}[{start}:{'-' + str(after) if after else ''}]"))
+                    entries.append(ir.Vector(f"{r()}[{start}:{'-' + str(after) if after else ''}]"))
                 else:
                     entries.append(ir.Vector(self.composite_shape(slot.variable)))
                 position += 1
@@ -236,7 +236,7 @@ class ShapeEnv:
                 entries.append(ir.Scalar("-1"))
                 inferred = True
             else:
-                parts = [f"{r(0)}[{index_of(position + k)}]" for k in range(width)]
+                parts = [f"{r()}[{index_of(position + k)}]" for k in range(width)]
                 entries.append(ir.Scalar(" * ".join(parts)))
             position += width
         return tuple(entries)
