@@ -1,10 +1,12 @@
-"""The pipeline: parse → check → lower (with planning) → emit → format."""
+"""The pipeline: parse → check → lower (with planning) → prune → emit → format."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from einigc import checks, ein_parser, emit, fmt, lower
+import dataclasses
+
+from einigc import checks, ein_parser, emit, fmt, lower, prune
 from einigc.errors import Diagnostic, DiagnosticSink
 
 
@@ -20,5 +22,6 @@ def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "
     module = ein_parser.parse(text)
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
+    ir_module = dataclasses.replace(ir_module, functions=tuple(map(prune.prune, ir_module.functions)))
     chunks = emit.emit(ir_module, output_name)
     return Result(fmt.format_chunks(chunks), tuple(sink.notes))

@@ -136,8 +136,8 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
     lines: list[str] = []
     for statement in statements:
         if isinstance(statement, ir.Assign):
-            if statement.comment:
-                lines.append(f"{indent}# {statement.comment}")
+            for line in statement.comment.splitlines():
+                lines.append(f"{indent}# {line}")
             lines.append(f"{indent}{statement.target} = {printer.expr(statement.op)}")
         elif isinstance(statement, ir.RequireBool):
             printer.helpers.add("require_bool")
@@ -160,6 +160,10 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             extra = f", assumed={{{assumed}}}" if assumed else ""
             lines.append(f"{indent}# The best order depends on sizes the compiler cannot see: pick it")
             lines.append(f"{indent}# from the static shapes while tracing (64 where a size is unknown).")
+            if statement.copy_cost:
+                lines.append(
+                    f"{indent}# Cost: multiply-adds, and {statement.copy_cost} per element a transpose copies."
+                )
             lines.append(
                 f'{indent}{", ".join(statement.size_names)} = _static_sizes("{statement.spec}", '
                 f'{", ".join(statement.operands)}{extra})'

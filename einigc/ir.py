@@ -174,10 +174,11 @@ class ChooseOrder:
     operands: tuple[str, ...]
     size_names: tuple[str, ...]
     assumed: tuple[tuple[str, int], ...]  # `where ~` sizes for dimensions unknown while tracing
-    costs: tuple[str, ...]  # FLOPs of each order, as Python expressions of the sizes
+    costs: tuple[str, ...]  # the cost of each order, as Python expressions of the sizes
     labels: tuple[str, ...]
     bodies: tuple[tuple["Statement", ...], ...]
-    flops_name: str = "flops"
+    flops_name: str = "cost"
+    copy_cost: int = 0  # what the costs charge per copied element, if they count copies
     order_name: str = "order"
 
 

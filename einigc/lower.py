@@ -19,8 +19,8 @@ from einigc.checks import MODULE_NAMES
 from einigc.layout import analyse
 from einigc.lower_grad import lower_eingrad
 from einigc.shape_exprs import ShapeEnv, reshape_comment
-from einigc.select import select_pair
-from einigc.plan import DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, candidate_paths
+from einigc.select import FusedMatMul, select_pair
+from einigc.plan import COPY_COST, DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, candidate_paths, copied_words
 
 _MAX_NAME = 24
 
@@ -76,6 +76,9 @@ class _FunctionLowering:
         # `x` when naming a product of them.
         self.stems: dict[str, str] = {}
         self.notes: list[tuple] = []  # (pos, message, hint) for the user, not errors
+        # Names bound to a reshape: what they reshape and its runs of letters.
+        self.reshaped: dict[str, tuple[str, tuple | None]] = {}
+        self.shapes: ShapeEnv | None = None  # the shapes of the contraction being lowered
         self.sizes = {
             hint.letter: (hint.size, "where =" if hint.exact else "where ~")
             for hint in function.sizes
@@ -187,17 +190,21 @@ class _FunctionLowering:
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
             if operand.needs_reshape:
+                source = name
                 name = self.emit(
                     f"{name}_core",
                     ir.Reshape(name, shapes.input_target(index)),
                     reshape_comment(operand.slots, operand.core),
                     stem=self.stem(name),
                 )
+                if not any(slot.is_variable for slot in operand.slots):
+                    self.reshaped[name] = (source, tuple(slot.leaves for slot in operand.slots))
             core_names.append(name)
         core_inputs = [operand.core for operand in lay.inputs]
         core_output = lay.output_core
         plans = candidate_paths(core_inputs, core_output, self.sizes)
         self.describe_plan(label, implicit, plans[0], core_inputs, lay.output.core, plans[1:])
+        self.shapes = shapes
         if len(plans) == 1:
             result = self.lower_plan(plans[0], core_names)
         else:
@@ -235,21 +242,26 @@ class _FunctionLowering:
         spec = ",".join(_word(op) for op in paired) + "->" + _word(letters)
         costs = []
         labels = []
+        def product(word) -> str:
+            return " * ".join(size_of[s] for s in dict.fromkeys(word)) or "1"
+
+        copies_counted = False
         for plan in plans:
             pairs = [step for step in plan.steps if isinstance(step, PairStep)]
-            costs.append(
-                " + ".join(
-                    " * ".join(size_of[s] for s in dict.fromkeys(p.left_symbols + p.right_symbols))
-                    or "1"
-                    for p in pairs
-                )
-            )
+            terms = [product(p.left_symbols + p.right_symbols) for p in pairs]
+            copies = [word for p in pairs for word in copied_words(p.left_symbols, p.right_symbols, p.output)]
+            terms += [f"{COPY_COST} * {product(word)}" for word in copies]
+            copies_counted = copies_counted or bool(copies)
+            costs.append(" + ".join(terms))
             labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
         result = self.namer.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
         bodies = []
         for plan in plans:
             saved, self.body = self.body, []
+            # Shapes read inside one branch are not there in the others.
+            shapes_read = self.shapes.saved()
             name = self.lower_plan(plan, operands, pairs_only=True)
+            self.shapes.restore(shapes_read)
             last = self.body[-1]
             if not (isinstance(last, ir.Assign) and last.target == name):
                 raise InternalError("lower", "a candidate order ended without a step")
@@ -265,8 +277,9 @@ class _FunctionLowering:
                 tuple(costs),
                 tuple(labels),
                 tuple(bodies),
-                self.namer.fresh("flops"),
-                self.namer.fresh("order"),
+                flops_name=self.namer.fresh("cost"),
+                order_name=self.namer.fresh("order"),
+                copy_cost=COPY_COST if copies_counted else 0,
             )
         )
         self.stems[result] = result
@@ -293,7 +306,13 @@ class _FunctionLowering:
                 else:
                     comment = ""
                 op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
-                name = self.emit(f"{self.stem(left)}_{self.stem(right)}", op, comment)
+                hint = f"{self.stem(left)}_{self.stem(right)}"
+                if isinstance(op, FusedMatMul):
+                    name = self.fused_matmul(hint, op, comment)
+                    if name is None:
+                        op = ir.Einsum(eq, (left, right))
+                if not isinstance(op, FusedMatMul):
+                    name = self.emit(hint, op, comment)
                 if step.sum_ellipsis:
                     name = self.emit(
                         f"{name}_sum",
@@ -305,6 +324,41 @@ class _FunctionLowering:
         if len(operands) != 1:
             raise InternalError("lower", "plan left more than one operand")
         return operands[0]
+
+    def fused_matmul(self, hint: str, op: FusedMatMul, comment: str) -> str | None:
+        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
+        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
+        if any(sizes[s] is None for s in op.inner + op.rows[1:] + op.cols):
+            return None  # sizes the reshapes need are only known to the data
+        inner = ir.Scalar(" * ".join(sizes[s] for s in op.inner))
+        rest = ir.Scalar("-1")
+        a_groups = (op.inner, op.rows) if op.transpose_a else (op.rows, op.inner)
+        b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
+        a = self.as_matrix(op.a, a_groups, (inner, rest) if op.transpose_a else (rest, inner))
+        b = self.as_matrix(op.b, b_groups, (rest, inner) if op.transpose_b else (inner, rest))
+        merged = "".join(op.rows) + "," + "".join(op.inner) + "," + "".join(op.cols)
+        note = f"a matrix product of runs of axes ({merged}): reshapes, no copies"
+        product = self.emit(
+            f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
+            ir.MatMul(a, b, op.transpose_a, op.transpose_b),
+            "\n".join(line for line in (comment, note) if line),
+            stem=hint,
+        )
+        if len(op.rows) == len(op.cols) == 1:
+            return product
+        shape = tuple(ir.Scalar("-1") if k == 0 else ir.Scalar(sizes[s]) for k, s in enumerate(op.rows + op.cols))
+        name = self.emit(hint, ir.Reshape(product, shape), stem=hint)
+        self.reshaped[name] = (product, (op.rows, op.cols))
+        return name
+
+    def as_matrix(self, name: str, groups, shape) -> str:
+        """`name` viewed as a matrix whose axes merge the letter runs `groups`."""
+        if all(len(group) == 1 for group in groups):
+            return name
+        source, source_groups = self.reshaped.get(name, (name, None))
+        if source_groups == tuple(groups):
+            return source  # it already is that matrix: skip the reshape and back
+        return self.emit(f"{self.stem(name)}_2d", ir.Reshape(source, shape), stem=self.stem(name))
 
     def lower_unary(self, name: str, step: UnaryStep) -> str:
         src, dst = step.inputs, step.output
@@ -357,7 +411,12 @@ class _FunctionLowering:
             order = "; ".join(
                 f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
             )
-            lines.append(f"  order (opt_einsum {plan.strategy}): {order}")
+            how = (
+                "cheapest of all orders, copies counted"
+                if plan.strategy == "all orders"
+                else f"opt_einsum {plan.strategy}"
+            )
+            lines.append(f"  order ({how}): {order}")
         lines.append(
             f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
             f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import functools
 import itertools
 
 import opt_einsum
@@ -59,7 +60,7 @@ class Plan:
     planned_flops: int
     largest_intermediate: int
     sizes: tuple[tuple[str, int, str], ...]  # (letter, size, where it came from)
-    strategy: str
+    strategy: str  # "all orders" costed with copies (few operands), else opt_einsum's "optimal" or "dp"
     path: tuple[tuple[int, int], ...] = ()  # opt_einsum's pairs
     paired: tuple[Symbols, ...] = ()  # the operands the pairs start from
 
@@ -69,6 +70,104 @@ class Plan:
 _SCENARIO_SIZES = (4, 512)
 _MAX_SCENARIO_LETTERS = 6
 MAX_CANDIDATES = 4
+
+# A transpose copies memory; a matrix product streams it. Copying one
+# element costs about as much as 16 multiply-adds (measured on TF 2.21 CPU:
+# transposing a 64x64x64 operand takes a third of the time of the
+# 256x64x4096 product that follows it). Orders are ranked by multiply-adds
+# plus this much per element that some step must copy.
+COPY_COST = 16
+
+# Every pairwise order is costed up to this many operands (18 orders for 4),
+# beyond that only opt_einsum's.
+ENUMERATE_MAX_OPERANDS = 4
+
+
+@dataclass(frozen=True)
+class MatmulForm:
+    """How a pair is a (batched) matrix product: `a` gives the rows, `b` the columns."""
+
+    batch: Symbols
+    rows: Symbols
+    inner: Symbols
+    cols: Symbols
+    swap: bool  # the right operand gives the rows
+    transpose_a: bool
+    transpose_b: bool
+
+
+def matmul_form(left: Symbols, right: Symbols, out: Symbols) -> MatmulForm | None:
+    """The matrix product `left, right -> out` is after reshapes alone, if any.
+
+    Shared leading batch axes, then each operand a run of its own axes and a
+    run of the contracted ones (either order: a transposed operand is a flag
+    of MatMul, not a copy), and the output the rows' run then the columns'.
+    """
+    if ELLIPSIS in left + right + out:
+        return None
+    if any(len(set(w)) != len(w) for w in (left, right, out)):
+        return None
+    batch = tuple(s for s in out if s in left and s in right)
+    n = len(batch)
+    if left[:n] != batch or right[:n] != batch or out[:n] != batch:
+        return None
+    if set(left + right) != set(out) | (set(left) & set(right)):
+        return None  # a letter summed within one operand
+    inner = set(left) & set(right) - set(out)
+    if not inner:
+        return None
+    for swap in (False, True):
+        a, b = (right, left) if swap else (left, right)
+        rows = tuple(s for s in a[n:] if s not in inner)
+        cols = tuple(s for s in b[n:] if s not in inner)
+        if not rows or not cols or out[n:] != rows + cols:
+            continue
+        rest, k = a[n:], len(inner)
+        if rest[: len(rows)] == rows:
+            order, transpose_a = rest[len(rows) :], False
+        elif rest[k:] == rows:
+            order, transpose_a = rest[:k], True
+        else:
+            continue
+        if b[n:] == order + cols:
+            transpose_b = False
+        elif b[n:] == cols + order:
+            transpose_b = True
+        else:
+            continue
+        return MatmulForm(batch, rows, order, cols, swap, transpose_a, transpose_b)
+    return None
+
+
+def copied_words(left: Symbols, right: Symbols, out: Symbols) -> list[Symbols]:
+    """The operands (and result) that lowering `left, right -> out` copies into another layout.
+
+    None for a matrix product (transposes are flags); otherwise what the
+    Einsum op transposes: each operand that is not its batch axes then two
+    runs (its own axes, the contracted ones), the right one when the two
+    order the contracted axes differently, and the result when it is not
+    batch, then one operand's axes, then the other's.
+    """
+    if ELLIPSIS in left + right + out or matmul_form(left, right, out) is not None:
+        return []
+    batch = tuple(s for s in out if s in left and s in right)
+    n = len(batch)
+    inner = set(left) & set(right) - set(out)
+
+    def grouped(word) -> bool:
+        if word[:n] != batch:
+            return False
+        flags = [s in inner for s in word[n:]]
+        return sum(1 for a, b in zip(flags, flags[1:]) if a != b) <= 1
+
+    copies = [word for word in (left, right) if not grouped(word)]
+    if right not in copies and [s for s in left if s in inner] != [s for s in right if s in inner]:
+        copies.append(right)
+    own_left = tuple(s for s in left if s in out and s not in batch)
+    own_right = tuple(s for s in right if s in out and s not in batch)
+    if out not in (batch + own_left + own_right, batch + own_right + own_left):
+        copies.append(out)
+    return copies
 
 
 def candidate_paths(
@@ -89,7 +188,10 @@ def candidate_paths(
     for scenario in itertools.product(_SCENARIO_SIZES, repeat=len(free)):
         trial = dict(sizes)
         trial.update({s: (n, "scenario") for s, n in zip(free, scenario)})
-        path = plan_contraction(inputs, output, trial).path
+        if len(default.paired) <= ENUMERATE_MAX_OPERANDS:
+            path = _cheapest_path(list(default.paired), output, lambda s: trial.get(s, (DEFAULT_SIZE,))[0])
+        else:
+            path = plan_contraction(inputs, output, trial).path
         counts[path] = counts.get(path, 0) + 1
     ranked = sorted((p for p in counts if p != default.path), key=lambda p: (-counts[p], p))
     alternatives = [plan_contraction(inputs, output, sizes, p) for p in ranked]
@@ -136,9 +238,6 @@ def plan_contraction(
     # Canonical letters make the path independent of the user's letter choice.
     letter_map = {s: opt_einsum.get_symbol(i) for i, s in enumerate(all_symbols)}
     operands = [tuple(op) for op in inputs]
-    # The smallest original index behind each operand: keeps the user's
-    # operand order on both sides of every pairwise step.
-    origins = list(range(len(inputs)))
     steps: list[Step] = []
 
     def needed_elsewhere(index: int) -> set[str]:
@@ -176,35 +275,18 @@ def plan_contraction(
     largest = max([1] + [_numel(s) for s in shapes])
     if len(operands) > 1:
         eq = _spec_string(operands, output, letter_map)
+        if not path and len(operands) <= ENUMERATE_MAX_OPERANDS:
+            # Every order is costed: among orders of (nearly) equal FLOPs,
+            # one may copy far less.
+            path = _cheapest_path(operands, output, size_of)
+            strategy = "all orders"
         found, info = opt_einsum.contract_path(
             eq, *shapes, shapes=True, optimize=list(path) if path else strategy
         )
         path = tuple(tuple(pair) for pair in found)
         planned_flops = int(info.opt_cost)
         largest = max(largest, int(info.largest_intermediate))
-        for pair in path:
-            i, j = sorted(pair, key=lambda k: origins[k])
-            left, right = operands[i], operands[j]
-            rest = [op for k, op in enumerate(operands) if k not in (i, j)]
-            last = not rest
-            keep = set(output)
-            for op in rest:
-                keep.update(op)
-            if last:
-                result = output
-            else:
-                batch = [s for s in left if s in right and s in keep]
-                result = tuple(batch + [s for s in left + right if s in keep and s not in batch])
-                result = _dedupe(result)
-            drop_ellipsis = ELLIPSIS in (left + right) and ELLIPSIS not in keep
-            if drop_ellipsis:
-                result = (ELLIPSIS,) + tuple(s for s in result if s != ELLIPSIS)
-            elif ELLIPSIS in result:
-                result = _ellipsis_first(result) if not last else result
-            steps.append(PairStep(i, j, left, right, result, drop_ellipsis))
-            origin = min(origins[i], origins[j])
-            origins = [o for k, o in enumerate(origins) if k not in (i, j)] + [origin]
-            operands = rest + [tuple(s for s in result if not (drop_ellipsis and s == ELLIPSIS))]
+        steps.extend(_pair_steps(operands, output, path))
     else:
         planned_flops = naive_flops
 
@@ -215,6 +297,81 @@ def plan_contraction(
     return Plan(
         tuple(steps), naive_flops, planned_flops, largest, sizes_used, strategy, path or (), tuple(paired)
     )
+
+
+def _pair_steps(operands: list[Symbols], output: Symbols, path) -> list[PairStep]:
+    """The pairwise steps of `path`; each intermediate is laid out as a
+    matrix product leaves it: shared axes, the left's, then the right's."""
+    operands = list(operands)
+    # The smallest original index behind each operand: keeps the user's
+    # operand order on both sides of every pairwise step.
+    origins = list(range(len(operands)))
+    steps = []
+    for pair in path:
+        i, j = sorted(pair, key=lambda k: origins[k])
+        left, right = operands[i], operands[j]
+        rest = [op for k, op in enumerate(operands) if k not in (i, j)]
+        last = not rest
+        keep = set(output)
+        for op in rest:
+            keep.update(op)
+        if last:
+            result = output
+        else:
+            batch = [s for s in left if s in right and s in keep]
+            result = tuple(batch + [s for s in left + right if s in keep and s not in batch])
+            result = _dedupe(result)
+        drop_ellipsis = ELLIPSIS in (left + right) and ELLIPSIS not in keep
+        if drop_ellipsis:
+            result = (ELLIPSIS,) + tuple(s for s in result if s != ELLIPSIS)
+        elif ELLIPSIS in result:
+            result = _ellipsis_first(result) if not last else result
+        steps.append(PairStep(i, j, left, right, result, drop_ellipsis))
+        origin = min(origins[i], origins[j])
+        origins = [o for k, o in enumerate(origins) if k not in (i, j)] + [origin]
+        operands = rest + [tuple(s for s in result if not (drop_ellipsis and s == ELLIPSIS))]
+    return steps
+
+
+def _all_paths(n: int):
+    if n < 2:
+        yield ()
+        return
+    for pair in itertools.combinations(range(n), 2):
+        for rest in _all_paths(n - 1):
+            yield (pair,) + rest
+
+
+@functools.lru_cache(maxsize=1024)
+def _path_terms(operands: tuple[Symbols, ...], output: Symbols) -> tuple:
+    """Every pairwise order, with the words whose sizes give its cost:
+    (path, the letters of each step, the operands and results it copies)."""
+    terms = []
+    for path in _all_paths(len(operands)):
+        steps = _pair_steps(list(operands), output, path)
+        work = tuple(step.left_symbols + step.right_symbols for step in steps)
+        copies = tuple(
+            word for step in steps for word in copied_words(step.left_symbols, step.right_symbols, step.output)
+        )
+        terms.append((path, work, copies))
+    return tuple(terms)
+
+
+def _cheapest_path(operands: list[Symbols], output: Symbols, size_of) -> tuple:
+    """The order with the least multiply-adds plus COPY_COST per copied element."""
+
+    def numel(word) -> int:
+        total = 1
+        for s in dict.fromkeys(word):
+            total *= size_of(s)
+        return total
+
+    best = None
+    for path, work, copies in _path_terms(tuple(operands), output):
+        cost = sum(map(numel, work)) + COPY_COST * sum(map(numel, copies))
+        if best is None or cost < best[0]:
+            best = (cost, path)
+    return best[1]
 
 
 def _numel(shape: tuple[int, ...]) -> int:

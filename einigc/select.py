@@ -4,46 +4,56 @@ Eagerly, `tf.einsum` re-parses its equation in Python on every call
 (47 µs for a 4x4 product, measured); the raw ops skip that: `MatMul` 20 µs,
 `Einsum` 26 µs. Matrix products become MatMul / BatchMatMulV2, everything
 else the raw Einsum op, which plans transposes and BLAS calls itself.
+
+A pair whose axes fall into contiguous runs (`bij,ijk->bk`: rows `b`,
+contracted `ij`, columns `k`) is a matrix product after reshapes, which
+cost no copy: MatMul's kernel beats the Einsum kernel's batched product
+(measured 5-10 % at 256x1024x256, 2x at 64x64x64 on TF 2.21 CPU).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from einigc import ir
-from einigc.plan import ELLIPSIS
+from einigc.plan import matmul_form
+
+__all__ = ["FusedMatMul", "select_pair"]
 
 
-def select_pair(left: tuple[str, ...], right: tuple[str, ...], out: tuple[str, ...], a: str, b: str) -> ir.Op:
-    if ELLIPSIS not in left + right + out:
-        matmul = _matmul(left, right, out, a, b)
-        if matmul is not None:
-            return matmul
+@dataclass(frozen=True)
+class FusedMatMul:
+    """A 2-D matrix product after merging runs of axes: rows, inner, cols."""
+
+    a: str  # the operand that gives the rows
+    b: str
+    rows: tuple[str, ...]
+    inner: tuple[str, ...]
+    cols: tuple[str, ...]
+    a_axes: tuple[str, ...]  # the axes of `a` as they lie in memory
+    b_axes: tuple[str, ...]
+    transpose_a: bool
+    transpose_b: bool
+
+
+def select_pair(
+    left: tuple[str, ...], right: tuple[str, ...], out: tuple[str, ...], a: str, b: str
+) -> ir.Op | FusedMatMul:
+    form = matmul_form(left, right, out)
+    if form is not None:
+        x, y = (b, a) if form.swap else (a, b)
+        x_axes, y_axes = (right, left) if form.swap else (left, right)
+        if len(form.rows) == len(form.inner) == len(form.cols) == 1:
+            if form.batch:
+                if not (form.transpose_a or form.transpose_b):
+                    return ir.BatchMatMul(x, y)
+            else:
+                return ir.MatMul(x, y, form.transpose_a, form.transpose_b)
+        elif not form.batch:
+            return FusedMatMul(
+                x, y, form.rows, form.inner, form.cols, x_axes, y_axes, form.transpose_a, form.transpose_b
+            )
+        # Batched with transposes or runs: BatchMatMulV2 only offers adjoints,
+        # which conjugate complex inputs; the Einsum op does the same product.
     equation = f"{''.join(left)},{''.join(right)}->{''.join(out)}"
     return ir.Einsum(equation, (a, b))
-
-
-def _matmul(left, right, out, a, b) -> ir.Op | None:
-    if len(set(left)) != len(left) or len(set(right)) != len(right) or len(set(out)) != len(out):
-        return None
-    batch = tuple(s for s in left if s in right and s in out)
-    n = len(batch)
-    if left[:n] != batch or right[:n] != batch or out[:n] != batch:
-        return None
-    l_rest, r_rest, o_rest = left[n:], right[n:], out[n:]
-    if len(l_rest) != 2 or len(r_rest) != 2 or len(o_rest) != 2:
-        return None
-    contracted = set(l_rest) & set(r_rest)
-    if len(contracted) != 1 or contracted & set(o_rest):
-        return None
-    (c,) = contracted
-    (row,) = set(l_rest) - {c}
-    (col,) = set(r_rest) - {c}
-    if o_rest != (row, col):
-        return None
-    transpose_a = l_rest == (c, row)
-    transpose_b = r_rest == (col, c)
-    if batch:
-        # BatchMatMulV2 only offers adjoints, which conjugate complex inputs.
-        if transpose_a or transpose_b:
-            return None
-        return ir.BatchMatMul(a, b)
-    return ir.MatMul(a, b, transpose_a, transpose_b)

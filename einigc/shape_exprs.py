@@ -42,6 +42,13 @@ class ShapeEnv:
         self.composite_shapes: dict[str, str] = {}
         self.sources = dict(lay.composite_source)
 
+    def saved(self) -> tuple:
+        """The shape reads emitted so far (to forget those of a branch)."""
+        return dict(self.shape_vars), dict(self.rank_vars), dict(self.composite_shapes)
+
+    def restore(self, saved: tuple) -> None:
+        self.shape_vars, self.rank_vars, self.composite_shapes = (dict(d) for d in saved)
+
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:
             name = self.names[index]

@@ -291,7 +291,7 @@ def bmm3(x, y, z):
 
     Plan:
     einsum("bij,bjk,bkl->bil")
-      order (opt_einsum optimal): bij,bjk->bik; bik,bkl->bil
+      order (cheapest of all orders, copies counted): bij,bjk->bik; bik,bkl->bil
       FLOPs: 67,108,864 planned, 3,221,225,472 naive; largest intermediate: 262,144
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
@@ -302,11 +302,11 @@ def bmm3(x, y, z):
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
     n_b, n_i, n_j, n_k, n_l = _static_sizes("bij,bjk,bkl->bijkl", x, y, z)
-    flops = [
+    cost = [
         n_b * n_i * n_j * n_k + n_b * n_i * n_k * n_l,  # bij,bjk; bik,bkl
         n_b * n_j * n_k * n_l + n_b * n_i * n_j * n_l,  # bjk,bkl; bij,bjl
     ]
-    order = flops.index(min(flops))
+    order = cost.index(min(cost))
     if order == 0:
         # step 1 of 2 of the planned order: sums j
         x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
@@ -329,7 +329,8 @@ def chain(a, b, c, d):
 
     Plan:
     einsum("ab,bc,cd,de->ae")
-      order (opt_einsum optimal): bc,cd->bd; ab,bd->ad; ad,de->ae
+      order (cheapest of all orders, copies counted): bc,cd->bd; ab,bd->ad;
+        ad,de->ae
       FLOPs: 4,016,000 planned, 16,000,000,000 naive; largest intermediate:
         1,000,000 element(s)
       sizes assumed: a=1000, b=2, c=1000, d=2, e=1000
@@ -352,39 +353,54 @@ def bilinear(x, w, y):
 
     Plan:
     einsum("bi,ijk,bk->bj")
-      order (opt_einsum optimal): bi,bk->bik; bik,ijk->bj
-      FLOPs: 33,816,576 planned, 50,331,648 naive; largest intermediate: 262,144
+      order (cheapest of all orders, copies counted): bi,ijk->bjk; bjk,bk->bj
+      FLOPs: 34,078,720 planned, 50,331,648 naive; largest intermediate: 262,144
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*
       (* no `where` size: the default 64)
-      or, if the static shapes make it cheaper: bi,ijk->bjk; bjk,bk->bj
       or, if the static shapes make it cheaper: ijk,bk->ijb; bi,ijb->bj
+      or, if the static shapes make it cheaper: bi,bk->bik; bik,ijk->bj
     """
     x, w, y = _check_axes("bilinear", "bi,ijk,bk", [("x", x), ("w", w), ("y", y)])
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
+    # Cost: multiply-adds, and 16 per element a transpose copies.
     n_b, n_i, n_j, n_k = _static_sizes("bi,ijk,bk->bijk", x, w, y)
-    flops = [
-        n_b * n_i * n_k + n_b * n_i * n_k * n_j,  # bi,bk; bik,ijk
+    cost = [
         n_b * n_i * n_j * n_k + n_b * n_j * n_k,  # bi,ijk; bjk,bk
-        n_i * n_j * n_k * n_b + n_b * n_i * n_j,  # ijk,bk; bi,ijb
+        n_i * n_j * n_k * n_b
+        + n_b * n_i * n_j
+        + 16 * n_i * n_j * n_b,  # ijk,bk; bi,ijb
+        n_b * n_i * n_k
+        + n_b * n_i * n_k * n_j
+        + 16 * n_i * n_j * n_k,  # bi,bk; bik,ijk
     ]
-    order = flops.index(min(flops))
+    order = cost.index(min(cost))
     if order == 0:
+        x_shape = _dims(x)
+        w_shape = _dims(w)
+        w_2d = tf.reshape(w, [x_shape[1], -1])
+        # step 1 of 2 of the planned order: sums i
+        # a matrix product of runs of axes (b,i,jk): reshapes, no copies
+        x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
+        x_w = tf.reshape(x_w_2d, [-1, w_shape[1], w_shape[2]])
+        # step 2 of 2 of the planned order: sums k
+        x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
+    elif order == 1:
+        x_shape_1 = _dims(x)
+        w_shape_1 = _dims(w)
+        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
+        # step 1 of 2 of the planned order: sums k
+        # a matrix product of runs of axes (ij,k,b): reshapes, no copies
+        w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
+        w_y = tf.reshape(w_y_2d, [-1, w_shape_1[1], x_shape_1[0]])
+        # step 2 of 2 of the planned order: sums i
+        x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
+    else:
         # step 1 of 2 of the planned order: outer product
         x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
         # step 2 of 2 of the planned order: sums i, k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
-    elif order == 1:
-        # step 1 of 2 of the planned order: sums i
-        x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
-        # step 2 of 2 of the planned order: sums k
-        x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
-    else:
-        # step 1 of 2 of the planned order: sums k
-        w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
-        # step 2 of 2 of the planned order: sums i
-        x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     return x_w_y
 
 
@@ -587,10 +603,11 @@ def batch_matvec(x, v):
 
     Plan:
     einsum("BI,I,IJ->BJ")
-      order (opt_einsum optimal): I,IJ->IJ; BI,IJ->BJ
+      order (cheapest of all orders, copies counted): I,IJ->IJ; BI,IJ->BJ
       FLOPs: 528,384 planned, 786,432 naive; largest intermediate: 4,096 element(s)
       sizes assumed: B=64*, I=64*, J=64*
       (* no `where` size: the default 64)
+      or, if the static shapes make it cheaper: BI,I->IB; IB,IJ->BJ
     """
     x, v, v_checked = _check_axes(
         "batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)]
@@ -605,10 +622,25 @@ def batch_matvec(x, v):
     v_checked_shape = _dims(v_checked)
     # IJ as core axes IJ: one reshape, no copy
     v_checked_core = tf.reshape(v_checked, [-1, math.prod(v_checked_shape[I_rank:])])
-    # step 1 of 2 of the planned order: outer product
-    v_v = tf.raw_ops.Einsum(inputs=[v_core, v_checked_core], equation="I,IJ->IJ")
-    # step 2 of 2 of the planned order: sums I
-    x_v_v = tf.raw_ops.MatMul(a=x_core, b=v_v)
+    # The best order depends on sizes the compiler cannot see: pick it
+    # from the static shapes while tracing (64 where a size is unknown).
+    # Cost: multiply-adds, and 16 per element a transpose copies.
+    n_B, n_I, n_J = _static_sizes("BI,I,IJ->BIJ", x_core, v_core, v_checked_core)
+    cost = [
+        n_I * n_J + n_B * n_I * n_J,  # I,IJ; BI,IJ
+        n_B * n_I + n_I * n_B * n_J + 16 * n_B * n_I,  # BI,I; IB,IJ
+    ]
+    order = cost.index(min(cost))
+    if order == 0:
+        # step 1 of 2 of the planned order: outer product
+        v_v = tf.raw_ops.Einsum(inputs=[v_core, v_checked_core], equation="I,IJ->IJ")
+        # step 2 of 2 of the planned order: sums I
+        x_v_v = tf.raw_ops.MatMul(a=x_core, b=v_v)
+    else:
+        # step 1 of 2 of the planned order: outer product
+        x_v = tf.raw_ops.Einsum(inputs=[x_core, v_core], equation="BI,I->IB")
+        # step 2 of 2 of the planned order: sums I
+        x_v_v = tf.raw_ops.MatMul(a=x_v, b=v_checked_core, transpose_a=True)
     B_shape = x_shape[:B_rank]
     J_shape = v_checked_shape[I_rank:]
     # lay the result out as BJ
@@ -696,10 +728,9 @@ def project(x, w):
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x)
-    w_shape = _dims(w)
-    # (ij)k as core axes ijk: one reshape, no copy
-    w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
-    return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
+    x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
+    # a matrix product of runs of axes (b,ij,k): reshapes, no copies
+    return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
 def unflatten(x):

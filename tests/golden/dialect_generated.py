@@ -219,10 +219,9 @@ def project(x, w):
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x)
-    w_shape = _dims(w)
-    # (ij)k as core axes ijk: one reshape, no copy
-    w_core = tf.reshape(w, [x_shape[1], x_shape[2], w_shape[1]])
-    return tf.raw_ops.Einsum(inputs=[x, w_core], equation="bij,ijk->bk")
+    x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
+    # a matrix product of runs of axes (b,ij,k): reshapes, no copies
+    return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
 def unflatten(x):

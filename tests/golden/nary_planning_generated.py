@@ -136,6 +136,22 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
+def _dims(tensor):
+    # The sizes of the axes of `tensor` as a Python list: ints where the shape
+    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
+    # only for sizes unknown while tracing.
+    if not hasattr(tensor, "shape"):
+        tensor = tf.convert_to_tensor(tensor)
+    dims, dynamic = [], None
+    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+        if size is None:
+            if dynamic is None:
+                dynamic = tf.shape(tensor, out_type=tf.int64)
+            size = dynamic[axis]
+        dims.append(size)
+    return dims
+
+
 def _static_sizes(spec, *operands, assumed=None):
     # The sizes of the letters after '->' in `spec`, read from the operands'
     # static shapes; a size unknown while tracing counts as `assumed` (the
@@ -157,7 +173,7 @@ def bmm3(x, y, z):
 
     Plan:
     einsum("bij,bjk,bkl->bil")
-      order (opt_einsum optimal): bij,bjk->bik; bik,bkl->bil
+      order (cheapest of all orders, copies counted): bij,bjk->bik; bik,bkl->bil
       FLOPs: 67,108,864 planned, 3,221,225,472 naive; largest intermediate: 262,144
         element(s)
       sizes assumed: b=64*, i=64*, j=64*, k=64*, l=64*
@@ -168,11 +184,11 @@ def bmm3(x, y, z):
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
     n_b, n_i, n_j, n_k, n_l = _static_sizes("bij,bjk,bkl->bijkl", x, y, z)
-    flops = [
+    cost = [
         n_b * n_i * n_j * n_k + n_b * n_i * n_k * n_l,  # bij,bjk; bik,bkl
         n_b * n_j * n_k * n_l + n_b * n_i * n_j * n_l,  # bjk,bkl; bij,bjl
     ]
-    order = flops.index(min(flops))
+    order = cost.index(min(cost))
     if order == 0:
         # step 1 of 2 of the planned order: sums j
         x_y = tf.raw_ops.BatchMatMulV2(x=x, y=y)
@@ -194,7 +210,8 @@ def chain(a, b, c, d):
 
     Plan:
     einsum("ab,bc,cd,de->ae")
-      order (opt_einsum optimal): bc,cd->bd; ab,bd->ad; ad,de->ae
+      order (cheapest of all orders, copies counted): bc,cd->bd; ab,bd->ad;
+        ad,de->ae
       FLOPs: 4,016,000 planned, 16,000,000,000 naive; largest intermediate:
         1,000,000 element(s)
       sizes assumed: a=1000, b=2, c=1000, d=2, e=1000
@@ -218,12 +235,11 @@ def bilinear(x, w, y):
 
     Plan:
     einsum("bi,ijk,bk->bj")
-      order (opt_einsum optimal): bi,ijk->bjk; bjk,bk->bj
+      order (cheapest of all orders, copies counted): bi,ijk->bjk; bjk,bk->bj
       FLOPs: 12,779,520 planned, 18,874,368 naive; largest intermediate: 98,304
         element(s)
       sizes assumed: b=512, i=64*, j=3, k=64*
       (* no `where` size: the default 64)
-      or, if the static shapes make it cheaper: bi,bk->bik; bik,ijk->bj
       or, if the static shapes make it cheaper: ijk,bk->ijb; bi,ijb->bj
     """
     x, w, y = _check_axes(
@@ -231,28 +247,35 @@ def bilinear(x, w, y):
     )
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
+    # Cost: multiply-adds, and 16 per element a transpose copies.
     n_b, n_i, n_j, n_k = _static_sizes(
         "bi,ijk,bk->bijk", x, w, y, assumed={"b": 512, "j": 3}
     )
-    flops = [
+    cost = [
         n_b * n_i * n_j * n_k + n_b * n_j * n_k,  # bi,ijk; bjk,bk
-        n_b * n_i * n_k + n_b * n_i * n_k * n_j,  # bi,bk; bik,ijk
-        n_i * n_j * n_k * n_b + n_b * n_i * n_j,  # ijk,bk; bi,ijb
+        n_i * n_j * n_k * n_b
+        + n_b * n_i * n_j
+        + 16 * n_i * n_j * n_b,  # ijk,bk; bi,ijb
     ]
-    order = flops.index(min(flops))
+    order = cost.index(min(cost))
     if order == 0:
+        x_shape = _dims(x)
+        w_shape = _dims(w)
+        w_2d = tf.reshape(w, [x_shape[1], -1])
         # step 1 of 2 of the planned order: sums i
-        x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
+        # a matrix product of runs of axes (b,i,jk): reshapes, no copies
+        x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
+        x_w = tf.reshape(x_w_2d, [-1, w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
-    elif order == 1:
-        # step 1 of 2 of the planned order: outer product
-        x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="bi,bk->bik")
-        # step 2 of 2 of the planned order: sums i, k
-        x_w_y = tf.raw_ops.Einsum(inputs=[x_y, w], equation="bik,ijk->bj")
     else:
+        x_shape_1 = _dims(x)
+        w_shape_1 = _dims(w)
+        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
         # step 1 of 2 of the planned order: sums k
-        w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
+        # a matrix product of runs of axes (ij,k,b): reshapes, no copies
+        w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
+        w_y = tf.reshape(w_y_2d, [-1, w_shape_1[1], x_shape_1[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     return x_w_y
