@@ -2,8 +2,8 @@
 """`make bench`: einigc's generated code against tf.einsum, hand-written TF and numpy.
 
 Compiles bench/cases.ein with the einigc package, imports the generated module
-and, for every case, times in this one process, interleaved round-robin over
-all variants, after warm-ups, reporting medians:
+and, for every case, times in this one process, interleaved (a fresh random
+order each round) over all variants, after warm-ups, reporting medians:
 
   generated   the einigc-generated function
   hand        expert hand-written TensorFlow (matmul / reshape / gather /
@@ -34,6 +34,7 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import re
 import resource
 import statistics
@@ -354,7 +355,7 @@ def to_numpy(value):
 
 
 def run_interleaved(np, variants: list[Variant], cfg: dict, reference=None, tolerance=2e-4, first_outputs=None):
-    """Warm-up (first call traces / compiles), check, then round-robin timing."""
+    """Warm-up (first call traces / compiles), check, then interleaved timing in random orders."""
     for v in variants:
         if not v.ok:
             continue
@@ -396,8 +397,13 @@ def run_interleaved(np, variants: list[Variant], cfg: dict, reference=None, tole
     gc.collect()
     gc.disable()
     try:
+        # A fresh random order each round: a variant measured right after
+        # another inherits its after-effects (an eager tape's deallocations
+        # slowed the tf.function call after it by 10-15 %), so no variant may
+        # always follow the same one, as it would in a fixed rotation.
+        shuffler = random.Random(20261126)
         for r in range(rmax):
-            order = live[r % len(live):] + live[: r % len(live)]
+            order = shuffler.sample(live, len(live))
             for v in order:
                 # Spread each variant's rounds evenly over the rmax rounds.
                 if (r + 1) * v.rounds // rmax == r * v.rounds // rmax:
@@ -947,7 +953,7 @@ def render_markdown(meta, rows, flops, memory, compile_res, help_res, eingrad, n
     )
     out.append("")
     out.append(
-        "Median wall time per call in µs, measured in one process, interleaved round-robin over the nine TF "
+        "Median wall time per call in µs, measured in one process, interleaved in a fresh random order each round over the nine TF "
         "variants of a case (3 implementations × 3 modes; numpy's two variants interleaved with each other "
         "afterwards) after warm-ups (first call of tf.function / XLA variants traces and is not timed). "
         "`np False` / `np True`: np.einsum(optimize=False / True), eager rows only. "

@@ -245,13 +245,13 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
 
 
 # Helpers that call other helpers.
-_HELPER_NEEDS = {"diagonal": ("dims",), "induced_diagonal": ("dims",)}
+_HELPER_NEEDS = {"diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
 
 
 def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
     imports = []
     if "trace_when_eager" in helpers:
         imports.append("functools")
-    if "math.prod(" in code:
+    if "math.prod(" in code or "induced_diagonal" in helpers:
         imports.append("math")
     return sorted(imports)

@@ -213,9 +213,18 @@ class _FunctionLowering:
             if ELLIPSIS in core_output:
                 result = self.induced_beside_ellipsis(result, core_output, lay.output.core)
             else:
+                axes = core_output
+                last = self.body[-1] if self.body else None
+                if isinstance(last, ir.Assign) and last.target == result and isinstance(last.op, ir.Transpose):
+                    # The scatter places entries in any order: no transpose first.
+                    self.body.pop()
+                    result = last.op.operand
+                    axes = [""] * len(core_output)
+                    for k, source_axis in enumerate(last.op.perm):
+                        axes[source_axis] = core_output[k]
                 result = self.emit(
-                    f"{result}_diag",
-                    ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
+                    f"{self.stem(result)}_diag",
+                    ir.InducedDiagonal(result, _word(axes), _word(lay.output.core)),
                     "repeated output letters: place the values on that diagonal, zeros elsewhere",
                 )
         if lay.output.needs_reshape:

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from einigc.compiler import compile_text
@@ -135,3 +136,37 @@ def test_ten_thousand_declarations_compile():
     lines = [f'f{k}(x, y) = einsum("ij,jk->ik", x, y)' for k in range(10_000)]
     source = compile_text("\n".join(lines) + "\n").source
     assert source.count("\ndef f") == 10_000
+
+
+def test_diagonal_indices_are_built_once_per_shape_eagerly():
+    text = 'diag(x) = einsum("ijji->ij", x)\ninduced(x) = einsum("ij->jiji", x)\n'
+    module = load_module(text)
+    cache = module._index_once.__defaults__[0]
+    rng = np.random.default_rng(5)
+    for shape in [(2, 3, 3, 2), (4, 1, 1, 4), (2, 3, 3, 2)]:
+        x = rng.standard_normal(shape)
+        np.testing.assert_array_equal(module.diag(x), np.einsum("ijji->ij", x))
+        y = rng.standard_normal(shape[:2])
+        expected = np.zeros(shape[1::-1] * 2)
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                expected[j, i, j, i] = y[i, j]
+        np.testing.assert_array_equal(module.induced(y), expected)
+    assert len(cache) == 4  # two shapes, two helpers: the repeated shape reused its entry
+    # No transpose before the scatter: it places the entries in any order.
+    assert "tf.transpose(" not in code_lines(function_source(text, "induced"))
+
+
+def test_static_shapes_that_passed_the_checks_are_remembered_not_trusted_blindly():
+    module = load_module('mm(a, b) = einsum("ij,jk->ik", a, b)\n')
+    passed = module._check_axes.__defaults__[-1]
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    np.testing.assert_array_equal(module.mm(a, b), a @ b)
+    assert ("mm", "ij,jk", (2, 3), (3, 4)) in passed
+    np.testing.assert_array_equal(module.mm(a, b), a @ b)
+    with pytest.raises(ValueError, match="axis 'j' is 3 in 'a' but 5 in 'b'"):
+        module.mm(a, np.ones((5, 4)))
+    # Unknown dimensions are never remembered: they get assertions each trace.
+    traced = tf.function(module.mm, input_signature=[tf.TensorSpec([None, None], tf.float64)] * 2)
+    np.testing.assert_array_equal(traced(a, b), a @ b)
+    assert not any(None in shape for key in passed for shape in key[2:])

@@ -13,11 +13,17 @@ __all__ = [
 ]
 
 
-def _check_axes(function, spec, operands, sizes=None):
+def _check_axes(function, spec, operands, sizes=None, _passed=set()):
     # Named axes must agree exactly in size across operands (and with the
     # `where` sizes): say which axis and operands disagree, instead of
     # failing inside a TensorFlow op. Static shapes are checked for free;
     # only dimensions unknown while tracing get a run-time assertion.
+    try:
+        key = (function, spec) + tuple(tuple(tensor.shape) for _, tensor in operands)
+    except (AttributeError, ValueError):  # no shape, or an unknown rank
+        key = None
+    if key in _passed:  # these static shapes passed before
+        return [tensor for _, tensor in operands]
     seen = {letter: (size, "`where`") for letter, size in (sizes or {}).items()}
     groups = []
     assertions = []
@@ -104,6 +110,12 @@ def _check_axes(function, spec, operands, sizes=None):
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
+        if key is not None and None not in [
+            size for shape in key[2:] for size in shape
+        ]:
+            if len(_passed) >= 1024:
+                _passed.clear()
+            _passed.add(key)
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
     # A tensor given twice stays one tensor, so gradients see every use.
@@ -142,6 +154,16 @@ def _diagonal(tensor, axes, result_axes):
     # agree, laid out as `result_axes`: one gather that reads only those
     # entries, at any rank, instead of copying the whole input.
     dims = _dims(tensor)
+    index = _index_once(
+        ("diagonal", tuple(dims), axes, result_axes),
+        lambda: _diagonal_index(dims, axes, result_axes),
+    )
+    return tf.gather(tf.reshape(tensor, [-1]), index)
+
+
+def _diagonal_index(dims, axes, result_axes):
+    # The flat positions of the diagonal: each result axis steps through the
+    # input by the sum of the strides of the axes that share its letter.
     size, stride, step = {}, {}, 1
     for axis in reversed(range(len(axes))):
         letter = axes[axis]
@@ -168,7 +190,7 @@ def _diagonal(tensor, axes, result_axes):
         index += tf.reshape(
             tf.range(size[letter], dtype=tf.int64) * stride[letter], along
         )
-    return tf.gather(tf.reshape(tensor, [-1]), index)
+    return index
 
 
 def _dims(tensor):
@@ -185,6 +207,19 @@ def _dims(tensor):
             size = dynamic[axis]
         dims.append(size)
     return dims
+
+
+def _index_once(key, build, _cache={}):
+    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
+    # once and reused (a handful of entries); while tracing it is built in
+    # the graph, where TensorFlow folds it into a constant.
+    if not tf.executing_eagerly():
+        return build()
+    if key not in _cache:
+        if len(_cache) >= 64:
+            _cache.clear()
+        _cache[key] = build()
+    return _cache[key]
 
 
 def gram_trace(x):

@@ -2,6 +2,7 @@
 # Regenerate it with: einigc dialect.ein -o dialect_generated.py
 """The einig dialect: composites, groups, `_` and `()`, induced diagonals."""
 
+import math
 import tensorflow as tf
 
 __all__ = [
@@ -15,11 +16,17 @@ __all__ = [
 ]
 
 
-def _check_axes(function, spec, operands, sizes=None):
+def _check_axes(function, spec, operands, sizes=None, _passed=set()):
     # Named axes must agree exactly in size across operands (and with the
     # `where` sizes): say which axis and operands disagree, instead of
     # failing inside a TensorFlow op. Static shapes are checked for free;
     # only dimensions unknown while tracing get a run-time assertion.
+    try:
+        key = (function, spec) + tuple(tuple(tensor.shape) for _, tensor in operands)
+    except (AttributeError, ValueError):  # no shape, or an unknown rank
+        key = None
+    if key in _passed:  # these static shapes passed before
+        return [tensor for _, tensor in operands]
     seen = {letter: (size, "`where`") for letter, size in (sizes or {}).items()}
     groups = []
     assertions = []
@@ -106,6 +113,12 @@ def _check_axes(function, spec, operands, sizes=None):
             )
     tensors = [tensor for _, tensor in operands]
     if not assertions:
+        if key is not None and None not in [
+            size for shape in key[2:] for size in shape
+        ]:
+            if len(_passed) >= 1024:
+                _passed.clear()
+            _passed.add(key)
         return tensors
     # Only while tracing with unknown dimensions: the ops wait for the checks.
     # A tensor given twice stays one tensor, so gradients see every use.
@@ -155,16 +168,40 @@ def _dims(tensor):
     return dims
 
 
+def _index_once(key, build, _cache={}):
+    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
+    # once and reused (a handful of entries); while tracing it is built in
+    # the graph, where TensorFlow folds it into a constant.
+    if not tf.executing_eagerly():
+        return build()
+    if key not in _cache:
+        if len(_cache) >= 64:
+            _cache.clear()
+        _cache[key] = build()
+    return _cache[key]
+
+
 def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
     size = dict(zip(axes, _dims(tensor)))
     result_shape = [size[letter] for letter in result_axes]
+    index = _index_once(
+        ("induced", tuple(result_shape), axes, result_axes),
+        lambda: _induced_index(size, axes, result_axes),
+    )
+    flat = tf.scatter_nd(index, tf.reshape(tensor, [-1]), [math.prod(result_shape)])
+    return tf.reshape(flat, result_shape)
+
+
+def _induced_index(size, axes, result_axes):
+    # Where each entry of the input lands in the flattened output, as the
+    # [n, 1] indices of tf.scatter_nd.
     stride, step = {}, 1
-    for letter, extent in zip(reversed(result_axes), reversed(result_shape)):
+    for letter in reversed(result_axes):
         stride[letter] = stride.get(letter, 0) + step
-        step = step * extent
+        step = step * size[letter]
     index = 0
     for axis, letter in enumerate(axes):
         along = [1] * len(axes)
@@ -172,12 +209,7 @@ def _induced_diagonal(tensor, axes, result_axes):
         index += tf.reshape(
             tf.range(size[letter], dtype=tf.int64) * stride[letter], along
         )
-    flat = tf.scatter_nd(
-        tf.reshape(index, [-1, 1]),
-        tf.reshape(tensor, [-1]),
-        tf.cast(tf.reshape(step, [1]), tf.int64),
-    )
-    return tf.reshape(flat, result_shape)
+    return tf.reshape(index, [-1, 1])
 
 
 def tensordot(x, y):
