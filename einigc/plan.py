@@ -71,11 +71,12 @@ _SCENARIO_SIZES = (4, 512)
 _MAX_SCENARIO_LETTERS = 6
 MAX_CANDIDATES = 4
 
-# A transpose copies memory; a matrix product streams it. Copying one
-# element costs about as much as 16 multiply-adds (measured on TF 2.21 CPU:
-# transposing a 64x64x64 operand takes a third of the time of the
-# 256x64x4096 product that follows it). Orders are ranked by multiply-adds
-# plus this much per element that some step must copy.
+# A transpose copies memory; a matrix product streams it. Orders are ranked
+# by multiply-adds plus this much per element that some step must copy. On
+# TF 2.21 CPU transposing a 64x64x64 operand took 230 us, the 256x64x4096
+# product after it 550 us: a copied element cost ~100 multiply-adds there.
+# 16 is deliberately lower (copies are cheaper on other hardware): copies
+# decide between orders of similar FLOPs, not against a large FLOPs saving.
 COPY_COST = 16
 
 # Every pairwise order is costed up to this many operands (18 orders for 4),

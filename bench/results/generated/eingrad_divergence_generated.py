@@ -13,6 +13,16 @@ def _diagonal(tensor, axes, result_axes):
     # agree, laid out as `result_axes`: one gather that reads only those
     # entries, at any rank, instead of copying the whole input.
     dims = _dims(tensor)
+    index = _index_once(
+        ("diagonal", tuple(dims), axes, result_axes),
+        lambda: _diagonal_index(dims, axes, result_axes),
+    )
+    return tf.gather(tf.reshape(tensor, [-1]), index)
+
+
+def _diagonal_index(dims, axes, result_axes):
+    # The flat positions of the diagonal: each result axis steps through the
+    # input by the sum of the strides of the axes that share its letter.
     size, stride, step = {}, {}, 1
     for axis in reversed(range(len(axes))):
         letter = axes[axis]
@@ -39,7 +49,7 @@ def _diagonal(tensor, axes, result_axes):
         index += tf.reshape(
             tf.range(size[letter], dtype=tf.int64) * stride[letter], along
         )
-    return tf.gather(tf.reshape(tensor, [-1]), index)
+    return index
 
 
 def _dims(tensor):
@@ -56,6 +66,19 @@ def _dims(tensor):
             size = dynamic[axis]
         dims.append(size)
     return dims
+
+
+def _index_once(key, build, _cache={}):
+    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
+    # once and reused (a handful of entries); while tracing it is built in
+    # the graph, where TensorFlow folds it into a constant.
+    if not tf.executing_eagerly():
+        return build()
+    if key not in _cache:
+        if len(_cache) >= 64:
+            _cache.clear()
+        _cache[key] = build()
+    return _cache[key]
 
 
 def _trace_when_eager(function):
