@@ -336,8 +336,9 @@ class _FunctionLowering:
 
     def fused_matmul(self, hint: str, op: FusedMatMul, comment: str) -> str | None:
         """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
-        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
-        if any(sizes[s] is None for s in op.inner + op.rows[1:] + op.cols):
+        start = len(self.body)
+        sizes = {s: self.shapes.letter_size(s) for s in op.inner + op.rows[1:] + op.cols}
+        if None in sizes.values():
             return None  # sizes the reshapes need are only known to the data
         inner = ir.Scalar(" * ".join(sizes[s] for s in op.inner))
         rest = ir.Scalar("-1")
@@ -345,14 +346,18 @@ class _FunctionLowering:
         b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
         a = self.as_matrix(op.a, a_groups, (inner, rest) if op.transpose_a else (rest, inner))
         b = self.as_matrix(op.b, b_groups, (rest, inner) if op.transpose_b else (inner, rest))
-        merged = "".join(op.rows) + "," + "".join(op.inner) + "," + "".join(op.cols)
-        note = f"a matrix product of runs of axes ({merged}): reshapes, no copies"
+        note = (
+            f"a matrix product: rows {''.join(op.rows)}, summed {''.join(op.inner)},"
+            f" columns {''.join(op.cols)} (reshapes, no copies)"
+        )
         product = self.emit(
             f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),
-            "\n".join(line for line in (comment, note) if line),
             stem=hint,
         )
+        # The comments go above the first statement of the step (a reshape).
+        first = self.body[start]
+        self.body[start] = ir.Assign(first.target, first.op, "\n".join(line for line in (comment, note) if line))
         if len(op.rows) == len(op.cols) == 1:
             return product
         shape = tuple(ir.Scalar("-1") if k == 0 else ir.Scalar(sizes[s]) for k, s in enumerate(op.rows + op.cols))

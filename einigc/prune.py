@@ -23,7 +23,21 @@ def prune(function: ir.Function) -> ir.Function:
         used = _names_in(function.result)
         for statement in body:
             used |= _names_read(statement)
-        kept = [s for s in body if not (isinstance(s, ir.Assign) and isinstance(s.op, _PURE) and s.target not in used)]
+        kept: list = []
+        # A dropped shape read's comment describes the step after it and
+        # moves there; a dropped reshape's comment describes only itself.
+        comment = ""
+        for statement in body:
+            if isinstance(statement, ir.Assign) and isinstance(statement.op, _PURE) and statement.target not in used:
+                if not isinstance(statement.op, ir.Reshape):
+                    comment = "\n".join(c for c in (comment, statement.comment) if c)
+                continue
+            if comment and isinstance(statement, ir.Assign):
+                statement = dataclasses.replace(
+                    statement, comment="\n".join(c for c in (comment, statement.comment) if c)
+                )
+                comment = ""
+            kept.append(statement)
         if len(kept) == len(body):
             return dataclasses.replace(function, body=tuple(body))
         body = kept

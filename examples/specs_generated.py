@@ -418,21 +418,21 @@ def bilinear(x, w, y):
     ]
     order = cost.index(min(cost))
     if order == 0:
+        # step 1 of 2 of the planned order: sums i
+        # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
         x_shape = _dims(x)
         w_shape = _dims(w)
         w_2d = tf.reshape(w, [x_shape[1], -1])
-        # step 1 of 2 of the planned order: sums i
-        # a matrix product of runs of axes (b,i,jk): reshapes, no copies
         x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
         x_w = tf.reshape(x_w_2d, [-1, w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
     elif order == 1:
-        x_shape_1 = _dims(x)
-        w_shape_1 = _dims(w)
-        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
         # step 1 of 2 of the planned order: sums k
-        # a matrix product of runs of axes (ij,k,b): reshapes, no copies
+        # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
+        w_shape_1 = _dims(w)
+        x_shape_1 = _dims(x)
+        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
         w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
         w_y = tf.reshape(w_y_2d, [-1, w_shape_1[1], x_shape_1[0]])
         # step 2 of 2 of the planned order: sums i
@@ -768,8 +768,8 @@ def project(x, w):
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x)
+    # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
-    # a matrix product of runs of axes (b,ij,k): reshapes, no copies
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 

@@ -67,13 +67,15 @@ def test_candidates_keep_every_order_worth_choosing():
 
 def test_prune_drops_unread_shape_bookkeeping_only():
     body = (
-        ir.Assign("x_shape", ir.ShapeOf("x")),
-        ir.Assign("unused", ir.Reshape("x", (ir.Scalar("x_shape[0]"), ir.Scalar("-1")))),
+        ir.Assign("x_shape", ir.ShapeOf("x"), "what the next steps do"),
+        ir.Assign("unused", ir.Reshape("x", (ir.Scalar("x_shape[0]"), ir.Scalar("-1"))), "x as a matrix"),
         ir.Assign("kept", ir.Einsum("ij->i", ("x",))),
         ir.Assign("y", ir.MatMul("x", "x")),
     )
     function = prune(ir.Function("f", ("x",), "", body, "y"))
     assert [s.target for s in function.body] == ["kept", "y"]
+    # A shape read's comment tells what follows: it moves; a reshape's goes with it.
+    assert function.body[0].comment == "what the next steps do"
 
 
 FUSED = """\

@@ -251,8 +251,8 @@ def project(x, w):
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x)
+    # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
-    # a matrix product of runs of axes (b,ij,k): reshapes, no copies
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
