@@ -10,9 +10,7 @@ from einigc import ir
 from einigc import model as M
 from einigc.errors import (
     DiagnosticSink,
-    EinAxisError,
     EinigError,
-    EinUnsupportedError,
     InternalError,
 )
 from einigc.checks import MODULE_NAMES
