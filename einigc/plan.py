@@ -362,10 +362,7 @@ def _cheapest_path(operands: list[Symbols], output: Symbols, size_of) -> tuple:
     """The order with the least multiply-adds plus COPY_COST per copied element."""
 
     def numel(word) -> int:
-        total = 1
-        for s in dict.fromkeys(word):
-            total *= size_of(s)
-        return total
+        return _numel(tuple(size_of(s) for s in dict.fromkeys(word)))
 
     best = None
     for path, work, copies in _path_terms(tuple(operands), output):

@@ -32,8 +32,6 @@ class FusedMatMul:
     rows: tuple[str, ...]
     inner: tuple[str, ...]
     cols: tuple[str, ...]
-    a_axes: tuple[str, ...]  # the axes of `a` as they lie in memory
-    b_axes: tuple[str, ...]
     transpose_a: bool
     transpose_b: bool
 
@@ -44,7 +42,6 @@ def select_pair(
     form = matmul_form(left, right, out)
     if form is not None:
         x, y = (b, a) if form.swap else (a, b)
-        x_axes, y_axes = (right, left) if form.swap else (left, right)
         if len(form.rows) == len(form.inner) == len(form.cols) == 1:
             if form.batch:
                 if not (form.transpose_a or form.transpose_b):
@@ -53,7 +50,7 @@ def select_pair(
                 return ir.MatMul(x, y, form.transpose_a, form.transpose_b)
         elif not form.batch:
             return FusedMatMul(
-                x, y, form.rows, form.inner, form.cols, x_axes, y_axes, form.transpose_a, form.transpose_b
+                x, y, form.rows, form.inner, form.cols, form.transpose_a, form.transpose_b
             )
         # Batched with transposes or runs: BatchMatMulV2 only offers adjoints,
         # which conjugate complex inputs; the Einsum op does the same product.
