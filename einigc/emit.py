@@ -245,7 +245,7 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
 
 
 # Helpers that call other helpers.
-_HELPER_NEEDS = {"diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
+_HELPER_NEEDS = {"check_axes": ("dims",), "diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
 
 
 def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
