@@ -142,7 +142,7 @@ def main() -> int:
         try:
             got = np.asarray(generated())
         except Exception as error:  # noqa: BLE001 - reported, and counted as no match
-            print(f"  {name:<{width}}  {'':<16}  FAILED: {type(error).__name__}: {error}")
+            print(f"  {name:<{width}}  {'':<16}  FAILED: {type(error).__name__}: {str(error).splitlines()[0][:80]}")
             continue
         ok = got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-4)
         matched += ok
@@ -151,7 +151,8 @@ def main() -> int:
         print(f"  {name:<{width}}  {'':<16}  not called by this demo")
     total = len(declared)
     print(f"\n{matched} of {total} generated functions match numpy.")
-    print(f"Read the generated code in {os.path.relpath(ops.__file__)} (compiled from specs.ein).")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"Read the generated code in {os.path.relpath(ops.__file__, repo)} (compiled from examples/specs.ein).")
     return 0 if matched == total else 1
 
 
