@@ -152,14 +152,26 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
-def _dims(tensor):
+def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a Python list: ints where the shape
     # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing.
+    # only for sizes unknown while tracing. Where even the rank is unknown
+    # (an input signature of shape=None), `rank` is the one the spec fixes,
+    # checked when the function runs.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
     dims, dynamic = [], None
-    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+    for axis, size in enumerate(shape):
         if size is None:
             if dynamic is None:
                 dynamic = tf.shape(tensor, out_type=tf.int64)
@@ -185,7 +197,7 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
-    size = dict(zip(axes, _dims(tensor)))
+    size = dict(zip(axes, _dims(tensor, len(axes))))
     result_shape = [size[letter] for letter in result_axes]
     index = _index_once(
         ("induced", tuple(result_shape), axes, result_axes),
@@ -224,12 +236,12 @@ def tensordot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, needed_by="tensordot: operand 'x'")
     # Ij as core axes Ij: one reshape, no copy
-    x_core = tf.reshape(x, [-1, x_shape[-1]])
-    y_shape = _dims(y)
+    x_core = tf.reshape(x, [math.prod(x_shape[:-1]), x_shape[-1]])
+    y_shape = _dims(y, needed_by="tensordot: operand 'y'")
     # jK as core axes jK: one reshape, no copy
-    y_core = tf.reshape(y, [y_shape[0], -1])
+    y_core = tf.reshape(y, [y_shape[0], math.prod(y_shape[1:])])
     x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
@@ -250,17 +262,19 @@ def project(x, w):
       (* no `where` size: the default 64)
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
-    x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
+    x_2d = tf.reshape(x, [x_shape[0], x_shape[1] * x_shape[2]])
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
 def unflatten(x):
     """Source (dialect.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
+    x_shape = _dims(x, 1)
+    i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
-    return tf.reshape(x, [-1, 4])
+    return tf.reshape(x, [i, 4])
 
 
 def flatten_t(x):
@@ -275,9 +289,9 @@ def flatten_t(x):
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_t_shape = _dims(x_t)
+    x_shape = _dims(x, 3)
     # lay the result out as b(ji)
-    return tf.reshape(x_t, [-1, x_t_shape[1] * x_t_shape[2]])
+    return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
 
 def row_sums_keepdims(x):
@@ -292,7 +306,7 @@ def row_sums_keepdims(x):
 def squeeze(x):
     """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
