@@ -142,7 +142,7 @@ class _FunctionLowering:
 
     def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
         """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
-        stand_in = stand_ins(core)[0]  # the helper's axis names: any letter the core lacks
+        stand_in = next(iter(stand_ins(core)), ".")  # any name the core lacks: the helper takes any
         k = core.index(ELLIPSIS)
         after = len(core) - k - 1
         needed_by = f"{self.function.name}: the result of the contraction"
@@ -351,9 +351,14 @@ class _FunctionLowering:
         b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
         a = self.as_matrix(op.a, a_groups, (inner, rows) if op.transpose_a else (rows, inner))
         b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
+        whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
+
+        def word(run) -> str:
+            return "".join(whole.get(s, s) for s in run)
+
         note = (
-            f"a matrix product: rows {''.join(op.rows)}, summed {''.join(op.inner)},"
-            f" columns {''.join(op.cols)} (reshapes, no copies)"
+            f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
+            f" columns {word(op.cols)} (reshapes, no copies)"
         )
         product_name = self.emit(
             f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
@@ -444,8 +449,9 @@ class _FunctionLowering:
             f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
             f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
         )
+        shown = {ELLIPSIS: "...", **(merged or {})}
         sizes = ", ".join(
-            f"{'...' if s == ELLIPSIS else s}={size}{'' if src != 'default' else '*'}"
+            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
             for s, size, src in plan.sizes
         )
         lines.append(f"  sizes assumed: {sizes}")

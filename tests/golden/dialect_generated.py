@@ -10,6 +10,10 @@ __all__ = [
     "project",
     "unflatten",
     "flatten_t",
+    "patchify",
+    "windows",
+    "attention_out",
+    "as_is",
     "row_sums_keepdims",
     "squeeze",
     "diag_matrix",
@@ -292,6 +296,83 @@ def flatten_t(x):
     x_shape = _dims(x, 3)
     # lay the result out as b(ji)
     return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
+
+
+def patchify(x):
+    """Several groups, one unknown member each: ViT patches, MaxViT windows.
+
+    Source (dialect.ein): patchify(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p =
+    16, q = 16
+
+    Plan:
+    einsum("bc(hp)(wq)->b(hw)(pqc)")
+      FLOPs: 4,294,967,296 planned, 4,294,967,296 naive; largest intermediate:
+        4,294,967,296 element(s)
+      sizes assumed: b=64*, c=64*, h=64*, p=16, q=16, w=64*
+      (* no `where` size: the default 64)
+    """
+    (x,) = _check_axes("patchify", "bc(hp)(wq)", [("x", x)], sizes={"p": 16, "q": 16})
+    x_shape = _dims(x, 4)
+    h = x_shape[2] // 16
+    w = x_shape[3] // 16
+    # bc(hp)(wq) as core axes bchpwq: one reshape, no copy
+    x_core = tf.reshape(x, [x_shape[0], x_shape[1], h, 16, w, 16])
+    x_core_t = tf.transpose(x_core, perm=[0, 2, 4, 3, 5, 1])
+    # lay the result out as b(hw)(pqc)
+    return tf.reshape(x_core_t, [x_shape[0], h * w, 16 * 16 * x_shape[1]])
+
+
+def windows(x):
+    """Source (dialect.ein): windows(x) = einsum("b(hx)(wy)c->(bhw)(xy)c", x) where x = 7,
+    y = 7
+
+    Plan:
+    einsum("b(hx)(wy)c->(bhw)(xy)c")
+      FLOPs: 822,083,584 planned, 822,083,584 naive; largest intermediate:
+        822,083,584 element(s)
+      sizes assumed: b=64*, c=64*, h=64*, w=64*, x=7, y=7
+      (* no `where` size: the default 64)
+    """
+    (x,) = _check_axes("windows", "b(hx)(wy)c", [("x", x)], sizes={"x": 7, "y": 7})
+    x_shape = _dims(x, 4)
+    h = x_shape[1] // 7
+    w = x_shape[2] // 7
+    # b(hx)(wy)c as core axes bhxwyc: one reshape, no copy
+    x_core = tf.reshape(x, [x_shape[0], h, 7, w, 7, x_shape[3]])
+    x_core_t = tf.transpose(x_core, perm=[0, 1, 3, 2, 4, 5])
+    # lay the result out as (bhw)(xy)c
+    return tf.reshape(x_core_t, [x_shape[0] * h * w, 7 * 7, x_shape[3]])
+
+
+def attention_out(ctx, w):
+    """A group that appears only whole is one axis: no member sizes, one MatMul.
+
+    Source (dialect.ein): attention_out(ctx, w) = einsum("bq(hd),(hd)e->bqe", ctx, w)
+
+    Plan:
+    einsum("bq(hd),(hd)e->bqe")
+      core axes: bqZ,Ze->bqe; Z is the group (hd)
+      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
+        element(s)
+      sizes assumed: (hd)=64*, b=64*, e=64*, q=64*
+      (* no `where` size: the default 64)
+    """
+    ctx, w = _check_axes("attention_out", "bq(hd),(hd)e", [("ctx", ctx), ("w", w)])
+    # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
+    ctx_shape = _dims(ctx, 3)
+    w_shape = _dims(w, 2)
+    ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
+    ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
+    return tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
+
+
+def as_is(x):
+    """`...` in the output only: no axes, as in numpy.
+
+    Source (dialect.ein): as_is(x) = einsum("->...", x)
+    """
+    (x,) = _check_axes("as_is", "", [("x", x)])
+    return x
 
 
 def row_sums_keepdims(x):
