@@ -258,15 +258,13 @@ class _Checker:
                     EinAxisError(gpos, f"'%' is only meaningful in eingrad, not in {call.func}", "use ','")
                 )
                 ok = False
+        # An output `...` that no input has stands for no axes, as in numpy.
         letters_in_inputs: dict[str, A.Term] = {}
-        any_ellipsis = False
         for operand in spec.inputs:
             ok &= self.check_operand(operand, "input")
             for term in _walk_terms(operand.terms):
                 if isinstance(term, (A.Axis, A.Composite)):
                     letters_in_inputs.setdefault(term.letter, term)
-                if isinstance(term, A.Ellipsis_):
-                    any_ellipsis = True
         if spec.output is None:
             output = _implicit_output(spec.inputs, spec.pos)
             implicit = True
@@ -284,9 +282,6 @@ class _Checker:
                             "every output letter must come from an input operand",
                         )
                     )
-                    ok = False
-                if isinstance(term, A.Ellipsis_) and not any_ellipsis:
-                    self.error(EinAxisError(term.pos, "output has '...' but no input has"))
                     ok = False
         if not ok:
             return None

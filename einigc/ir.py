@@ -88,7 +88,27 @@ class Reshape:
 
 @dataclass(frozen=True)
 class ShapeOf:
+    """The sizes of `operand`'s axes as a Python list (ints where static).
+
+    `rank`: the rank the spec fixes, used where the tensor's is unknown while
+    tracing; without one, `needed_by` says who needs the rank (for the error).
+    """
+
     operand: str
+    rank: int | None = None
+    needed_by: str = ""
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """The size of `member` of `group`: the group's size over the product of the others'."""
+
+    function: str
+    operand: str
+    group: str
+    member: str
+    group_size: str
+    others: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,7 @@ Op = Union[
     Reshape,
     ShapeOf,
     ShapeArithmetic,
+    GroupMember,
     Diagonal,
     InducedDiagonal,
     Einsum,

@@ -5,6 +5,13 @@ composite (flattened), and `...` kept whole when it broadcasts. This pass says
 how each operand's tensor axes ("slots") map onto core axes, which composite
 ranks each operand fixes, and where each size comes from, so that lowering can
 emit at most one reshape per operand and one for the output.
+
+A group that appears only whole (the same members in the same order, as in
+`bq(hd),(hd)e->bqe`) stays one core axis: it is contracted or carried whole
+and its members' sizes are never needed. Every other group member gets its
+size from an axis of its own, a `where` size, or its group (the group's size
+over the product of the others, when it is the group's only unknown member);
+a member that stays unknown is reported here, at its group.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from einigc import ein_ast as A
-from einigc.errors import EinAxisError, Pos
+from einigc.errors import EinAxisError, EinUnsupportedError, Pos
 from einigc.plan import ELLIPSIS
 
 
@@ -24,6 +31,11 @@ class Slot:
     leaves: tuple[str, ...] = ()
     variable: str = ""
     pos: Pos | None = None
+    text: str = ""  # a group as the spec writes it, e.g. "(hd)"
+
+    @property
+    def is_group(self) -> bool:
+        return not self.variable and len(self.leaves) > 1
 
     @property
     def is_variable(self) -> bool:
@@ -44,18 +56,25 @@ class Layout:
     output_core: tuple[str, ...]  # distinct core axes of the output, first-seen order
     composite_source: tuple[tuple[str, int], ...]  # composite -> input operand fixing its rank
     ellipsis_letter: str  # core name of `...` when it cannot broadcast (inside a group)
+    # Group members whose size is their group's over the others', in the
+    # order they are solved: (member, input operand, slot of the group).
+    derived: tuple[tuple[str, int, int], ...] = ()
+    merged: tuple[tuple[str, str], ...] = ()  # core axis -> the whole group it stands for
 
 
-def _is_composite_symbol(symbol: str) -> bool:
-    return symbol.isupper()
+def stand_ins(taken) -> list[str]:
+    """Letters free to name a core axis the spec has no letter for, best first.
+
+    Capitals read as composites; lowercase letters follow when a spec uses all
+    26 (TensorFlow's einsum takes letters only).
+    """
+    return [c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba" if c not in taken]
 
 
 def _leaves(terms, ellipsis_letter: str) -> tuple[str, ...]:
     out: list[str] = []
     for term in terms:
-        if isinstance(term, A.Axis):
-            out.append(term.letter)
-        elif isinstance(term, A.Composite):
+        if isinstance(term, (A.Axis, A.Composite)):
             out.append(term.letter)
         elif isinstance(term, A.Ellipsis_):
             out.append(ellipsis_letter)
@@ -64,7 +83,21 @@ def _leaves(terms, ellipsis_letter: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _slots(operand: A.Operand, ellipsis_letter: str) -> tuple[Slot, ...]:
+def _text(terms) -> str:
+    out = []
+    for term in terms:
+        if isinstance(term, (A.Axis, A.Composite)):
+            out.append(term.letter)
+        elif isinstance(term, A.Ellipsis_):
+            out.append("...")
+        elif isinstance(term, A.Unit):
+            out.append("_")
+        elif isinstance(term, A.Group):
+            out.append("(" + _text(term.terms) + ")")
+    return "".join(out)
+
+
+def _slots(operand: A.Operand, ellipsis_letter: str, merged: dict) -> tuple[Slot, ...]:
     slots = []
     for term in operand.terms:
         if isinstance(term, A.Axis):
@@ -76,7 +109,9 @@ def _slots(operand: A.Operand, ellipsis_letter: str) -> tuple[Slot, ...]:
         elif isinstance(term, A.Unit):
             slots.append(Slot((), pos=term.pos))
         elif isinstance(term, A.Group):
-            slots.append(Slot(_leaves(term.terms, ellipsis_letter or ELLIPSIS), pos=term.pos))
+            leaves = _leaves(term.terms, ellipsis_letter or ELLIPSIS)
+            text = "(" + _text(term.terms) + ")"
+            slots.append(Slot(merged.get(leaves, leaves), pos=term.pos, text=text))
     return tuple(slots)
 
 
@@ -108,33 +143,138 @@ def _ellipsis_in_group(spec_operands) -> bool:
     return any(walk(op.terms, False) for op in spec_operands)
 
 
-def analyse(inputs: tuple[A.Operand, ...], output: A.Operand) -> Layout:
-    """Resolves one spec's layout; raises EinAxisError for ambiguity."""
+def _whole_groups(operands) -> list[tuple[str, ...]]:
+    """The members of each group that appears only whole: no member is seen elsewhere."""
+    groups: dict[tuple[str, ...], int] = {}
+    seen: dict[str, int] = {}  # letter -> occurrences
+    for op in operands:
+        for term in op.terms:
+            if isinstance(term, A.Group):
+                leaves = _leaves(term.terms, ELLIPSIS)
+                if len(leaves) > 1 and ELLIPSIS not in leaves:
+                    groups[leaves] = groups.get(leaves, 0) + 1
+        for term in _walk(op.terms):
+            if isinstance(term, (A.Axis, A.Composite)):
+                seen[term.letter] = seen.get(term.letter, 0) + 1
+    return [
+        leaves
+        for leaves, count in groups.items()
+        if len(set(leaves)) == len(leaves) and all(seen[m] == count for m in leaves)
+    ]
+
+
+def _without_ellipsis(output: A.Operand) -> A.Operand:
+    """numpy: an output `...` that no input has stands for no axes at all."""
+
+    def drop(terms):
+        return tuple(
+            A.Group(drop(t.terms), t.pos) if isinstance(t, A.Group) else t
+            for t in terms
+            if not isinstance(t, A.Ellipsis_)
+        )
+
+    return A.Operand(drop(output.terms), output.pos)
+
+
+def analyse(inputs: tuple[A.Operand, ...], output: A.Operand, exact=(), reserved=()) -> Layout:
+    """Resolves one spec's layout; raises EinAxisError for ambiguity and unknown sizes.
+
+    `exact`: the letters a `where` clause gives exact sizes; `reserved`:
+    letters no stand-in may take (the function's `where` letters).
+    """
+    if not any(isinstance(t, A.Ellipsis_) for op in inputs for t in _walk(op.terms)):
+        output = _without_ellipsis(output)
     operands = (*inputs, output)
-    used = {t.letter for op in operands for t in _walk(op.terms) if isinstance(t, A.Composite)}
+    taken = {t.letter for op in operands for t in _walk(op.terms) if isinstance(t, (A.Axis, A.Composite))}
+    free = iter(stand_ins(taken | set(exact) | set(reserved)))
     ellipsis_letter = ""
     if _ellipsis_in_group(inputs):
         # Inside an input group `...` is flattened, so it cannot broadcast: it acts
-        # as a composite, named by a capital letter the spec does not use.
-        ellipsis_letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
+        # as a composite, named by a letter the spec does not use.
+        ellipsis_letter = next(free, "")
+        if not ellipsis_letter:
+            pos = next(t.pos for op in inputs for t in _walk(op.terms) if isinstance(t, A.Ellipsis_))
+            raise EinUnsupportedError(
+                pos,
+                "this spec uses all 52 letters, which leaves none to name '...' inside a group",
+                "use fewer letters, or keep '...' out of groups",
+            )
+    # Groups seen only whole become one core axis each, when a letter is free.
+    merged = {leaves: (letter,) for leaves, letter in zip(_whole_groups(operands), free)}
     input_layouts = []
     for op in inputs:
-        slots = _slots(op, ellipsis_letter)
+        slots = _slots(op, ellipsis_letter, merged)
         input_layouts.append(OperandLayout(slots, _core(slots), _needs_reshape(slots)))
-    out_slots = _slots(output, ellipsis_letter)
+    out_slots = _slots(output, ellipsis_letter, merged)
     out_core = _core(out_slots)
     distinct: list[str] = []
     for symbol in out_core:
         if symbol not in distinct:
             distinct.append(symbol)
     output_layout = OperandLayout(out_slots, out_core, _needs_reshape(out_slots))
-    sources = _resolve_composites(inputs, input_layouts, output_layout, ellipsis_letter)
+    composites = {t.letter for op in operands for t in _walk(op.terms) if isinstance(t, A.Composite)}
+    composites |= {ellipsis_letter} - {""}
+    sources = _resolve_composites(input_layouts, output_layout, ellipsis_letter, composites)
     return Layout(
         tuple(input_layouts),
         output_layout,
         tuple(distinct),
         tuple(sorted(sources.items())),
         ellipsis_letter,
+        _solve_members(input_layouts, set(exact), ellipsis_letter, composites),
+        tuple((letter, "(" + "".join(leaves) + ")") for leaves, (letter,) in merged.items()),
+    )
+
+
+def _solve_members(layouts, where_exact: set[str], ellipsis_letter: str, composites: set[str]) -> tuple:
+    """Which group gives each member no axis or `where` size fixes, in solving order.
+
+    A composite that is a run of its own somewhere has a size (its rank is
+    resolved or reported by _resolve_composites).
+    """
+    known = set(where_exact)
+    for layout in layouts:
+        for slot in layout.slots:
+            if slot.is_variable:
+                known.add(slot.variable)
+            elif len(slot.leaves) == 1:
+                known.add(slot.leaves[0])
+    derived = []
+    changed = True
+    while changed:
+        changed = False
+        for index, layout in enumerate(layouts):
+            for j, slot in enumerate(layout.slots):
+                unknown = [m for m in slot.leaves if m not in known]
+                if slot.is_group and len(unknown) == 1:
+                    derived.append((unknown[0], index, j))
+                    known.add(unknown[0])
+                    changed = True
+    for layout in layouts:
+        for slot in layout.slots:
+            unknown = list(dict.fromkeys(m for m in slot.leaves if m not in known))
+            if slot.is_group and unknown:
+                raise _unknown_members(slot, unknown, ellipsis_letter, composites)
+    return tuple(derived)
+
+
+def _unknown_members(slot: Slot, unknown: list[str], ellipsis_letter: str, composites) -> EinAxisError:
+    many = len(unknown) > 1
+    shown = " and ".join("'...'" if m == ellipsis_letter else f"'{m}'" for m in unknown)
+    # All but one of them need a size (the group gives that one): suggest the
+    # inner ones, as in `(hp) where p = 16`.
+    letters = [m for m in unknown[1:] or unknown if m not in composites]
+    hint = (
+        "add " + ", ".join(f"`where {m} = N`" for m in letters)
+        if letters
+        else "give the composite an operand of its own"
+    )
+    return EinAxisError(
+        slot.pos,
+        f"group {slot.text} cannot be split: the size{'s' if many else ''} of {shown}"
+        f" {'are' if many else 'is'} unknown (a member's size comes from an axis of its own,"
+        " a `where` size, or its group when it is the group's only unknown member)",
+        hint,
     )
 
 
@@ -145,17 +285,8 @@ def _walk(terms):
             yield from _walk(term.terms)
 
 
-def _resolve_composites(inputs, layouts, output_layout, ellipsis_letter) -> dict[str, int]:
+def _resolve_composites(layouts, output_layout, ellipsis_letter, composites) -> dict[str, int]:
     """Which input operand fixes each composite's rank (the LANGUAGE.md rule)."""
-    composites = {
-        s.variable
-        for layout in (*layouts, output_layout)
-        for s in layout.slots
-        if s.is_variable and s.variable != ELLIPSIS
-    }
-    for layout in (*layouts, output_layout):
-        for slot in layout.slots:
-            composites.update(leaf for leaf in slot.leaves if _is_composite_symbol(leaf))
     sources: dict[str, int] = {}
     changed = True
     while changed:

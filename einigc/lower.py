@@ -14,7 +14,7 @@ from einigc.errors import (
     InternalError,
 )
 from einigc.checks import MODULE_NAMES
-from einigc.layout import analyse
+from einigc.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.select import FusedMatMul, select_pair
@@ -142,15 +142,18 @@ class _FunctionLowering:
 
     def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
         """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
-        stand_in = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in core)
+        stand_in = next(iter(stand_ins(core)), ".")  # any name the core lacks: the helper takes any
         k = core.index(ELLIPSIS)
         after = len(core) - k - 1
-        shape = self.emit(f"{self.stem(result)}_shape", ir.ShapeOf(result))
+        needed_by = f"{self.function.name}: the result of the contraction"
+        shape = self.emit(f"{self.stem(result)}_shape", ir.ShapeOf(result, needed_by=needed_by))
 
         def dim(j: int) -> ir.Scalar:
             return ir.Scalar(f"{shape}[{j if j < k else j - len(core)}]")
 
-        flat = [dim(j) for j in range(k)] + [ir.Scalar("-1")] + [dim(j) for j in range(k + 1, len(core))]
+        ellipsis_dims = f"{shape}[{k or ''}:{-after if after else ''}]"
+        flat = [dim(j) for j in range(k)] + [ir.Scalar(f"math.prod({ellipsis_dims})")]
+        flat += [dim(j) for j in range(k + 1, len(core))]
         flattened = self.emit(
             f"{self.stem(result)}_flat",
             ir.Reshape(result, tuple(flat)),
@@ -168,8 +171,7 @@ class _FunctionLowering:
             "repeated output letters: place the values on that diagonal, zeros elsewhere",
             stem=self.stem(result),
         )
-        ellipsis_dims = ir.Vector(f"{shape}[{k or ''}:{-after if after else ''}]")
-        back = tuple(ellipsis_dims if s == ELLIPSIS else dim(core.index(s)) for s in out_core)
+        back = tuple(ir.Vector(ellipsis_dims) if s == ELLIPSIS else dim(core.index(s)) for s in out_core)
         return self.emit(
             f"{self.stem(result)}_out",
             ir.Reshape(diag, back),
@@ -179,12 +181,13 @@ class _FunctionLowering:
 
     def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
         """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
-        lay = analyse(tuple(inputs), output)
+        exact = {letter for letter, (_, source) in self.sizes.items() if source == "where ="}
+        lay = analyse(tuple(inputs), output, exact, reserved=set(self.sizes))
         keepdims = _keepdims_axes(lay)
         if keepdims:
             # `ij->i_`: the summed axes stay as size-1 axes, one op.
             return self.emit(f"{self.stem(names[0])}_sum", ir.ReduceSum(names[0], keepdims, keepdims=True))
-        shapes = ShapeEnv(self, names, lay, self.sizes)
+        shapes = ShapeEnv(self, names, lay, self.sizes, self.function.name)
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
             if operand.needs_reshape:
@@ -201,7 +204,7 @@ class _FunctionLowering:
         core_inputs = [operand.core for operand in lay.inputs]
         core_output = lay.output_core
         plans = candidate_paths(core_inputs, core_output, self.sizes)
-        self.describe_plan(label, implicit, plans[0], core_inputs, lay.output.core, plans[1:])
+        self.describe_plan(label, implicit, plans[0], core_inputs, lay.output.core, plans[1:], dict(lay.merged))
         self.shapes = shapes
         if len(plans) == 1:
             result = self.lower_plan(plans[0], core_names)
@@ -335,20 +338,29 @@ class _FunctionLowering:
     def fused_matmul(self, hint: str, op: FusedMatMul, comment: str) -> str | None:
         """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
         start = len(self.body)
-        sizes = {s: self.shapes.letter_size(s) for s in op.inner + op.rows[1:] + op.cols}
+        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
         if None in sizes.values():
             return None  # sizes the reshapes need are only known to the data
-        inner = ir.Scalar(" * ".join(sizes[s] for s in op.inner))
-        rest = ir.Scalar("-1")
+
+        def product(run) -> ir.Scalar:
+            # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
+            return ir.Scalar(" * ".join(sizes[s] for s in run))
+
+        inner, rows, cols = product(op.inner), product(op.rows), product(op.cols)
         a_groups = (op.inner, op.rows) if op.transpose_a else (op.rows, op.inner)
         b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
-        a = self.as_matrix(op.a, a_groups, (inner, rest) if op.transpose_a else (rest, inner))
-        b = self.as_matrix(op.b, b_groups, (rest, inner) if op.transpose_b else (inner, rest))
+        a = self.as_matrix(op.a, a_groups, (inner, rows) if op.transpose_a else (rows, inner))
+        b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
+        whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
+
+        def word(run) -> str:
+            return "".join(whole.get(s, s) for s in run)
+
         note = (
-            f"a matrix product: rows {''.join(op.rows)}, summed {''.join(op.inner)},"
-            f" columns {''.join(op.cols)} (reshapes, no copies)"
+            f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
+            f" columns {word(op.cols)} (reshapes, no copies)"
         )
-        product = self.emit(
+        product_name = self.emit(
             f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),
             stem=hint,
@@ -357,10 +369,10 @@ class _FunctionLowering:
         first = self.body[start]
         self.body[start] = ir.Assign(first.target, first.op, "\n".join(line for line in (comment, note) if line))
         if len(op.rows) == len(op.cols) == 1:
-            return product
-        shape = tuple(ir.Scalar("-1") if k == 0 else ir.Scalar(sizes[s]) for k, s in enumerate(op.rows + op.cols))
-        name = self.emit(hint, ir.Reshape(product, shape), stem=hint)
-        self.reshaped[name] = (product, (op.rows, op.cols))
+            return product_name
+        shape = tuple(ir.Scalar(sizes[s]) for s in op.rows + op.cols)
+        name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
+        self.reshaped[name] = (product_name, (op.rows, op.cols))
         return name
 
     def as_matrix(self, name: str, groups, shape) -> str:
@@ -412,12 +424,16 @@ class _FunctionLowering:
         return name
 
     def describe_plan(
-        self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=()
+        self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
     ) -> None:
         if not plan.steps and len(inputs) == 1:
             return  # nothing to plan: the operand already is the result
         spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
+        # A group kept whole is one core axis, named by a free letter; say which.
+        whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
         lines = [label + (f"  (implicit output: {spec})" if implicit else "")]
+        if whole:
+            lines.append(f"  core axes: {spec}{whole}")
         pairs = [s for s in plan.steps if isinstance(s, PairStep)]
         if len(pairs) > 1:
             order = "; ".join(
@@ -433,8 +449,9 @@ class _FunctionLowering:
             f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
             f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
         )
+        shown = {ELLIPSIS: "...", **(merged or {})}
         sizes = ", ".join(
-            f"{'...' if s == ELLIPSIS else s}={size}{'' if src != 'default' else '*'}"
+            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
             for s, size, src in plan.sizes
         )
         lines.append(f"  sizes assumed: {sizes}")

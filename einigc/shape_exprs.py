@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from einigc import ir
-from einigc.errors import EinAxisError
+from einigc.errors import InternalError
 from einigc.layout import Layout, Slot
 from einigc.plan import ELLIPSIS
 
@@ -15,11 +17,11 @@ def _word(symbols) -> str:
 def _describe_slot(slot: Slot) -> str:
     if slot.is_variable:
         return slot.variable
+    if slot.text:
+        return slot.text
     if len(slot.leaves) == 1:
         return slot.leaves[0]
-    if not slot.leaves:
-        return "_"
-    return "(" + "".join(slot.leaves) + ")"
+    return "_"
 
 
 def reshape_comment(slots, core, output: bool = False) -> str:
@@ -32,27 +34,38 @@ def reshape_comment(slots, core, output: bool = False) -> str:
 class ShapeEnv:
     """Trace-time shape expressions for one call, emitted on first use."""
 
-    def __init__(self, lowering, names, lay: Layout, sizes):
+    def __init__(self, lowering, names, lay: Layout, sizes, function: str):
         self.lowering = lowering
         self.names = names
         self.lay = lay
+        self.function = function
         self.where_exact = {k: v for k, (v, src) in sizes.items() if src == "where ="}
         self.shape_vars: dict[int, str] = {}
         self.rank_vars: dict[str, str] = {}
         self.composite_shapes: dict[str, str] = {}
+        self.member_vars: dict[str, str] = {}
         self.sources = dict(lay.composite_source)
+        self.derived = {member: (index, j) for member, index, j in lay.derived}
 
     def saved(self) -> tuple:
         """The shape reads emitted so far (to forget those of a branch)."""
-        return dict(self.shape_vars), dict(self.rank_vars), dict(self.composite_shapes)
+        return tuple(
+            dict(d) for d in (self.shape_vars, self.rank_vars, self.composite_shapes, self.member_vars)
+        )
 
     def restore(self, saved: tuple) -> None:
-        self.shape_vars, self.rank_vars, self.composite_shapes = (dict(d) for d in saved)
+        self.shape_vars, self.rank_vars, self.composite_shapes, self.member_vars = (dict(d) for d in saved)
 
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:
             name = self.names[index]
-            self.shape_vars[index] = self.lowering.emit(f"{name}_shape", ir.ShapeOf(name))
+            slots = self.lay.inputs[index].slots
+            if any(slot.is_variable for slot in slots):
+                # The rank is the data's: a composite or `...` needs it known.
+                op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.lowering.stem(name)}'")
+            else:
+                op = ir.ShapeOf(name, rank=len(slots))
+            self.shape_vars[index] = self.lowering.emit(f"{name}_shape", op)
         return self.shape_vars[index]
 
     # --- ranks and positions -------------------------------------------
@@ -67,7 +80,8 @@ class ShapeEnv:
         fixed = sum(1 for s in slots if not s.is_variable)
         others = [s.variable for s in slots if s.is_variable and s.variable != letter]
         count = sum(1 for s in slots if s.variable == letter)
-        text = f"len({self.names[source]}.shape) - {fixed}" if fixed else f"len({self.names[source]}.shape)"
+        shape = self.shape_of(source)
+        text = f"len({shape}) - {fixed}" if fixed else f"len({shape})"
         for other in others:
             text += f" - {self.rank(source, other)}"
         if count > 1:
@@ -123,26 +137,45 @@ class ShapeEnv:
 
     # --- sizes ------------------------------------------------------------
 
-    def letter_size(self, letter: str, exclude: int | None = None) -> str | None:
+    def letter_size(self, letter: str) -> str | None:
         """A scalar expression of a core axis's size, or None if nothing fixes it."""
         for index, operand in enumerate(self.lay.inputs):
-            if index == exclude:
-                continue
             for j, slot in enumerate(operand.slots):
                 if not slot.is_variable and slot.leaves == (letter,):
                     return self.scalar_at(index, j)
         if letter in self.where_exact:
             return str(self.where_exact[letter])
-        if letter.isupper() and letter in self.sources:
+        if letter in self.sources:
             return f"math.prod({self.composite_shape(letter)})"
         for index, operand in enumerate(self.lay.inputs):
-            if index == exclude:
-                continue
             variables = [s for s in operand.slots if s.is_variable]
             for j, slot in enumerate(operand.slots):
                 if slot.variable == letter and len(variables) == 1:
                     return f"math.prod({self.vector_at(index, j)})"
+        if letter in self.derived:
+            return self.member_size(letter)
         return None
+
+    def member_size(self, member: str) -> str:
+        """A group member's size: the group's size over its other members' (layout solved it)."""
+        if member not in self.member_vars:
+            index, j = self.derived[member]
+            slot = self.lay.inputs[index].slots[j]
+            others = [self.letter_size(m) for m in slot.leaves if m != member]
+            if None in others:
+                raise InternalError("lower", f"group {slot.text} lost a member's size")
+            group = self.scalar_at(index, j)
+            if all(size.isdigit() for size in others):
+                # `where` sizes only: never 0, so a plain division.
+                op = ir.ShapeArithmetic(f"{group} // {math.prod(int(size) for size in others)}")
+            else:
+                name = self.lowering.stem(self.names[index])
+                op = ir.GroupMember(self.function, name, slot.text, member, group, tuple(others))
+            hint = "ellipsis_size" if member == self.lay.ellipsis_letter else (
+                member if member.islower() else f"{member}_size"
+            )
+            self.member_vars[member] = self.lowering.emit(hint, op)
+        return self.member_vars[member]
 
     def composite_shape(self, letter: str) -> str:
         if letter not in self.composite_shapes:
@@ -156,96 +189,57 @@ class ShapeEnv:
         return self.composite_shapes[letter]
 
     def input_target(self, index: int) -> tuple:
-        operand = self.lay.inputs[index]
+        """The core shape of input `index`: every entry explicit (no -1, which a 0 elsewhere
+        would leave undetermined)."""
         entries: list = []
-        unknown = []
-        for j, slot in enumerate(operand.slots):
-            if slot.is_variable:
-                if slot.variable == ELLIPSIS:
-                    entries.append(ir.Vector(self.vector_at(index, j)))
-                else:
-                    entries.append(("composite", j))
+        for j, slot in enumerate(self.lay.inputs[index].slots):
+            if slot.variable == ELLIPSIS:
+                entries.append(ir.Vector(self.vector_at(index, j)))
+            elif slot.is_variable:
+                entries.append(ir.Scalar(f"math.prod({self.vector_at(index, j)})"))
             elif len(slot.leaves) == 1:
                 entries.append(ir.Scalar(self.scalar_at(index, j)))
             else:
-                for leaf in slot.leaves:
-                    size = self.letter_size(leaf, exclude=None)
-                    if size is None:
-                        unknown.append((leaf, slot))
-                        entries.append(("infer", leaf))
-                    else:
-                        entries.append(ir.Scalar(size))
-        if len(unknown) > 1:
-            leaf, slot = unknown[-1]
-            raise EinAxisError(
-                slot.pos,
-                f"the size of '{leaf}' in this group is unknown: no operand has it as an axis of its own",
-                f"add `where {leaf} = N`" if leaf.islower() else "give the composite an operand of its own",
-            )
-        inferred = bool(unknown)
-        result = []
-        for entry in entries:
-            if isinstance(entry, tuple) and entry[0] == "infer":
-                result.append(ir.Scalar("-1"))
-            elif isinstance(entry, tuple):
-                if not inferred:
-                    result.append(ir.Scalar("-1"))
-                    inferred = True
-                else:
-                    result.append(ir.Scalar(f"math.prod({self.vector_at(index, entry[1])})"))
-            else:
-                result.append(entry)
-        return tuple(result)
+                entries.extend(ir.Scalar(self.known_size(leaf)) for leaf in slot.leaves)
+        return tuple(entries)
+
+    def known_size(self, letter: str) -> str:
+        size = self.letter_size(letter)
+        if size is None:
+            raise InternalError("lower", f"no size for '{letter}' (layout checks every group member)")
+        return size
 
     def output_target(self, result: str) -> tuple:
+        """The output's shape from the core result: every entry explicit."""
         out = self.lay.output
         core = out.core
         r_shape = None
 
         def r() -> str:
+            # Only a broadcasting `...` takes its sizes from the result itself.
             nonlocal r_shape
             if r_shape is None:
-                r_shape = self.lowering.emit(f"{result}_shape", ir.ShapeOf(result))
+                op = ir.ShapeOf(result, needed_by=f"{self.function}: the result of the contraction")
+                r_shape = self.lowering.emit(f"{result}_shape", op)
             return r_shape
 
-        position = 0
-        has_ellipsis = ELLIPSIS in core
-        ell_at = core.index(ELLIPSIS) if has_ellipsis else -1
-
-        def index_of(k: int) -> str:
-            if not has_ellipsis or k < ell_at:
-                return str(k)
-            return str(k - len(core))
-
+        ell_at = core.index(ELLIPSIS) if ELLIPSIS in core else -1
+        after = len(core) - ell_at - 1
+        ellipsis_dims = f"[{'' if ell_at == 0 else ell_at}:{'-' + str(after) if after else ''}]"
         entries: list = []
-        # A group holding a broadcasting `...` has a size only the data
-        # knows: it takes the one -1 of the reshape.
-        ellipsis_group = next(
-            (k for k, slot in enumerate(out.slots) if ELLIPSIS in slot.leaves), None
-        )
-        inferred = ellipsis_group is not None
-        for k_slot, slot in enumerate(out.slots):
-            if slot.is_variable:
-                if slot.variable == ELLIPSIS:
-                    after = len(core) - ell_at - 1
-                    start = "" if ell_at == 0 else str(ell_at)
-                    entries.append(ir.Vector(f"{r()}[{start}:{'-' + str(after) if after else ''}]"))
-                else:
-                    entries.append(ir.Vector(self.composite_shape(slot.variable)))
-                position += 1
-                continue
-            width = len(slot.leaves)
-            if k_slot == ellipsis_group:
-                entries.append(ir.Scalar("-1"))
-            elif width == 0:
+        for slot in out.slots:
+            if slot.variable == ELLIPSIS:
+                entries.append(ir.Vector(r() + ellipsis_dims))
+            elif slot.is_variable:
+                entries.append(ir.Vector(self.composite_shape(slot.variable)))
+            elif not slot.leaves:
                 entries.append(ir.Scalar("1"))
-            elif not inferred:
-                entries.append(ir.Scalar("-1"))
-                inferred = True
             else:
-                parts = [f"{r()}[{index_of(position + k)}]" for k in range(width)]
+                parts = [
+                    f"math.prod({r()}{ellipsis_dims})" if leaf == ELLIPSIS else self.known_size(leaf)
+                    for leaf in slot.leaves
+                ]
                 entries.append(ir.Scalar(" * ".join(parts)))
-            position += width
         return tuple(entries)
 
 

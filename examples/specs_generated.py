@@ -467,7 +467,7 @@ def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (axis letters `axes`) where repeated letters
     # agree, laid out as `result_axes`: one gather that reads only those
     # entries, at any rank, instead of copying the whole input.
-    dims = _dims(tensor)
+    dims = _dims(tensor, len(axes))
     index = _index_once(
         ("diagonal", tuple(dims), axes, result_axes),
         lambda: _diagonal_index(dims, axes, result_axes),
@@ -507,14 +507,26 @@ def _diagonal_index(dims, axes, result_axes):
     return index
 
 
-def _dims(tensor):
+def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a Python list: ints where the shape
     # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing.
+    # only for sizes unknown while tracing. Where even the rank is unknown
+    # (an input signature of shape=None), `rank` is the one the spec fixes,
+    # checked when the function runs.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
     dims, dynamic = [], None
-    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+    for axis, size in enumerate(shape):
         if size is None:
             if dynamic is None:
                 dynamic = tf.shape(tensor, out_type=tf.int64)
@@ -540,7 +552,7 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
-    size = dict(zip(axes, _dims(tensor)))
+    size = dict(zip(axes, _dims(tensor, len(axes))))
     result_shape = [size[letter] for letter in result_axes]
     index = _index_once(
         ("induced", tuple(result_shape), axes, result_axes),
@@ -578,11 +590,13 @@ def _require_bool(tensor, function, operand):
 def _static_sizes(spec, *operands, assumed=None):
     # The sizes of the letters after '->' in `spec`, read from the operands'
     # static shapes; a size unknown while tracing counts as `assumed` (the
-    # `where ~` size) or 64, the size the compile-time plan assumed.
+    # `where ~` size) or 64, the size the compile-time plan assumed (also for
+    # an operand whose rank is unknown while tracing).
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
-        for letter, size in zip(word, tf.TensorShape(getattr(operand, "shape", None))):
+        shape = tf.TensorShape(getattr(operand, "shape", None))
+        for letter, size in zip(word, shape if shape.rank is not None else ()):
             if size is not None:
                 known.setdefault(letter, size)
     assumed = assumed or {}
@@ -700,21 +714,21 @@ def bilinear(x, w, y):
     if order == 0:
         # step 1 of 2 of the planned order: sums i
         # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-        x_shape = _dims(x)
-        w_shape = _dims(w)
-        w_2d = tf.reshape(w, [x_shape[1], -1])
+        x_shape = _dims(x, 2)
+        w_shape = _dims(w, 3)
+        w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
         x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
-        x_w = tf.reshape(x_w_2d, [-1, w_shape[1], w_shape[2]])
+        x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
     elif order == 1:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        w_shape_1 = _dims(w)
-        x_shape_1 = _dims(x)
-        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
+        x_shape_1 = _dims(x, 2)
+        w_shape_1 = _dims(w, 3)
+        w_2d_1 = tf.reshape(w, [x_shape_1[1] * w_shape_1[1], w_shape_1[2]])
         w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
-        w_y = tf.reshape(w_y_2d, [-1, w_shape_1[1], x_shape_1[0]])
+        w_y = tf.reshape(w_y_2d, [x_shape_1[1], w_shape_1[1], x_shape_1[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     else:
@@ -906,12 +920,12 @@ def tensordot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, needed_by="tensordot: operand 'x'")
     # Ij as core axes Ij: one reshape, no copy
-    x_core = tf.reshape(x, [-1, x_shape[-1]])
-    y_shape = _dims(y)
+    x_core = tf.reshape(x, [math.prod(x_shape[:-1]), x_shape[-1]])
+    y_shape = _dims(y, needed_by="tensordot: operand 'y'")
     # jK as core axes jK: one reshape, no copy
-    y_core = tf.reshape(y, [y_shape[0], -1])
+    y_core = tf.reshape(y, [y_shape[0], math.prod(y_shape[1:])])
     x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
@@ -933,16 +947,20 @@ def batch_matvec(x, v):
     x, v, v_checked = _check_axes(
         "batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)]
     )
-    I_rank = len(v.shape)
-    B_rank = len(x.shape) - I_rank
-    x_shape = _dims(x)
+    x_shape = _dims(x, needed_by="batch_matvec: operand 'x'")
+    v_shape = _dims(v, needed_by="batch_matvec: operand 'v'")
+    I_rank = len(v_shape)
+    B_rank = len(x_shape) - I_rank
     # BI as core axes BI: one reshape, no copy
-    x_core = tf.reshape(x, [-1, math.prod(x_shape[B_rank:])])
+    x_core = tf.reshape(x, [math.prod(x_shape[:B_rank]), math.prod(x_shape[B_rank:])])
     # I as core axes I: one reshape, no copy
-    v_core = tf.reshape(v, [-1])
-    v_checked_shape = _dims(v_checked)
+    v_core = tf.reshape(v, [math.prod(v_shape)])
+    v_checked_shape = _dims(v_checked, needed_by="batch_matvec: operand 'v'")
     # IJ as core axes IJ: one reshape, no copy
-    v_checked_core = tf.reshape(v_checked, [-1, math.prod(v_checked_shape[I_rank:])])
+    v_checked_core = tf.reshape(
+        v_checked,
+        [math.prod(v_checked_shape[:I_rank]), math.prod(v_checked_shape[I_rank:])],
+    )
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
     # Cost: multiply-adds, and 16 per element a transpose copies.
@@ -985,15 +1003,16 @@ def spread(x, y):
     """
     x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
     x_y = tf.raw_ops.MatMul(a=x, b=y)
-    x_y_shape = _dims(x_y)
+    x_shape = _dims(x, 2)
+    y_shape = _dims(y, 2)
     # lay the result out as _i_k_
-    return tf.reshape(x_y, [1, -1, 1, x_y_shape[1], 1])
+    return tf.reshape(x_y, [1, x_shape[0], 1, y_shape[1], 1])
 
 
 def squeeze(x):
     """Source (specs.ein): squeeze(x) = einsum("i_j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
@@ -1047,17 +1066,19 @@ def project(x, w):
       (* no `where` size: the default 64)
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
-    x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
+    x_2d = tf.reshape(x, [x_shape[0], x_shape[1] * x_shape[2]])
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
 def unflatten(x):
     """Source (specs.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
+    x_shape = _dims(x, 1)
+    i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
-    return tf.reshape(x, [-1, 4])
+    return tf.reshape(x, [i, 4])
 
 
 def flatten_t(x):
@@ -1072,9 +1093,9 @@ def flatten_t(x):
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_t_shape = _dims(x_t)
+    x_shape = _dims(x, 3)
     # lay the result out as b(ji)
-    return tf.reshape(x_t, [-1, x_t_shape[1] * x_t_shape[2]])
+    return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
 
 def group_mix(x, y):
@@ -1088,13 +1109,14 @@ def group_mix(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("group_mix", "(bi)j,jk", [("x", x), ("y", y)], sizes={"b": 2})
-    x_shape = _dims(x)
-    # (bi)j as core axes bij: one reshape, no copy
-    x_core = tf.reshape(x, [2, -1, x_shape[1]])
-    x_y = tf.raw_ops.Einsum(inputs=[x_core, y], equation="bij,jk->bik")
-    x_y_shape = _dims(x_y)
+    x_shape = _dims(x, 2)
+    i = x_shape[0] // 2
+    # a matrix product: rows bi, summed j, columns k (reshapes, no copies)
+    y_shape = _dims(y, 2)
+    x_y_2d = tf.raw_ops.MatMul(a=x, b=y)
+    x_y = tf.reshape(x_y_2d, [2, i, y_shape[1]])
     # lay the result out as b(ik)
-    return tf.reshape(x_y, [-1, x_y_shape[1] * x_y_shape[2]])
+    return tf.reshape(x_y, [2, i * y_shape[1]])
 
 
 def vjp(z, y, x):

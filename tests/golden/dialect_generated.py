@@ -10,6 +10,10 @@ __all__ = [
     "project",
     "unflatten",
     "flatten_t",
+    "patchify",
+    "windows",
+    "attention_out",
+    "as_is",
     "row_sums_keepdims",
     "squeeze",
     "diag_matrix",
@@ -432,14 +436,26 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
-def _dims(tensor):
+def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a Python list: ints where the shape
     # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing.
+    # only for sizes unknown while tracing. Where even the rank is unknown
+    # (an input signature of shape=None), `rank` is the one the spec fixes,
+    # checked when the function runs.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
     dims, dynamic = [], None
-    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+    for axis, size in enumerate(shape):
         if size is None:
             if dynamic is None:
                 dynamic = tf.shape(tensor, out_type=tf.int64)
@@ -465,7 +481,7 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
     # repeat some letters: its values go where the repeated indices agree and
     # zeros elsewhere, by one scatter into a buffer the size of the output.
-    size = dict(zip(axes, _dims(tensor)))
+    size = dict(zip(axes, _dims(tensor, len(axes))))
     result_shape = [size[letter] for letter in result_axes]
     index = _index_once(
         ("induced", tuple(result_shape), axes, result_axes),
@@ -504,12 +520,12 @@ def tensordot(x, y):
       (* no `where` size: the default 64)
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, needed_by="tensordot: operand 'x'")
     # Ij as core axes Ij: one reshape, no copy
-    x_core = tf.reshape(x, [-1, x_shape[-1]])
-    y_shape = _dims(y)
+    x_core = tf.reshape(x, [math.prod(x_shape[:-1]), x_shape[-1]])
+    y_shape = _dims(y, needed_by="tensordot: operand 'y'")
     # jK as core axes jK: one reshape, no copy
-    y_core = tf.reshape(y, [y_shape[0], -1])
+    y_core = tf.reshape(y, [y_shape[0], math.prod(y_shape[1:])])
     x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
     I_shape = x_shape[:-1]
     K_shape = y_shape[1:]
@@ -530,17 +546,19 @@ def project(x, w):
       (* no `where` size: the default 64)
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
-    x_2d = tf.reshape(x, [-1, x_shape[1] * x_shape[2]])
+    x_2d = tf.reshape(x, [x_shape[0], x_shape[1] * x_shape[2]])
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
 def unflatten(x):
     """Source (dialect.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
+    x_shape = _dims(x, 1)
+    i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
-    return tf.reshape(x, [-1, 4])
+    return tf.reshape(x, [i, 4])
 
 
 def flatten_t(x):
@@ -555,9 +573,86 @@ def flatten_t(x):
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_t_shape = _dims(x_t)
+    x_shape = _dims(x, 3)
     # lay the result out as b(ji)
-    return tf.reshape(x_t, [-1, x_t_shape[1] * x_t_shape[2]])
+    return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
+
+
+def patchify(x):
+    """Several groups, one unknown member each: ViT patches, MaxViT windows.
+
+    Source (dialect.ein): patchify(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p =
+    16, q = 16
+
+    Plan:
+    einsum("bc(hp)(wq)->b(hw)(pqc)")
+      FLOPs: 4,294,967,296 planned, 4,294,967,296 naive; largest intermediate:
+        4,294,967,296 element(s)
+      sizes assumed: b=64*, c=64*, h=64*, p=16, q=16, w=64*
+      (* no `where` size: the default 64)
+    """
+    (x,) = _check_axes("patchify", "bc(hp)(wq)", [("x", x)], sizes={"p": 16, "q": 16})
+    x_shape = _dims(x, 4)
+    h = x_shape[2] // 16
+    w = x_shape[3] // 16
+    # bc(hp)(wq) as core axes bchpwq: one reshape, no copy
+    x_core = tf.reshape(x, [x_shape[0], x_shape[1], h, 16, w, 16])
+    x_core_t = tf.transpose(x_core, perm=[0, 2, 4, 3, 5, 1])
+    # lay the result out as b(hw)(pqc)
+    return tf.reshape(x_core_t, [x_shape[0], h * w, 16 * 16 * x_shape[1]])
+
+
+def windows(x):
+    """Source (dialect.ein): windows(x) = einsum("b(hx)(wy)c->(bhw)(xy)c", x) where x = 7,
+    y = 7
+
+    Plan:
+    einsum("b(hx)(wy)c->(bhw)(xy)c")
+      FLOPs: 822,083,584 planned, 822,083,584 naive; largest intermediate:
+        822,083,584 element(s)
+      sizes assumed: b=64*, c=64*, h=64*, w=64*, x=7, y=7
+      (* no `where` size: the default 64)
+    """
+    (x,) = _check_axes("windows", "b(hx)(wy)c", [("x", x)], sizes={"x": 7, "y": 7})
+    x_shape = _dims(x, 4)
+    h = x_shape[1] // 7
+    w = x_shape[2] // 7
+    # b(hx)(wy)c as core axes bhxwyc: one reshape, no copy
+    x_core = tf.reshape(x, [x_shape[0], h, 7, w, 7, x_shape[3]])
+    x_core_t = tf.transpose(x_core, perm=[0, 1, 3, 2, 4, 5])
+    # lay the result out as (bhw)(xy)c
+    return tf.reshape(x_core_t, [x_shape[0] * h * w, 7 * 7, x_shape[3]])
+
+
+def attention_out(ctx, w):
+    """A group that appears only whole is one axis: no member sizes, one MatMul.
+
+    Source (dialect.ein): attention_out(ctx, w) = einsum("bq(hd),(hd)e->bqe", ctx, w)
+
+    Plan:
+    einsum("bq(hd),(hd)e->bqe")
+      core axes: bqZ,Ze->bqe; Z is the group (hd)
+      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
+        element(s)
+      sizes assumed: (hd)=64*, b=64*, e=64*, q=64*
+      (* no `where` size: the default 64)
+    """
+    ctx, w = _check_axes("attention_out", "bq(hd),(hd)e", [("ctx", ctx), ("w", w)])
+    # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
+    ctx_shape = _dims(ctx, 3)
+    w_shape = _dims(w, 2)
+    ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
+    ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
+    return tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
+
+
+def as_is(x):
+    """`...` in the output only: no axes, as in numpy.
+
+    Source (dialect.ein): as_is(x) = einsum("->...", x)
+    """
+    (x,) = _check_axes("as_is", "", [("x", x)])
+    return x
 
 
 def row_sums_keepdims(x):
@@ -572,7 +667,7 @@ def row_sums_keepdims(x):
 def squeeze(x):
     """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)"""
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x)
+    x_shape = _dims(x, 3)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 

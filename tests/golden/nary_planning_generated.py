@@ -428,14 +428,26 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
-def _dims(tensor):
+def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a Python list: ints where the shape
     # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing.
+    # only for sizes unknown while tracing. Where even the rank is unknown
+    # (an input signature of shape=None), `rank` is the one the spec fixes,
+    # checked when the function runs.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
     dims, dynamic = [], None
-    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+    for axis, size in enumerate(shape):
         if size is None:
             if dynamic is None:
                 dynamic = tf.shape(tensor, out_type=tf.int64)
@@ -447,11 +459,13 @@ def _dims(tensor):
 def _static_sizes(spec, *operands, assumed=None):
     # The sizes of the letters after '->' in `spec`, read from the operands'
     # static shapes; a size unknown while tracing counts as `assumed` (the
-    # `where ~` size) or 64, the size the compile-time plan assumed.
+    # `where ~` size) or 64, the size the compile-time plan assumed (also for
+    # an operand whose rank is unknown while tracing).
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
-        for letter, size in zip(word, tf.TensorShape(getattr(operand, "shape", None))):
+        shape = tf.TensorShape(getattr(operand, "shape", None))
+        for letter, size in zip(word, shape if shape.rank is not None else ()):
             if size is not None:
                 known.setdefault(letter, size)
     assumed = assumed or {}
@@ -553,21 +567,21 @@ def bilinear(x, w, y):
     if order == 0:
         # step 1 of 2 of the planned order: sums i
         # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-        x_shape = _dims(x)
-        w_shape = _dims(w)
-        w_2d = tf.reshape(w, [x_shape[1], -1])
+        x_shape = _dims(x, 2)
+        w_shape = _dims(w, 3)
+        w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
         x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
-        x_w = tf.reshape(x_w_2d, [-1, w_shape[1], w_shape[2]])
+        x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
     else:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        w_shape_1 = _dims(w)
-        x_shape_1 = _dims(x)
-        w_2d_1 = tf.reshape(w, [-1, w_shape_1[2]])
+        x_shape_1 = _dims(x, 2)
+        w_shape_1 = _dims(w, 3)
+        w_2d_1 = tf.reshape(w, [x_shape_1[1] * w_shape_1[1], w_shape_1[2]])
         w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
-        w_y = tf.reshape(w_y_2d, [-1, w_shape_1[1], x_shape_1[0]])
+        w_y = tf.reshape(w_y_2d, [x_shape_1[1], w_shape_1[1], x_shape_1[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     return x_w_y
