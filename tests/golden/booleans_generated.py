@@ -427,14 +427,26 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
-def _dims(tensor):
+def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a Python list: ints where the shape
     # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing.
+    # only for sizes unknown while tracing. Where even the rank is unknown
+    # (an input signature of shape=None), `rank` is the one the spec fixes,
+    # checked when the function runs.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
     dims, dynamic = [], None
-    for axis, size in enumerate(tf.TensorShape(tensor.shape)):
+    for axis, size in enumerate(shape):
         if size is None:
             if dynamic is None:
                 dynamic = tf.shape(tensor, out_type=tf.int64)
