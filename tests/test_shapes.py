@@ -170,8 +170,8 @@ def test_a_member_whose_group_partners_multiply_to_zero_is_a_clear_error():
     traced = tf.function(fn, input_signature=[tf.TensorSpec([None], tf.float64)] * 2)
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         traced(tf.zeros([0], tf.float64), tf.zeros([0], tf.float64))
-    message = str(info.value).replace("\\'", "'")  # TensorFlow escapes the quotes
-    assert "split: the size of 'j' in group (ij) of 'x' is undetermined" in message, message
+    message = str(info.value)  # quoted with backquotes: TensorFlow escapes quotes
+    assert "split: the size of `j` in group (ij) of `x` is undetermined" in message, message
     assert traced(tf.zeros([6], tf.float64), tf.ones([3], tf.float64)).shape == (3, 2)
 
 

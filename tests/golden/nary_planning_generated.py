@@ -166,8 +166,9 @@ class _AxisCheck:
             if rank is None:
                 if any(term.isupper() for term in ts):
                     self.fail(
-                        f"operand '{name}' ({word}) has an unknown rank, and its composites "
-                        "need the rank while tracing: give its input signature a rank"
+                        f"operand '{name}' ({word}): its rank is unknown while tracing, and its "
+                        "composites need the rank; give the input signature a rank, "
+                        "e.g. tf.TensorSpec([None, None])"
                     )
                 message = f"operand '{name}' ({word}) needs rank {'>= ' if has_runs else ''}{fixed}"
                 rank_now = tf.rank(tensor)
@@ -344,14 +345,13 @@ class _AxisCheck:
                 for member in members:
                     if member not in unknown:
                         product = product * self.size_of(member)
-                self.group_fits(
-                    f"group '{term}' of '{name}' ({word})", size, product, unknown, name
-                )
+                self.group_fits(term, word, size, product, unknown, name)
             if len(unsolved) == len(pending):
                 return
             pending = unsolved
 
-    def group_fits(self, where, size, product, unknown, name):
+    def group_fits(self, term, word, size, product, unknown, name):
+        where = f"group '{term}' of '{name}' ({word})"
         if not unknown:
             self.same(
                 product,
@@ -361,11 +361,13 @@ class _AxisCheck:
             )
             return
         (member,) = unknown
+        undetermined = (
+            f"the size of '{member}' in group {term} of '{name}' is undetermined: "
+            "the other members' sizes multiply to 0"
+        )
         if isinstance(size, int) and isinstance(product, int):
             if product == 0:
-                self.fail(
-                    f"{where} has size {size}, which leaves '{member}' undetermined (its other members make 0)"
-                )
+                self.fail(undetermined)
             if size % product:
                 self.fail(
                     f"{where} has size {size}, no multiple of {product}, the size of its other members"
@@ -373,8 +375,9 @@ class _AxisCheck:
             self.seen[member] = (size // product, f"'{name}'")
             return
         size, product = tf.cast(size, tf.int64), tf.cast(product, tf.int64)
+        self.require(product > 0, undetermined)
         self.require(
-            (product > 0) & tf.equal(size % tf.maximum(product, 1), 0),
+            tf.equal(size % tf.maximum(product, 1), 0),
             f"{where} is no multiple of the size of its members other than '{member}'",
         )
         self.seen[member] = (size // tf.maximum(product, 1), f"'{name}'")
