@@ -121,6 +121,7 @@ Op = Union[
     BatchMatMul,
     "ZerosLike",
     "OnesLike",
+    "ConvertToTensor",
     "Gradient",
     "Jacobian",
     Reshape,
@@ -163,7 +164,8 @@ class CheckAxes:
     spec: str  # the input operands of the spec, comma-separated, no spaces
     operands: tuple[str, ...]
     sizes: tuple[tuple[str, int], ...]
-    targets: tuple[str, ...]  # the checked operands, ordered after the checks
+    targets: tuple[str, ...]  # the checked operands, ordered after the checks ("_": not needed)
+    labels: tuple[str, ...] = ()  # the user's names for the operands in messages, if not `operands`
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ class Function:
     docstring: str
     body: tuple[Statement, ...]
     result: str
-    trace_when_eager: bool = False  # eagerly, run as a tf.function (tape.jacobian inside)
+    trace_when_eager: bool = False  # eagerly, run as a tf.function (a Jacobian, no callable)
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,15 @@ class OnesLike:
 
 
 @dataclass(frozen=True)
+class ConvertToTensor:
+    """`tf.convert_to_tensor(operand)`: numpy arrays, lists and variables as tensors."""
+
+    operand: str
+
+
+@dataclass(frozen=True)
 class Gradient:
-    """`tape.gradient(target, source, output_gradients=...)`: one reverse pass."""
+    """`_gradient(tape, target, source, cotangent)`: one reverse pass (holomorphic for complex)."""
 
     tape: str
     target: str
@@ -227,7 +236,7 @@ class Gradient:
 
 @dataclass(frozen=True)
 class Jacobian:
-    """`tape.jacobian(target, source)`: the full (vectorized) Jacobian."""
+    """`_jacobian(tape, target, source)`: the full Jacobian (holomorphic for complex)."""
 
     tape: str
     target: str
@@ -242,3 +251,4 @@ class Tape:
     watch: str
     body: tuple["Statement", ...]
     comment: str = ""
+    persistent: bool = False  # for several reverse passes (an eager Jacobian)
