@@ -262,7 +262,9 @@ def _tensor_value(ctx, value: M.Value) -> str:
 def _check_operands(ctx, call, x: str, names: dict) -> dict:
     """Checks the variable and the other operands before the tape; returns their checked names."""
     (p, q), = call.grad_pairs
-    ks = sorted(names)
+    a_letters = set(_letters(call.inputs[p]))
+    # An operand with only letters of `a` (a cotangent) is checked with the value of `a`.
+    ks = [k for k in sorted(names) if not set(_letters(call.inputs[k])) <= a_letters or not _letters(call.inputs[k])]
     b = call.inputs[q]
     operands = [call.inputs[k] for k in ks]
     tensors = [names[k] for k in ks]
