@@ -24,10 +24,12 @@ Eager Jacobians (8x8 of tanh(W x), on the 2-core development machine):
 tape.jacobian's pfor re-traces its loop on every eager call, 62 ms; with
 experimental_use_pfor=False, 10 ms; ForwardAccumulator per column, 22 ms; a
 loop of reverse passes with basis cotangents, 4 ms (64x64: 31 ms against 64
-ms for pfor; even near 128 rows), so `_jacobian` loops eagerly up to 128
-entries. A tf.function traced once per callable was 0.3 ms, but stale: it
-keeps the state (globals, closures) the callable read when traced, so only
-functions that take no callable are traced when called eagerly.
+ms for pfor; about even near 128 rows), so `_jacobian` loops eagerly up to
+128 entries. `make bench` (64x64, a loaded machine): jacobian 52 ms against
+200 ms for tape.jacobian, batched_jacobian 32 against 122 ms. A tf.function
+traced once per callable was 0.3-0.5 ms, but stale: it keeps the state
+(globals, closures) the callable read when traced, so only functions that
+take no callable are traced when called eagerly (expression_jacobian: 0.5 ms).
 """
 
 from __future__ import annotations
