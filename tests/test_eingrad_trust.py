@@ -238,3 +238,14 @@ def test_every_form_accepts_numpy_lists_and_variables(m, kind):
     np.testing.assert_allclose(m.hessian(cube, x), np.diag(6 * X))
     np.testing.assert_allclose(m.square_jacobian(x), np.diag(2 * X))
     np.testing.assert_allclose(m.linear_jacobian(as_input(np.outer(Z, V)), x), np.outer(Z, V))
+
+
+def test_real_dtypes_pay_no_conjugate(m):
+    x = tf.TensorSpec([4], tf.float32)
+    for fn in (lambda x: m.jacobian(lambda u: u * u, x), lambda x: m.vjp(x, lambda u: u * u, x)):
+        graph = tf.function(fn).get_concrete_function(x).graph
+        assert not [op for op in graph.get_operations() if op.type == "Conj"]
+    complex_graph = tf.function(lambda x: m.vjp(x, lambda u: u * u, x)).get_concrete_function(
+        tf.TensorSpec([4], tf.complex64)
+    ).graph
+    assert [op for op in complex_graph.get_operations() if op.type == "Conj"]
