@@ -800,7 +800,26 @@ def build_eingrad_cases(tf, np, sizes: dict, rng):
     def divergence_naive(f, t):
         return tf.linalg.trace(loop_rows(f, t))
 
+    def batched_grad_exact_hand(f, t):
+        return tf.einsum("bbj->bj", jacobian_hand(f, t))
+
+    def batched_jacobian_hand(f, t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            out = f(t)
+        return tape.batch_jacobian(out, t)
+
+    def batched_jacobian_naive(f, t):
+        jac = loop_rows(f, t)  # [b * i, b, j]
+        return tf.einsum("bibj->bij", tf.reshape(jac, [t.shape[0], -1, *t.shape]))
+
+    def square(t):
+        return t * t
+
     return {
+        "batched_grad_exact": ((f_rows, xb), batched_grad_exact_hand, batched_grad_naive),
+        "batched_jacobian": ((f_rows_vec, xb), batched_jacobian_hand, batched_jacobian_naive),
+        "expression_jacobian": ((x,), lambda t: jacobian_hand(square, t), lambda t: loop_rows(square, t)),
         "vjp": ((z, f_vec, x), vjp_hand, lambda z, f, t: tf.linalg.matvec(loop_rows(f, t), z, transpose_a=True)),
         "jacobian": ((f_vec, x), jacobian_hand, lambda f, t: loop_rows(f, t)),
         "hessian": ((f_scalar, x), hessian_hand, hessian_naive),
@@ -1056,7 +1075,8 @@ def render_markdown(meta, rows, flops, memory, compile_res, help_res, eingrad, n
     out.append(
         f"Sizes i={sz['i']}, j={sz['j']}, b={sz['b']}, float32. Functions differentiated: y(x) = tanh(W x) "
         "(vjp, jacobian, jvp; W is i×j), tanh(W x) with square W (divergence), sum(tanh(W x)²) (hessian), "
-        "per-row sum(tanh(x W)², axis=1) (batched_grad) and tanh(x W) (batched_jvp). `hand (tape)`: "
+        "per-row sum(tanh(x W)², axis=1) (batched_grad, batched_grad_exact), tanh(x W) (batched_jvp, "
+        "batched_jacobian) and x * x (expression_jacobian, an einsum of x). `hand (tape)`: "
         "tape.gradient with output_gradients, tape.jacobian, nested tapes, ForwardAccumulator (jvp, batched_jvp). "
         "`naive loop`: one tape.gradient per output entry (per output column for batched_jvp), as with "
         "tf.gradients loops, then the einsum."
@@ -1065,8 +1085,10 @@ def render_markdown(meta, rows, flops, memory, compile_res, help_res, eingrad, n
     if eingrad["traced_when_eager"]:
         out.append(
             "The generated " + ", ".join(f"`{n}`" for n in eingrad["traced_when_eager"]) + " carry a decorator "
-            "that traces them into a tf.function when called eagerly, so their `eager` row times a cached graph "
-            "call while the eager hand-written and naive versions run op by op (pfor for tape.jacobian)."
+            "that traces them into a tf.function when called eagerly (only functions that take no callable, "
+            "for which a trace cannot go stale), so their `eager` row times a cached graph call while the eager "
+            "hand-written and naive versions run op by op (pfor for tape.jacobian). The other eager Jacobians "
+            "are computed afresh on every call: a loop of reverse passes up to 128 rows, tape.jacobian beyond."
         )
         out.append("")
     if eingrad["rows"]:

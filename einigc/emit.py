@@ -115,18 +115,17 @@ class Printer:
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"tf.ones_like({op.operand})"
 
+    def _print_ConvertToTensor(self, op: ir.ConvertToTensor) -> str:
+        return f"tf.convert_to_tensor({op.operand})"
+
     def _print_Gradient(self, op: ir.Gradient) -> str:
-        cotangent = f", output_gradients={op.output_gradients}" if op.output_gradients else ""
-        return (
-            f"{op.tape}.gradient({op.target}, {op.source}{cotangent}, "
-            "unconnected_gradients=tf.UnconnectedGradients.ZERO)"
-        )
+        self.helpers.add("gradient")
+        cotangent = f", {op.output_gradients}" if op.output_gradients else ""
+        return f"_gradient({op.tape}, {op.target}, {op.source}{cotangent})"
 
     def _print_Jacobian(self, op: ir.Jacobian) -> str:
-        return (
-            f"{op.tape}.jacobian({op.target}, {op.source}, "
-            "unconnected_gradients=tf.UnconnectedGradients.ZERO)"
-        )
+        self.helpers.add("jacobian")
+        return f"_jacobian({op.tape}, {op.target}, {op.source})"
 
     def _print_CallFunction(self, op: ir.CallFunction) -> str:
         return f"{op.function}({', '.join(op.args)})"
@@ -156,7 +155,8 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             )
         elif isinstance(statement, ir.CheckAxes):
             printer.helpers.add("check_axes")
-            operands = ", ".join(f'("{name}", {name})' for name in statement.operands)
+            labels = statement.labels or statement.operands
+            operands = ", ".join(f'("{label}", {name})' for label, name in zip(labels, statement.operands))
             sizes = ", ".join(f'"{letter}": {size}' for letter, size in statement.sizes)
             extra = f", sizes={{{sizes}}}" if sizes else ""
             targets = ", ".join(statement.targets)
@@ -195,7 +195,8 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
         elif isinstance(statement, ir.Tape):
             if statement.comment:
                 lines.append(f"{indent}# {statement.comment}")
-            lines.append(f"{indent}with tf.GradientTape() as {statement.tape}:")
+            persistent = "persistent=True" if statement.persistent else ""
+            lines.append(f"{indent}with tf.GradientTape({persistent}) as {statement.tape}:")
             lines.append(f"{indent}    {statement.tape}.watch({statement.watch})")
             lines.extend(_render_statements(statement.body, printer, indent + "    "))
         else:
@@ -255,7 +256,12 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
 
 
 # Helpers that call other helpers.
-_HELPER_NEEDS = {"check_axes": ("dims",), "diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
+_HELPER_NEEDS = {
+    "check_axes": ("dims",),
+    "diagonal": ("dims", "index_once"),
+    "induced_diagonal": ("dims", "index_once"),
+    "jacobian": ("gradient",),
+}
 
 
 def _stdlib_imports(helpers: set[str], code: str) -> list[str]:

@@ -141,6 +141,7 @@ Op = Union[
     BatchMatMul,
     "ZerosLike",
     "OnesLike",
+    "ConvertToTensor",
     "Gradient",
     "Jacobian",
     Reshape,
@@ -184,7 +185,8 @@ class CheckAxes:
     spec: str  # the input operands of the spec, comma-separated, no spaces
     operands: tuple[str, ...]
     sizes: tuple[tuple[str, int], ...]
-    targets: tuple[str, ...]  # the checked operands, ordered after the checks
+    targets: tuple[str, ...]  # the checked operands, ordered after the checks ("_": not needed)
+    labels: tuple[str, ...] = ()  # the user's names for the operands in messages, if not `operands`
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class Function:
     docstring: str
     body: tuple[Statement, ...]
     result: str
-    trace_when_eager: bool = False  # eagerly, run as a tf.function (tape.jacobian inside)
+    trace_when_eager: bool = False  # eagerly, run as a tf.function (a Jacobian, no callable)
 
 
 @dataclass(frozen=True)
@@ -237,8 +239,15 @@ class OnesLike:
 
 
 @dataclass(frozen=True)
+class ConvertToTensor:
+    """`tf.convert_to_tensor(operand)`: numpy arrays, lists and variables as tensors."""
+
+    operand: str
+
+
+@dataclass(frozen=True)
 class Gradient:
-    """`tape.gradient(target, source, output_gradients=...)`: one reverse pass."""
+    """`_gradient(tape, target, source, cotangent)`: one reverse pass (holomorphic for complex)."""
 
     tape: str
     target: str
@@ -248,7 +257,7 @@ class Gradient:
 
 @dataclass(frozen=True)
 class Jacobian:
-    """`tape.jacobian(target, source)`: the full (vectorized) Jacobian."""
+    """`_jacobian(tape, target, source)`: the full Jacobian (holomorphic for complex)."""
 
     tape: str
     target: str
@@ -263,3 +272,4 @@ class Tape:
     watch: str
     body: tuple["Statement", ...]
     comment: str = ""
+    persistent: bool = False  # for several reverse passes (an eager Jacobian)

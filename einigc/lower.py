@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import keyword
 
 from einigc import ein_ast as A
@@ -69,7 +70,9 @@ class _FunctionLowering:
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
         self.plan_notes: list[str] = []
-        self.tape_depth = 0  # > 0 while emitting the body of a tape
+        self.watched: list[str] = []  # the variables of the tapes being emitted
+        self.converted: set[str] = set()  # parameters rebound to tf.convert_to_tensor of themselves
+        self.variable_ranks: dict[str, int] = {}  # eingrad variables checked to have this rank
         # What an intermediate is named after: `x_flat` and `x` both read as
         # `x` when naming a product of them.
         self.stems: dict[str, str] = {}
@@ -104,7 +107,8 @@ class _FunctionLowering:
     def lower_builtin(self, call: M.BuiltinCall) -> str:
         if call.func == "eingrad":
             return lower_eingrad(self, call)
-        names = self.check_axes(call.inputs, [self.lower_value(a) for a in call.args])
+        labels = [M.source_text(a) for a in call.args]
+        names = self.check_axes(call.inputs, [self.lower_value(a) for a in call.args], labels)
         if call.func in ("eincount", "einany"):
             dtype = "int64" if call.func == "eincount" else "float32"
             for name in names:
@@ -119,7 +123,11 @@ class _FunctionLowering:
             )
         return result
 
-    def check_axes(self, operands, names) -> list[str]:
+    def check_axes(self, operands, names, labels=None, discard=()) -> list[str]:
+        """Checks `names` against `operands`; `labels` are the user's names for them.
+
+        Returns the checked names; the positions in `discard` are checked only ("_").
+        """
         letters = set(spec_word([t for op in operands for t in op.terms]))
         sizes = tuple(
             (letter, size)
@@ -127,17 +135,25 @@ class _FunctionLowering:
             if source == "where =" and letter in letters
         )
         spec = ",".join(spec_word(op.terms) for op in operands)
-        # Outside tapes, parameters are rebound to their checked selves. Inside
-        # a tape the variable must keep its name, the one the tape watches,
-        # so the checked operands get names of their own there.
+        # Parameters are rebound to their checked selves, except a variable a
+        # tape watches: it must keep its name, so inside that tape its checked
+        # self gets a name of its own.
         targets: list[str] = []
-        for name in names:
-            if self.tape_depth or name in targets:
+        for k, name in enumerate(names):
+            if k in discard:
+                targets.append("_")
+                continue
+            if name in self.watched or name in targets:
                 targets.append(self.namer.fresh(f"{self.stem(name)}_checked"))
             else:
                 targets.append(name)
             self.stems[targets[-1]] = self.stem(name)
-        self.body.append(ir.CheckAxes(self.function.name, spec, tuple(names), sizes, tuple(targets)))
+        labels = tuple(labels or names)
+        self.body.append(
+            ir.CheckAxes(
+                self.function.name, spec, tuple(names), sizes, tuple(targets), labels if labels != tuple(names) else ()
+            )
+        )
         return targets
 
     def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
@@ -490,6 +506,37 @@ class _FunctionLowering:
         )
 
 
+def _called_parameters(functions) -> dict[str, set[int]]:
+    """function -> positions of the parameters it calls, itself or through the functions it calls."""
+    called = {f.name: set() for f in functions}
+
+    def calls(statements):
+        for statement in statements:
+            if isinstance(statement, ir.Tape):
+                yield from calls(statement.body)
+            elif isinstance(statement, ir.ChooseOrder):
+                for body in statement.bodies:
+                    yield from calls(body)
+            elif isinstance(statement, ir.Assign) and isinstance(statement.op, ir.CallFunction):
+                yield statement.op
+
+    changed = True
+    while changed:
+        changed = False
+        for f in functions:
+            for call in calls(f.body):
+                found = set()
+                if call.function in f.params:
+                    found.add(f.params.index(call.function))
+                for k in called.get(call.function, ()):
+                    if k < len(call.args) and call.args[k] in f.params:
+                        found.add(f.params.index(call.args[k]))
+                if not found <= called[f.name]:
+                    called[f.name] |= found
+                    changed = True
+    return called
+
+
 def _axis_index(symbols, symbol) -> int:
     """The axis of `symbol`, counted from the end when it comes after `...`."""
     i = symbols.index(symbol)
@@ -512,6 +559,13 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
         for pos, message, hint in lowering.notes:
             sink.note(pos, message, hint)
     sink.raise_if_errors()
+    # A trace would keep what a callable read when traced: only functions
+    # that take no callable may run as a tf.function when called eagerly.
+    called = _called_parameters(functions)
+    functions = [
+        dataclasses.replace(f, trace_when_eager=False) if f.trace_when_eager and called[f.name] else f
+        for f in functions
+    ]
     return ir.Module(source_name, program.docstring, tuple(functions))
 
 

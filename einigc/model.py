@@ -74,3 +74,13 @@ class Function:
 class Program:
     docstring: str
     functions: tuple[Function, ...]
+
+
+def source_text(value: Value) -> str:
+    """A value as the user wrote it (specs in single quotes), for messages."""
+    if isinstance(value, ParamValue):
+        return value.name
+    args = ", ".join(source_text(a) for a in value.args)
+    if isinstance(value, DeclarationCall):
+        return f"{value.callee}({args})"
+    return f"{value.func}('{value.spec_text}', {args})"

@@ -2,7 +2,6 @@
 # Regenerate it with: einigc specs.ein -o specs_generated.py
 """Tensor operations of the einigc demo, compiled by `make demo`."""
 
-import functools
 import math
 import tensorflow as tf
 
@@ -538,6 +537,23 @@ def _dims(tensor, rank=None, needed_by=""):
     return dims
 
 
+def _gradient(tape, target, source, cotangent=None):
+    # One reverse pass: cotangent^T J, with J[a, b] = d a / d b. For complex
+    # dtypes TensorFlow returns J^H applied to the cotangent, so the
+    # cotangent and the result are conjugated to give the holomorphic
+    # derivative; real dtypes skip this (decided while tracing).
+    complex_ = source.dtype.is_complex
+    if complex_ and cotangent is not None:
+        cotangent = tf.math.conj(cotangent)
+    gradient = tape.gradient(
+        target,
+        source,
+        output_gradients=cotangent,
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+    return tf.math.conj(gradient) if complex_ else gradient
+
+
 def _index_once(key, build, _cache={}):
     # Index tensors depend only on the sizes in `key`. Eagerly, each is built
     # once and reused (a handful of entries); while tracing it is built in
@@ -582,6 +598,27 @@ def _induced_index(size, axes, result_axes):
     return tf.reshape(index, [-1, 1])
 
 
+def _jacobian(tape, target, source):
+    # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes).
+    # Eagerly, tape.jacobian's pfor traces its loop on every call (60 ms and
+    # up, whatever the size), so up to 128 entries of `target` a loop of
+    # reverse passes is faster (measured: 8x8 in 4 ms, 64x64 in 31 ms against
+    # 62 and 64 ms; even near 128); `tape` must be persistent for it.
+    size = target.shape.num_elements()
+    if tf.executing_eagerly() and size is not None and 0 < size <= 128:
+        basis = tf.unstack(
+            tf.reshape(
+                tf.eye(size, dtype=target.dtype), [size] + target.shape.as_list()
+            )
+        )
+        rows = [_gradient(tape, target, source, cotangent) for cotangent in basis]
+        return tf.reshape(tf.stack(rows), target.shape + source.shape)
+    jacobian = tape.jacobian(
+        target, source, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return tf.math.conj(jacobian) if jacobian.dtype.is_complex else jacobian
+
+
 def _require_bool(tensor, function, operand):
     # eincount and einany count or test boolean products: another dtype is a mistake.
     if tensor.dtype != tf.bool:
@@ -604,22 +641,6 @@ def _static_sizes(spec, *operands, assumed=None):
                 known.setdefault(letter, size)
     assumed = assumed or {}
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
-
-
-def _trace_when_eager(function):
-    # tape.jacobian re-traces its vectorized loop on every eager call (about
-    # 160 ms for an 8x8 Jacobian, against 0.2 ms traced). Called eagerly, the
-    # function runs as a tf.function instead, traced once per callable and
-    # input shapes: pass the same callable each time, not a new lambda.
-    traced = tf.function(function, reduce_retracing=True)
-
-    @functools.wraps(function)
-    def run(*args):
-        if tf.executing_eagerly():
-            return traced(*args)
-        return function(*args)
-
-    return run
 
 
 def bmm3(x, y, z):
@@ -863,7 +884,7 @@ def gram_trace(x):
     """
     x, x_checked = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
     x_x = tf.raw_ops.MatMul(a=x, b=x_checked, transpose_b=True)
-    (x_x,) = _check_axes("gram_trace", "ii", [("x_x", x_x)])
+    (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_x_diag = _diagonal(x_x, "ii", "i")
     return tf.reduce_sum(x_x_diag, axis=0)
@@ -1130,31 +1151,32 @@ def vjp(z, y, x):
       lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
         the Jacobian is never built
     """
+    x = tf.convert_to_tensor(x)
+    z = tf.convert_to_tensor(z)
+    (x,) = _check_axes("vjp", "j", [("x", x)])
     # record y for one reverse pass (a VJP)
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_value = y(x)
-    return tape.gradient(
-        y_value,
-        x,
-        output_gradients=z,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
-    )
+        y_value, z = _check_axes("vjp", "i,i", [("y(x)", y_value), ("z", z)])
+    return _gradient(tape, y_value, x, z)
 
 
-@_trace_when_eager
 def jacobian(y, x):
     """Source (specs.ein): jacobian(y, x) = eingrad("i%j->ij", y, x)
 
     Plan:
     eingrad("i%j->ij")
-      lowering: tape.jacobian (vectorized), then the einsum
+      lowering: the full Jacobian, then the einsum
     """
-    # record y for the full (vectorized) Jacobian
-    with tf.GradientTape() as tape:
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("jacobian", "j", [("x", x)])
+    # record y for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         y_value = y(x)
-    return tape.jacobian(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        (y_value,) = _check_axes("jacobian", "i", [("y(x)", y_value)])
+    return _jacobian(tape, y_value, x)
 
 
 def gradient(y, x):
@@ -1165,14 +1187,16 @@ def gradient(y, x):
       lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
         y; the Jacobian is never built
     """
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("gradient", "j", [("x", x)])
     # record y for one reverse pass
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_value = y(x)
-    return tape.gradient(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        (y_value,) = _check_axes("gradient", "", [("y(x)", y_value)])
+    return _gradient(tape, y_value, x)
 
 
-@_trace_when_eager
 def hessian(y, x):
     """Source (specs.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
 
@@ -1181,19 +1205,20 @@ def hessian(y, x):
       lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
         y; the Jacobian is never built
     eingrad("j%k->jk")
-      lowering: tape.jacobian (vectorized), then the einsum
+      lowering: the full Jacobian, then the einsum
     """
-    # record y for the full (vectorized) Jacobian
-    with tf.GradientTape() as tape:
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("hessian", "k", [("x", x)])
+    # record y for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         # record y for one reverse pass
         with tf.GradientTape() as tape_1:
             tape_1.watch(x)
             y_value = y(x)
-        dy_dx = tape_1.gradient(
-            y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
-    return tape.jacobian(dy_dx, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            (y_value,) = _check_axes("hessian", "", [("y(x)", y_value)])
+        dy_dx = _gradient(tape_1, y_value, x)
+    return _jacobian(tape, dy_dx, x)
 
 
 def hvp(y, x, v):
@@ -1208,6 +1233,9 @@ def hvp(y, x, v):
       lowering: Hessian-vector product by reverse-over-reverse (the Hessian is
         symmetric); never built
     """
+    x = tf.convert_to_tensor(x)
+    v = tf.convert_to_tensor(v)
+    x, v = _check_axes("hvp", "k,k", [("x", x), ("v", v)])
     # record the gradient itself for a second reverse pass
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -1215,12 +1243,9 @@ def hvp(y, x, v):
         with tf.GradientTape() as tape_1:
             tape_1.watch(x)
             y_value = y(x)
-        dy_dx = tape_1.gradient(
-            y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
-    return tape.gradient(
-        dy_dx, x, output_gradients=v, unconnected_gradients=tf.UnconnectedGradients.ZERO
-    )
+            (y_value,) = _check_axes("hvp", "", [("y(x)", y_value)])
+        dy_dx = _gradient(tape_1, y_value, x)
+    return _gradient(tape, dy_dx, x, v)
 
 
 def jvp(y, x, v):
@@ -1231,49 +1256,43 @@ def jvp(y, x, v):
       lowering: a JVP by the double-backward trick (two reverse passes); the
         Jacobian is never built
     """
+    x = tf.convert_to_tensor(x)
+    v = tf.convert_to_tensor(v)
+    x, v = _check_axes("jvp", "j,j", [("x", x), ("v", v)])
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_value = y(x)
+        (y_value,) = _check_axes("jvp", "i", [("y(x)", y_value)])
     # a dummy cotangent for the double-backward JVP
     u_y = tf.zeros_like(y_value)
     # the VJP as a function of the dummy cotangent
     with tf.GradientTape() as dual:
         dual.watch(u_y)
-        vjp_y = tape.gradient(
-            y_value,
-            x,
-            output_gradients=u_y,
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-    return dual.gradient(
-        vjp_y,
-        u_y,
-        output_gradients=v,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
-    )
+        vjp_y = _gradient(tape, y_value, x, u_y)
+    return _gradient(dual, vjp_y, u_y, v)
 
 
-@_trace_when_eager
 def divergence(y, x):
     """Source (specs.ein): divergence(y, x) = eingrad("i%i->", y, x)
 
     Plan:
     eingrad("i%i->")
-      lowering: tape.jacobian (vectorized), then the einsum; exact diagonal along
-        'i' from the full Jacobian
+      lowering: the full Jacobian, then the einsum; exact diagonal along 'i' from
+        the full Jacobian
     eingrad("i%i->")
       FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    # record y for the full (vectorized) Jacobian
-    with tf.GradientTape() as tape:
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("divergence", "i", [("x", x)])
+    # record y for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         y_value = y(x)
-    dy_dx = tape.jacobian(
-        y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
-    )
+        y_value, _ = _check_axes("divergence", "i,i", [("y(x)", y_value), ("x", x)])
+    dy_dx = _jacobian(tape, y_value, x)
     # repeated letters: gather the diagonal (no copy of the whole input)
     dy_dx_diag = _diagonal(dy_dx, "ii", "i")
     return tf.reduce_sum(dy_dx_diag, axis=0)
@@ -1289,11 +1308,14 @@ def batched_grad(y, x):
         y; 'b' independent, so one pass serves the whole batch; the Jacobian is
         never built
     """
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("batched_grad", "bj", [("x", x)])
     # record y for one reverse pass
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_value = y(x)
-    return tape.gradient(y_value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        y_value, _ = _check_axes("batched_grad", "b,bj", [("y(x)", y_value), ("x", x)])
+    return _gradient(tape, y_value, x)
 
 
 def batched_jvp(y, x, v):
@@ -1305,37 +1327,32 @@ def batched_jvp(y, x, v):
       lowering: a JVP by the double-backward trick (two reverse passes); the
         Jacobian is never built; 'b' independent, so one pass serves the whole batch
     """
+    x = tf.convert_to_tensor(x)
+    v = tf.convert_to_tensor(v)
+    x, v = _check_axes("batched_jvp", "bj,bj", [("x", x), ("v", v)])
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
         tape.watch(x)
         y_value = y(x)
+        y_value, v, _ = _check_axes(
+            "batched_jvp", "bi,bj,bj", [("y(x)", y_value), ("v", v), ("x", x)]
+        )
     # a dummy cotangent for the double-backward JVP
     u_y = tf.zeros_like(y_value)
     # the VJP as a function of the dummy cotangent
     with tf.GradientTape() as dual:
         dual.watch(u_y)
-        vjp_y = tape.gradient(
-            y_value,
-            x,
-            output_gradients=u_y,
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-    return dual.gradient(
-        vjp_y,
-        u_y,
-        output_gradients=v,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
-    )
+        vjp_y = _gradient(tape, y_value, x, u_y)
+    return _gradient(dual, vjp_y, u_y, v)
 
 
-@_trace_when_eager
 def batched_jacobian(y, x):
     """Source (specs.ein): batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b
     independent
 
     Plan:
     eingrad("bi%bj->bij")
-      lowering: tape.jacobian of y summed over the independent letters 'b' (one pass
+      lowering: the Jacobian of y summed over the independent letters 'b' (one pass
         for the whole batch, like batch_jacobian)
     eingrad("bi%bj->bij")
       FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
@@ -1343,13 +1360,18 @@ def batched_jacobian(y, x):
       sizes assumed: b=64*, i=64*, j=64*
       (* no `where` size: the default 64)
     """
-    # record y for one vectorized Jacobian
-    with tf.GradientTape() as tape:
+    x = tf.convert_to_tensor(x)
+    (x,) = _check_axes("batched_jacobian", "bj", [("x", x)])
+    # record y, summed over the batch, for one Jacobian
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         y_value = y(x)
+        y_value, _ = _check_axes(
+            "batched_jacobian", "bi,bj", [("y(x)", y_value), ("x", x)]
+        )
         # independent entries: the sum over the batch has the same derivative per entry
         y_sum = tf.reduce_sum(y_value, axis=0)
-    dy_dx = tape.jacobian(y_sum, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    dy_dx = _jacobian(tape, y_sum, x)
     return tf.transpose(dy_dx, perm=[1, 0, 2])
 
 
@@ -1365,5 +1387,6 @@ def linear_jacobian(w, x):
       lowering: closed form: the einsum is linear in the variable, so its derivative
         is einsum("ij->ij"); no tape
     """
-    (w,) = _check_axes("linear_jacobian", "ij", [("w", w)])
+    x = tf.convert_to_tensor(x)
+    w, _ = _check_axes("linear_jacobian", "ij,j", [("w", w), ("x", x)])
     return w

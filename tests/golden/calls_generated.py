@@ -530,7 +530,9 @@ def gram_trace(x):
     """
     transpose_1 = transpose(x)
     matmul_1 = matmul(x, transpose_1)
-    (matmul_1,) = _check_axes("gram_trace", "ii", [("matmul_1", matmul_1)])
+    (matmul_1,) = _check_axes(
+        "gram_trace", "ii", [("matmul(x, transpose(x))", matmul_1)]
+    )
     # repeated letters: gather the diagonal (no copy of the whole input)
     matmul_1_diag = _diagonal(matmul_1, "ii", "i")
     return tf.reduce_sum(matmul_1_diag, axis=0)
