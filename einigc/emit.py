@@ -115,9 +115,6 @@ class Printer:
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"tf.ones_like({op.operand})"
 
-    def _print_ConvertToTensor(self, op: ir.ConvertToTensor) -> str:
-        return f"tf.convert_to_tensor({op.operand})"
-
     def _print_Gradient(self, op: ir.Gradient) -> str:
         self.helpers.add("gradient")
         cotangent = f", {op.output_gradients}" if op.output_gradients else ""

@@ -141,7 +141,6 @@ Op = Union[
     BatchMatMul,
     "ZerosLike",
     "OnesLike",
-    "ConvertToTensor",
     "Gradient",
     "Jacobian",
     Reshape,
@@ -235,13 +234,6 @@ class ZerosLike:
 
 @dataclass(frozen=True)
 class OnesLike:
-    operand: str
-
-
-@dataclass(frozen=True)
-class ConvertToTensor:
-    """`tf.convert_to_tensor(operand)`: numpy arrays, lists and variables as tensors."""
-
     operand: str
 
 

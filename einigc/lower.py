@@ -71,7 +71,6 @@ class _FunctionLowering:
         self.body: list[ir.Statement] = []
         self.plan_notes: list[str] = []
         self.watched: list[str] = []  # the variables of the tapes being emitted
-        self.converted: set[str] = set()  # parameters rebound to tf.convert_to_tensor of themselves
         self.variable_ranks: dict[str, int] = {}  # eingrad variables checked to have this rank
         # What an intermediate is named after: `x_flat` and `x` both read as
         # `x` when naming a product of them.

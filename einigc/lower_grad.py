@@ -203,7 +203,7 @@ def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
     left, right = call.args[p], call.args[q]
     pair = _Pair(a_op, b_op, _letters(a_op), _letters(b_op), _plain(a_op) and _plain(b_op))
     others = [k for k in range(len(call.inputs)) if k not in (p, q)]
-    x = _tensor(ctx, right.name)
+    x = right.name
     names = {k: _tensor_value(ctx, call.args[k]) for k in others}
     names.update(_check_operands(ctx, call, x, names))
     out_letters = set(_letters(call.output))
@@ -247,17 +247,11 @@ def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
     return _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label)
 
 
-def _tensor(ctx, name: str) -> str:
-    """A parameter as a tensor (numpy arrays and lists too, as tf.einsum takes them), once."""
-    if name not in ctx.converted and name not in ctx.watched:
-        ctx.converted.add(name)
-        ctx.body.append(ir.Assign(name, ir.ConvertToTensor(name)))
-    return name
-
-
 def _tensor_value(ctx, value: M.Value) -> str:
+    # A parameter stays as given: _check_axes converts numpy arrays and lists
+    # (before any tape watches them, since the variable is checked first).
     if isinstance(value, M.ParamValue):
-        return _tensor(ctx, value.name)
+        return value.name
     return ctx.lower_value(value)
 
 
@@ -312,7 +306,7 @@ def _check_value(ctx, call, value: str, names: dict) -> None:
 
 def _lower_closed_form(ctx, call, inputs, output, args, x_operand) -> str:
     (p, q), = call.grad_pairs
-    x = _tensor(ctx, call.args[q].name)
+    x = call.args[q].name
     labels = [M.source_text(a) for a in args] + [x]
     tensors = [ctx.lower_value(a) for a in args] + [x]
     # x is checked against its letters in the einsum, though the result does not read it.

@@ -1151,8 +1151,6 @@ def vjp(z, y, x):
       lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
         the Jacobian is never built
     """
-    x = tf.convert_to_tensor(x)
-    z = tf.convert_to_tensor(z)
     (x,) = _check_axes("vjp", "j", [("x", x)])
     # record y for one reverse pass (a VJP)
     with tf.GradientTape() as tape:
@@ -1169,7 +1167,6 @@ def jacobian(y, x):
     eingrad("i%j->ij")
       lowering: the full Jacobian, then the einsum
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("jacobian", "j", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -1187,7 +1184,6 @@ def gradient(y, x):
       lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
         y; the Jacobian is never built
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("gradient", "j", [("x", x)])
     # record y for one reverse pass
     with tf.GradientTape() as tape:
@@ -1207,7 +1203,6 @@ def hessian(y, x):
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("hessian", "k", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -1233,8 +1228,6 @@ def hvp(y, x, v):
       lowering: Hessian-vector product by reverse-over-reverse (the Hessian is
         symmetric); never built
     """
-    x = tf.convert_to_tensor(x)
-    v = tf.convert_to_tensor(v)
     x, v = _check_axes("hvp", "k,k", [("x", x), ("v", v)])
     # record the gradient itself for a second reverse pass
     with tf.GradientTape() as tape:
@@ -1256,8 +1249,6 @@ def jvp(y, x, v):
       lowering: a JVP by the double-backward trick (two reverse passes); the
         Jacobian is never built
     """
-    x = tf.convert_to_tensor(x)
-    v = tf.convert_to_tensor(v)
     x, v = _check_axes("jvp", "j,j", [("x", x), ("v", v)])
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
@@ -1285,7 +1276,6 @@ def divergence(y, x):
       sizes assumed: i=64*
       (* no `where` size: the default 64)
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("divergence", "i", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -1308,7 +1298,6 @@ def batched_grad(y, x):
         y; 'b' independent, so one pass serves the whole batch; the Jacobian is
         never built
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("batched_grad", "bj", [("x", x)])
     # record y for one reverse pass
     with tf.GradientTape() as tape:
@@ -1327,8 +1316,6 @@ def batched_jvp(y, x, v):
       lowering: a JVP by the double-backward trick (two reverse passes); the
         Jacobian is never built; 'b' independent, so one pass serves the whole batch
     """
-    x = tf.convert_to_tensor(x)
-    v = tf.convert_to_tensor(v)
     x, v = _check_axes("batched_jvp", "bj,bj", [("x", x), ("v", v)])
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
@@ -1360,7 +1347,6 @@ def batched_jacobian(y, x):
       sizes assumed: b=64*, i=64*, j=64*
       (* no `where` size: the default 64)
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("batched_jacobian", "bj", [("x", x)])
     # record y, summed over the batch, for one Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -1387,6 +1373,5 @@ def linear_jacobian(w, x):
       lowering: closed form: the einsum is linear in the variable, so its derivative
         is einsum("ij->ij"); no tape
     """
-    x = tf.convert_to_tensor(x)
     w, _ = _check_axes("linear_jacobian", "ij,j", [("w", w), ("x", x)])
     return w

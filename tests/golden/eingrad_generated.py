@@ -15,117 +15,400 @@ __all__ = [
 
 
 def _check_axes(function, spec, operands, sizes=None, _passed=set()):
-    # Named axes must agree exactly in size across operands (and with the
-    # `where` sizes): say which axis and operands disagree, instead of
-    # failing inside a TensorFlow op. Static shapes are checked for free;
-    # only dimensions unknown while tracing get a run-time assertion.
-    try:
-        key = (function, spec) + tuple(tuple(tensor.shape) for _, tensor in operands)
-    except (AttributeError, ValueError):  # no shape, or an unknown rank
-        key = None
-    if key in _passed:  # these static shapes passed before
-        return [tensor for _, tensor in operands]
-    seen = {letter: (size, "`where`") for letter, size in (sizes or {}).items()}
-    groups = []
-    assertions = []
-    for (name, tensor), word in zip(operands, spec.split(",")):
-        terms = _spec_terms(word)
-        variable = [
-            k for k, term in enumerate(terms) if term == "..." or term.isupper()
-        ]
-        shape = tf.TensorShape(getattr(tensor, "shape", None))
-        if shape.rank is not None:
-            if not variable and shape.rank != len(terms):
-                raise ValueError(
-                    f"{function}: operand '{name}' ({word}) must have rank {len(terms)}, "
-                    f"got shape {shape}"
-                )
-            if variable and shape.rank < len(terms) - len(variable):
-                raise ValueError(
-                    f"{function}: operand '{name}' ({word}) needs rank >= "
-                    f"{len(terms) - len(variable)}, got shape {shape}"
-                )
-        for k, term in enumerate(terms):
-            if variable and variable[0] < k < variable[-1]:
-                continue  # between two runs of unknown rank: no fixed position
-            if term == "..." or term.isupper():
-                continue
-            axis = k if not variable or k < variable[0] else k - len(terms)
-            size = shape[axis] if shape.rank is not None else None
-            if term.startswith("("):
-                if size is not None:
-                    groups.append((name, word, term, size))
-                continue
-            letter = "_" if term == "_" else term
-            if letter == "_":
-                if size is not None and size != 1:
-                    raise ValueError(
-                        f"{function}: operand '{name}' ({word}) needs size 1 at '_', got {size}"
-                    )
-                continue
-            if letter not in seen:
-                seen[letter] = (
-                    (
-                        size
-                        if size is not None
-                        else tf.shape(tensor, out_type=tf.int64)[axis]
-                    ),
-                    f"'{name}'",
-                )
-                continue
-            known, where = seen[letter]
-            message = (
-                f"{function}: axis '{letter}' differs between {where} and '{name}'"
-            )
-            if size is not None and isinstance(known, int):
-                if size != known:
-                    raise ValueError(
-                        f"{function}: axis '{letter}' is {known} in {where} but {size} in '{name}'"
-                    )
-            else:
-                actual = (
-                    tf.shape(tensor, out_type=tf.int64)[axis] if size is None else size
-                )
-                assertions.append(
-                    tf.debugging.assert_equal(
-                        tf.cast(known, tf.int64),
-                        tf.cast(actual, tf.int64),
-                        message=message,
-                    )
-                )
-    for name, word, term, size in groups:
-        # A group is the flattening of its members: its size is their product.
-        if any(not letter.islower() for letter in term.strip("()")):
-            continue  # composites inside: their sizes are not named here
-        members = [
-            (letter, seen.get(letter, (None,))[0]) for letter in term.strip("()")
-        ]
-        known = [m for _, m in members if isinstance(m, int)]
-        product = 1
-        for member in known:
-            product *= member
-        if known and (size % product if len(known) < len(members) else size != product):
-            raise ValueError(
-                f"{function}: group '{term}' of '{name}' ({word}) has size {size}, "
-                f"which its members' sizes {dict(members)} do not make"
-            )
+    # Every operand is checked against its part of `spec` ("bij,(ij)k"): its
+    # rank; each named axis, composite and whole group across operands and
+    # against the `where` sizes; `_` against 1; `...` for broadcasting; each
+    # group against its members. Static sizes are compared here, in Python;
+    # sizes unknown while tracing become conditions that the returned
+    # tensors depend on. Static shapes and dtypes that passed are remembered
+    # (at most 1,024), so an eager call with them only looks them up.
     tensors = [tensor for _, tensor in operands]
-    if not assertions:
-        if key is not None and None not in [
-            size for shape in key[2:] for size in shape
-        ]:
-            if len(_passed) >= 1024:
-                _passed.clear()
-            _passed.add(key)
+    if not all(isinstance(tensor, tf.Tensor) for tensor in tensors):
+        tensors = _operand_tensors(function, operands)
+    try:
+        key = (function, spec) + tuple((tuple(t.shape), t.dtype) for t in tensors)
+    except ValueError:  # an unknown rank
+        key = None
+    if key in _passed:
         return tensors
-    # Only while tracing with unknown dimensions: the ops wait for the checks.
-    # A tensor given twice stays one tensor, so gradients see every use.
+    _operand_tensors(function, zip([name for name, _ in operands], tensors))
+    words = spec.split(",")
+    in_group = any(
+        "..." in t for w in words for t in _spec_terms(w) if t.startswith("(")
+    )
+    check = _AxisCheck(function, sizes, in_group)
+    check.operands([name for name, _ in operands], words, tensors)
+    check.groups()
+    if check.conditions:
+        return _after_checks(check.conditions, tensors, check.fixed_ranks)
+    if key is not None and None not in [size for shape, _ in key[2:] for size in shape]:
+        if len(_passed) >= 1024:
+            _passed.clear()
+        _passed.add(key)
+    return tensors
+
+
+def _operand_tensors(function, operands):
+    # What tf.einsum accepts: tensors and variables as they are; numpy
+    # arrays, lists and numbers converted to the dtype of the tensors
+    # beside them, as tf.einsum converts them. All share one dtype.
+    operands = list(operands)
+    dtype = next(
+        (
+            value.dtype
+            for _, value in operands
+            if isinstance(value, (tf.Tensor, tf.Variable))
+        ),
+        None,
+    )
+    tensors = []
+    for name, value in operands:
+        if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
+            raise TypeError(
+                f"{function}: operand '{name}' is a {type(value).__name__}; it takes "
+                "dense tensors (convert it with .to_tensor() or tf.sparse.to_dense)"
+            )
+        if not isinstance(value, (tf.Tensor, tf.Variable)):
+            try:
+                value = tf.convert_to_tensor(value, dtype=dtype)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"{function}: operand '{name}' is not a tensor: {error}"
+                ) from None
+            dtype = dtype or value.dtype
+        tensors.append(value)
+    if len({tensor.dtype.base_dtype for tensor in tensors}) > 1:
+        dtypes = ", ".join(
+            f"'{name}' {t.dtype.name}" for (name, _), t in zip(operands, tensors)
+        )
+        raise TypeError(f"{function}: the operands must have one dtype, got {dtypes}")
+    return tensors
+
+
+def _after_checks(conditions, tensors, fixed_ranks):
+    # The checked tensors' shapes are computed from the assertions' outcome.
+    # Grappler, which knows the input shapes when it prepares a call, would
+    # otherwise let a TensorFlow op fail on its shapes before any assertion
+    # ran (it did with a control dependency alone). XLA drops assertions.
+    done = []
+    for condition, message in conditions:
+        with tf.control_dependencies(done):
+            done = [tf.raw_ops.Assert(condition=condition, data=[message])]
+    with tf.control_dependencies(done):
+        passed = tf.identity(
+            tf.reduce_all(tf.stack([condition for condition, _ in conditions]))
+        )
     checked = {}
-    with tf.control_dependencies(assertions):
-        for tensor in tensors:
-            if id(tensor) not in checked:
-                checked[id(tensor)] = tf.identity(tensor)
+    for tensor, rank in zip(tensors, fixed_ranks):
+        # A tensor given twice stays one tensor, so gradients see every use.
+        if id(tensor) not in checked:
+            # The whole tensor (no copy), in a size that only the passed
+            # checks give: Grappler folds away reshapes and identities.
+            shape = tf.shape(tensor)
+            none = tf.zeros_like(shape)
+            same = tf.slice(tensor, none, tf.where(passed, shape, none))
+            # Known sizes stay known; a rank the spec fixes is known from here on.
+            same.set_shape(tensor.shape if rank is None else [None] * rank)
+            checked[id(tensor)] = same
     return [checked[id(tensor)] for tensor in tensors]
+
+
+def _is_run(term):
+    return term == "..." or term.isupper()  # a composite, or `...`
+
+
+class _AxisCheck:
+    # The sizes seen so far for each letter, composite, `...` and whole
+    # group, with the operand they came from; the conditions that only the
+    # run time can decide.
+
+    def __init__(self, function, sizes, exact_ellipsis):
+        self.function = function
+        self.seen = {
+            letter: (size, "`where`") for letter, size in (sizes or {}).items()
+        }
+        self.conditions = []
+        self.fixed_ranks = []
+        self.group_terms = []
+        self.broadcast = None  # the `...` sizes so far, right-aligned
+        # Inside a group `...` is flattened, so it cannot broadcast: then it
+        # stands for the same axes everywhere, like a composite.
+        self.exact_ellipsis = exact_ellipsis
+
+    def fail(self, message):
+        raise ValueError(f"{self.function}: {message}")
+
+    def require(self, condition, message):
+        # TensorFlow escapes quotes in an assertion's message: use backquotes.
+        self.conditions.append(
+            (condition, f"{self.function}: {message}".replace("'", "`"))
+        )
+
+    def same(self, known, size, message, run_time_message):
+        if isinstance(known, int) and isinstance(size, int):
+            if known != size:
+                self.fail(message)
+        else:
+            self.require(
+                tf.equal(tf.cast(known, tf.int64), tf.cast(size, tf.int64)),
+                run_time_message,
+            )
+
+    def operands(self, names, words, tensors):
+        terms = [_spec_terms(word) for word in words]
+        ranks = [tf.TensorShape(tensor.shape).rank for tensor in tensors]
+        runs = self.run_ranks(names, words, terms, ranks)
+        for name, word, ts, tensor, rank, run in zip(
+            names, words, terms, tensors, ranks, runs
+        ):
+            fixed = sum(not _is_run(term) for term in ts)
+            has_runs = fixed < len(ts)
+            self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
+            shape = tf.TensorShape(tensor.shape)
+            if rank is None:
+                if any(term.isupper() for term in ts):
+                    self.fail(
+                        f"operand '{name}' ({word}): its rank is unknown while tracing, and its "
+                        "composites need the rank; give the input signature a rank, "
+                        "e.g. tf.TensorSpec([None, None])"
+                    )
+                message = f"operand '{name}' ({word}) needs rank {'>= ' if has_runs else ''}{fixed}"
+                rank_now = tf.rank(tensor)
+                self.require(
+                    rank_now >= fixed if has_runs else tf.equal(rank_now, fixed),
+                    message,
+                )
+                dims = tf.shape(tensor, out_type=tf.int64)
+                if not has_runs:
+                    dims = [dims[axis] for axis in range(fixed)]
+            elif has_runs and rank < fixed:
+                self.fail(
+                    f"operand '{name}' ({word}) needs rank >= {fixed}, got shape {shape}"
+                )
+            elif not has_runs and rank != fixed:
+                self.fail(
+                    f"operand '{name}' ({word}) must have rank {fixed}, got shape {shape}"
+                )
+            else:
+                dims = _dims(tensor)
+            for term, size in _term_sizes(ts, dims, run):
+                self.term(name, word, term, size)
+
+    def run_ranks(self, names, words, terms, ranks):
+        # The rank of each run of each operand: an operand whose runs but
+        # one have known ranks fixes that one (a repeated composite, `II`,
+        # splits its axes into equal parts), until nothing changes.
+        composite = {}  # composite -> (rank, the operand that fixed it)
+        found = [{} for _ in terms]
+        changed = True
+        while changed:
+            changed = False
+            for k, (ts, rank) in enumerate(zip(terms, ranks)):
+                runs = [term for term in ts if _is_run(term)]
+                if rank is None or not runs:
+                    continue
+                known = {run: composite[run][0] for run in runs if run in composite}
+                left = (
+                    rank
+                    - len(ts)
+                    + len(runs)
+                    - sum(known[run] for run in runs if run in known)
+                )
+                unknown = set(runs) - set(known)
+                where = f"operand '{names[k]}' ({words[k]})"
+                if len(unknown) == 1:
+                    (run,) = unknown
+                    count = runs.count(run)
+                    if left < 0:
+                        fixed = ", ".join(
+                            f"'{r}' has {n} in '{composite[r][1]}'"
+                            for r, n in known.items()
+                        )
+                        self.fail(
+                            f"{where} has rank {rank}, too small for its composites: {fixed}"
+                        )
+                    if left % count:
+                        self.fail(
+                            f"{where} has {left} axes for composite '{run}', "
+                            f"which do not split into {count} equal parts"
+                        )
+                    known[run] = left // count
+                    if run != "...":  # `...` is local to its operand
+                        composite[run] = (known[run], names[k])
+                        changed = True
+                elif not unknown and left:
+                    run = runs[0]
+                    self.fail(
+                        f"composite '{run}' has {known[run]} axes in '{composite[run][1]}' "
+                        f"but {known[run] + left // runs.count(run)} in '{names[k]}'"
+                        if set(runs) == {run} and left % runs.count(run) == 0
+                        else f"{where} has rank {rank}, which its composites' ranks do not make"
+                    )
+                found[k] = known
+        return found
+
+    def term(self, name, word, term, size):
+        if term.startswith("("):
+            self.group_terms.append((name, word, term, size))
+            self.letter(term, size, name, f"group '{term}'")
+        elif term == "_":
+            message = f"operand '{name}' ({word}) needs size 1 at '_'"
+            self.same(1, size, f"{message}, got {size}", message)
+        elif term == "..." and not self.exact_ellipsis:
+            self.broadcast_with(name, size)
+        elif _is_run(term):
+            self.composite(term, size, name)
+        else:
+            self.letter(term, size, name, f"axis '{term}'")
+
+    def letter(self, letter, size, name, what):
+        if letter not in self.seen:
+            self.seen[letter] = (size, f"'{name}'")
+            return
+        known, where = self.seen[letter]
+        self.same(
+            known,
+            size,
+            f"{what} is {known} in {where} but {size} in '{name}'",
+            f"{what} differs between {where} and '{name}'",
+        )
+
+    def composite(self, letter, dims, name):
+        what = "'...'" if letter == "..." else f"composite '{letter}'"
+        if letter not in self.seen:
+            self.seen[letter] = (dims, f"'{name}'")
+            return
+        known, where = self.seen[letter]
+        if len(known) != len(dims):
+            self.fail(
+                f"{what} has {len(known)} axes in {where} but {len(dims)} in '{name}'"
+            )
+        for a, b in zip(known, dims):
+            self.same(
+                a,
+                b,
+                f"{what} is {_shown(known)} in {where} but {_shown(dims)} in '{name}'",
+                f"{what} differs between {where} and '{name}'",
+            )
+
+    def broadcast_with(self, name, dims):
+        # numpy's rule for `...`: right-aligned sizes agree or one is 1.
+        if self.broadcast is None:
+            self.broadcast = (list(dims), f"'{name}'")
+            return
+        known, where = self.broadcast
+        for k in range(1, min(len(known), len(dims)) + 1):
+            a, b = known[-k], dims[-k]
+            if isinstance(a, int) and isinstance(b, int):
+                if a != b and 1 not in (a, b):
+                    self.fail(
+                        f"the '...' axes of {where} ({_shown(known)}) and '{name}' "
+                        f"({_shown(dims)}) do not broadcast"
+                    )
+                known[-k] = a if b == 1 else b
+            else:
+                a, b = tf.cast(a, tf.int64), tf.cast(b, tf.int64)
+                self.require(
+                    tf.equal(a, b) | tf.equal(a, 1) | tf.equal(b, 1),
+                    f"the '...' axes of {where} and '{name}' do not broadcast",
+                )
+                known[-k] = tf.maximum(a, b)
+        known[:0] = dims[: max(len(dims) - len(known), 0)]
+
+    def size_of(self, member):
+        # The size a group member stands for, or None while unknown.
+        if member == "_":
+            return 1
+        if member not in self.seen:
+            return None
+        size = self.seen[member][0]
+        if isinstance(size, list):
+            product = 1
+            for dim in size:
+                product = product * dim
+            return product
+        return size
+
+    def groups(self):
+        # A group's size is the product of its members' sizes. A member that
+        # is the only unknown one of its group takes the size the group
+        # leaves for it, which may settle other groups, until nothing
+        # changes. Groups left then need no member sizes (contracted whole).
+        pending = self.group_terms
+        while pending:
+            unsolved = []
+            for name, word, term, size in pending:
+                members = _spec_terms(term.replace("(", "").replace(")", ""))
+                unknown = {member for member in members if self.size_of(member) is None}
+                if len(unknown) > 1:
+                    unsolved.append((name, word, term, size))
+                    continue
+                product = 1
+                for member in members:
+                    if member not in unknown:
+                        product = product * self.size_of(member)
+                self.group_fits(term, word, size, product, unknown, name)
+            if len(unsolved) == len(pending):
+                return
+            pending = unsolved
+
+    def group_fits(self, term, word, size, product, unknown, name):
+        where = f"group '{term}' of '{name}' ({word})"
+        if not unknown:
+            self.same(
+                product,
+                size,
+                f"{where} has size {size}, but its members make {product}",
+                f"{where} differs from the product of its members' sizes",
+            )
+            return
+        (member,) = unknown
+        undetermined = (
+            f"the size of '{member}' in group {term} of '{name}' is undetermined: "
+            "the other members' sizes multiply to 0"
+        )
+        if isinstance(size, int) and isinstance(product, int):
+            if product == 0:
+                self.fail(undetermined)
+            if size % product:
+                self.fail(
+                    f"{where} has size {size}, no multiple of {product}, the size of its other members"
+                )
+            self.seen[member] = (size // product, f"'{name}'")
+            return
+        size, product = tf.cast(size, tf.int64), tf.cast(product, tf.int64)
+        self.require(product > 0, undetermined)
+        self.require(
+            tf.equal(size % tf.maximum(product, 1), 0),
+            f"{where} is no multiple of the size of its members other than '{member}'",
+        )
+        self.seen[member] = (size // tf.maximum(product, 1), f"'{name}'")
+
+
+def _term_sizes(terms, dims, runs):
+    # Each term of an operand with the size (or sizes, for a run) it has.
+    # Terms between runs of unknown rank have no fixed position: skipped.
+    widths = [runs.get(term) if _is_run(term) else 1 for term in terms]
+    unknown = [k for k, width in enumerate(widths) if width is None]
+    start = 0
+    for k, (term, width) in enumerate(zip(terms, widths)):
+        if width is None or (unknown and unknown[0] < k < unknown[-1]):
+            continue
+        if unknown and k > unknown[-1]:
+            start = -sum(widths[k:])
+        if _is_run(term):
+            yield term, (
+                dims[start : (start + width) or None]
+                if start < 0
+                else dims[start : start + width]
+            )
+        else:
+            yield term, dims[start]
+        start += width
+
+
+def _shown(dims):
+    return [dim if isinstance(dim, int) else None for dim in dims]
 
 
 def _spec_terms(word, _cache={}):
@@ -281,8 +564,6 @@ def vjp(z, y, x):
       lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
         the Jacobian is never built
     """
-    x = tf.convert_to_tensor(x)
-    z = tf.convert_to_tensor(z)
     (x,) = _check_axes("vjp", "j", [("x", x)])
     # record y for one reverse pass (a VJP)
     with tf.GradientTape() as tape:
@@ -300,8 +581,6 @@ def jvp(y, x, v):
       lowering: a JVP by the double-backward trick (two reverse passes); the
         Jacobian is never built
     """
-    x = tf.convert_to_tensor(x)
-    v = tf.convert_to_tensor(v)
     x, v = _check_axes("jvp", "j,j", [("x", x), ("v", v)])
     # record y for the double-backward JVP
     with tf.GradientTape() as tape:
@@ -324,7 +603,6 @@ def jacobian(y, x):
     eingrad("i%j->ij")
       lowering: the full Jacobian, then the einsum
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("jacobian", "j", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -344,7 +622,6 @@ def hessian(y, x):
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("hessian", "k", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -372,7 +649,6 @@ def batched_grad_exact(y, x):
       sizes assumed: b=64*, j=64*
       (* no `where` size: the default 64)
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("batched_grad_exact", "bj", [("x", x)])
     # record y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
@@ -396,7 +672,6 @@ def batched_grad(y, x):
         y; 'b' independent, so one pass serves the whole batch; the Jacobian is
         never built
     """
-    x = tf.convert_to_tensor(x)
     (x,) = _check_axes("batched_grad", "bj", [("x", x)])
     # record y for one reverse pass
     with tf.GradientTape() as tape:
