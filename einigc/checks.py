@@ -16,13 +16,17 @@ from einigc.errors import (
     Pos,
 )
 from einigc.ein_parser import BUILTINS
-from einigc.resources import templates_dir
+from einigc.emit import module_names
 
-# Names the generated module itself uses at top level: its imports and the
-# helpers it may define (one template each).
-MODULE_NAMES = {"tf", "tensorflow", "functools", "math"} | {
-    "_" + path.name.split(".")[0] for path in templates_dir().glob("*.py.j2")
-} - {"_module", "_function"} | {"_spec_terms"}
+# Names the generated module itself binds at top level: its imports and every
+# name its helpers define. A declaration of one of them would replace it.
+MODULE_NAMES = module_names()
+
+# How deep declarations may call each other. The generated module makes one
+# Python call per level; measured with Python's default recursion limit of
+# 1000, a chain of about 490 runs under tf.function (autograph adds a frame
+# per level) and 970 eagerly. 100 leaves room for deep callers (800 frames).
+MAX_CALL_DEPTH = 100
 
 
 def _name_problem(name: str) -> str:
@@ -463,6 +467,42 @@ class _Checker:
         for name in self.declarations:
             if state.get(name) is None:
                 visit(name, [name])
+        if not reported:
+            self.check_call_depth(calls)
+
+    def check_call_depth(self, calls: dict[str, list[tuple[str, Pos]]]) -> None:
+        """Rejects chains of calls deeper than MAX_CALL_DEPTH, at the call that starts one."""
+        depth: dict[str, int] = {}
+        deepest: dict[str, tuple[str, Pos] | None] = {}
+        for root in calls:
+            stack = [root]
+            while stack:  # depth first, without recursion: chains may be long
+                name = stack[-1]
+                pending = [callee for callee, _ in calls[name] if callee not in depth]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                stack.pop()
+                best = max(calls[name], key=lambda call: depth[call[0]], default=None)
+                depth[name] = 1 + (depth[best[0]] if best else 0)
+                deepest[name] = best
+        called = {callee for found in calls.values() for callee, _ in found}
+        for name in calls:
+            if name in called or depth[name] <= MAX_CALL_DEPTH:
+                continue
+            chain = [name]
+            while deepest[chain[-1]] is not None:
+                chain.append(deepest[chain[-1]][0])
+            shown = chain if len(chain) <= 6 else chain[:3] + ["..."] + chain[-2:]
+            self.error(
+                EinUnsupportedError(
+                    deepest[name][1],
+                    f"calls of declarations nest {depth[name]} deep here ({' -> '.join(shown)}); "
+                    f"at most {MAX_CALL_DEPTH} are allowed",
+                    "each level is one Python call in the generated module (two stack frames "
+                    "under tf.function, of Python's 1000); write some of them as one einsum",
+                )
+            )
 
     def run(self) -> M.Program:
         self.check_names()

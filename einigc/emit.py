@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import ast
 import inspect
+import unicodedata
 
 import jinja2
 
@@ -129,7 +131,27 @@ class Printer:
 
 
 def _escape_docstring(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """`text` as the body of a `\"\"\"...\"\"\"` literal that reads back as `text`."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text += " "  # else it runs into the closing quotes; black pads it so too
+    # Control characters (NUL, ESC, ...) cannot stand in source; tabs and
+    # line breaks are kept as they are.
+    return "".join(_escape_control(char) for char in text)
+
+
+def _escape_control(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) != "Cc":
+        return char
+    return f"\\x{ord(char):02x}"
+
+
+def printable_name(name: str) -> str:
+    """A file name as it can stand in a comment or docstring: characters that
+    are not printable (a line break, say) as Python's escapes, like repr."""
+    if name.isprintable():
+        return name
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in name)
 
 
 def _render_statements(statements, printer: Printer, indent: str = "") -> list[str]:
@@ -246,6 +268,37 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
 
 # Helpers that call other helpers.
 _HELPER_NEEDS = {"diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
+
+
+# The standard-library modules the generated code may import.
+_STDLIB_MODULES = ("functools", "math")
+# The templates that are not helpers: the header and the user's functions.
+_NOT_HELPERS = ("module.py.j2", "function.py.j2")
+
+
+@lru_cache(maxsize=None)
+def module_names() -> frozenset[str]:
+    """Every name a generated module may bind at top level: what its header
+    imports and what its helpers define, read from the templates themselves."""
+    header = _environment().get_template("module.py.j2").render(
+        stdlib_imports=_STDLIB_MODULES, source_name="", output_name="", docstring="", exported=[]
+    )
+    sources = [header] + [
+        _environment().get_template(path.name).render()
+        for path in sorted(templates_dir().glob("*.py.j2"))
+        if path.name not in _NOT_HELPERS
+    ]
+    names = {"tensorflow"}  # imported as `tf`, and what a reader takes it for
+    for source in sources:
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return frozenset(names)
 
 
 def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
