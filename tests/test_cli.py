@@ -613,21 +613,40 @@ def test_output_through_a_symlink_keeps_the_link(workdir):
     assert sorted(p.name for p in (workdir / "real").iterdir()) == ["ops.py"]
 
 
+def null_device(folder: Path) -> Path:
+    """A character device that behaves as /dev/null: a private one where we may
+    create device nodes (root), so that a regression cannot replace the
+    machine's /dev/null; /dev/null itself elsewhere, which then cannot be replaced."""
+    node = folder / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.stat("/dev/null").st_rdev)
+        with open(node, "w") as handle:  # a filesystem mounted nodev refuses to open it
+            handle.write("")
+    except OSError:
+        if node.exists():
+            node.unlink()
+        return Path("/dev/null")
+    return node
+
+
 def test_output_to_dev_null_leaves_the_device(workdir):
     # As root, `-o /dev/null` replaced /dev/null with a regular file.
-    before = os.stat("/dev/null")
+    device = null_device(workdir)
+    before = os.stat(device)
     assert stat.S_ISCHR(before.st_mode)
-    result = run_cli(["specs.ein", "-o", "/dev/null"], cwd=workdir)
+    result = run_cli(["specs.ein", "-o", device], cwd=workdir)
     assert result.returncode == 0, result.stderr
-    after = os.stat("/dev/null")
+    after = os.stat(device)
     assert stat.S_ISCHR(after.st_mode)
     assert (after.st_ino, after.st_rdev, stat.S_IMODE(after.st_mode)) == (
         before.st_ino,
         before.st_rdev,
         stat.S_IMODE(before.st_mode),
     )
-    if os.access("/dev", os.W_OK):  # root: a temporary file could have been left there
-        assert not [name for name in os.listdir("/dev") if name.startswith(".null.")]
+    assert not [p for p in device.parent.iterdir() if p.name.startswith(f".{device.name}.")]
+    if device != Path("/dev/null"):  # the private node passed: the real one is safe to try
+        assert run_cli(["specs.ein", "-o", "/dev/null"], cwd=workdir).returncode == 0
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 def test_output_to_a_fifo_is_written_through(workdir):
