@@ -24,7 +24,7 @@ Compile einsum declarations (a .ein file) into a standalone, black-formatted
 TensorFlow module. Contraction orders are planned at compile time."""
 
 _EPILOG = """\
-exit status: 0 success (or --check: up to date), 1 --check: OUT is stale,
+exit status: 0 success (or --check: up to date), 1 --check: OUT is stale or missing,
 2 errors in the input or files, 3 internal error (please report it),
 141 stdout was closed before the output was written (as for a SIGPIPE).
 
@@ -82,8 +82,9 @@ def _read_source(path: Path) -> str:
         from einigc.ein_parser import source_lines
 
         before = source_lines(data[: exc.start].decode("utf-8"))
+        line, col = len(before), len(before[-1]) + 1
         raise _FileError(
-            f"{path}:{len(before)}:{len(before[-1]) + 1}: error: the file is not UTF-8 (byte 0x{data[exc.start]:02x})"
+            f"{path}:{line}:{col}: error: the file is not UTF-8 (byte 0x{data[exc.start]:02x})"
         ) from None
 
 
