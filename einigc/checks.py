@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 
@@ -16,11 +17,31 @@ from einigc.errors import (
     Pos,
 )
 from einigc.ein_parser import BUILTINS
-from einigc.emit import module_names
+from einigc.resources import helper_templates
 
-# Names the generated module itself binds at top level: its imports and every
-# name its helpers define. A declaration of one of them would replace it.
-MODULE_NAMES = module_names()
+# What the generated module's header imports: `import tensorflow as tf`, and
+# the standard-library modules that emit adds when the code needs them.
+_IMPORTED_NAMES = ("tf", "tensorflow", "functools", "math")
+
+
+def _module_names() -> frozenset[str]:
+    """Every name the generated module binds at top level: its imports and all
+    that its helpers define, read from the helper templates (plain Python)."""
+    names = set(_IMPORTED_NAMES)
+    for path in helper_templates():
+        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return frozenset(names)
+
+
+# A declaration of one of these would replace it, and break the module.
+MODULE_NAMES = _module_names()
 
 # How deep declarations may call each other. The generated module makes one
 # Python call per level; measured with Python's default recursion limit of

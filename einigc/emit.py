@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import ast
 import inspect
 import unicodedata
 
@@ -268,37 +267,6 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
 
 # Helpers that call other helpers.
 _HELPER_NEEDS = {"diagonal": ("dims", "index_once"), "induced_diagonal": ("dims", "index_once")}
-
-
-# The standard-library modules the generated code may import.
-_STDLIB_MODULES = ("functools", "math")
-# The templates that are not helpers: the header and the user's functions.
-_NOT_HELPERS = ("module.py.j2", "function.py.j2")
-
-
-@lru_cache(maxsize=None)
-def module_names() -> frozenset[str]:
-    """Every name a generated module may bind at top level: what its header
-    imports and what its helpers define, read from the templates themselves."""
-    header = _environment().get_template("module.py.j2").render(
-        stdlib_imports=_STDLIB_MODULES, source_name="", output_name="", docstring="", exported=[]
-    )
-    sources = [header] + [
-        _environment().get_template(path.name).render()
-        for path in sorted(templates_dir().glob("*.py.j2"))
-        if path.name not in _NOT_HELPERS
-    ]
-    names = {"tensorflow"}  # imported as `tf`, and what a reader takes it for
-    for source in sources:
-        for node in ast.parse(source).body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return frozenset(names)
 
 
 def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
