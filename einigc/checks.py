@@ -19,15 +19,15 @@ from einigc.errors import (
 from einigc.ein_parser import BUILTINS
 from einigc.resources import helper_templates
 
-# What the generated module's header imports: `import tensorflow as tf`, and
-# the standard-library modules that emit adds when the code needs them.
-_IMPORTED_NAMES = ("tf", "tensorflow", "functools", "math")
+# What the generated module's header binds: `import tensorflow as tf`, the
+# standard-library modules that emit adds when the code needs them, `__all__`.
+_HEADER_NAMES = ("tf", "tensorflow", "functools", "math", "__all__")
 
 
 def _module_names() -> frozenset[str]:
     """Every name the generated module binds at top level: its imports and all
     that its helpers define, read from the helper templates (plain Python)."""
-    names = set(_IMPORTED_NAMES)
+    names = set(_HEADER_NAMES)
     for path in helper_templates():
         for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
