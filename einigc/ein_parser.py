@@ -40,6 +40,7 @@ def source_lines(text: str) -> list[str]:
     """The lines of `text` as diagnostics number and quote them."""
     return normalize(text).split("\n")
 
+
 # How each terminal of the grammars is called in messages.
 _TERMINAL_WORDS = {
     "NAME": "a name",

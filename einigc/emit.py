@@ -130,7 +130,8 @@ class Printer:
 
 
 def _escape_docstring(text: str) -> str:
-    """`text` as the body of a `\"\"\"...\"\"\"` literal that reads back as `text`."""
+    """`text` as the body of a `\"\"\"...\"\"\"` literal that reads back as `text`
+    (with a space after a closing quote, which black adds anyway)."""
     text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     if text.endswith('"'):
         text += " "  # else it runs into the closing quotes; black pads it so too
