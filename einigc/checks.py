@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
 
@@ -16,13 +17,37 @@ from einigc.errors import (
     Pos,
 )
 from einigc.ein_parser import BUILTINS
-from einigc.resources import templates_dir
+from einigc.resources import helper_templates
 
-# Names the generated module itself uses at top level: its imports and the
-# helpers it may define (one template each).
-MODULE_NAMES = {"tf", "tensorflow", "functools", "math"} | {
-    "_" + path.name.split(".")[0] for path in templates_dir().glob("*.py.j2")
-} - {"_module", "_function"} | {"_spec_terms"}
+# What the generated module's header binds: `import tensorflow as tf`, the
+# standard-library modules that emit adds when the code needs them, `__all__`.
+_HEADER_NAMES = ("tf", "tensorflow", "functools", "math", "__all__")
+
+
+def _module_names() -> frozenset[str]:
+    """Every name the generated module binds at top level: its imports and all
+    that its helpers define, read from the helper templates (plain Python)."""
+    names = set(_HEADER_NAMES)
+    for path in helper_templates():
+        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return frozenset(names)
+
+
+# A declaration of one of these would replace it, and break the module.
+MODULE_NAMES = _module_names()
+
+# How deep declarations may call each other. The generated module makes one
+# Python call per level; measured with Python's default recursion limit of
+# 1000, a chain of about 490 runs under tf.function (autograph adds a frame
+# per level) and 970 eagerly. 100 leaves room for deep callers (800 frames).
+MAX_CALL_DEPTH = 100
 
 
 def _name_problem(name: str) -> str:
@@ -458,6 +483,42 @@ class _Checker:
         for name in self.declarations:
             if state.get(name) is None:
                 visit(name, [name])
+        if not reported:
+            self.check_call_depth(calls)
+
+    def check_call_depth(self, calls: dict[str, list[tuple[str, Pos]]]) -> None:
+        """Rejects chains of calls deeper than MAX_CALL_DEPTH, at the call that starts one."""
+        depth: dict[str, int] = {}
+        deepest: dict[str, tuple[str, Pos] | None] = {}
+        for root in calls:
+            stack = [root]
+            while stack:  # depth first, without recursion: chains may be long
+                name = stack[-1]
+                pending = [callee for callee, _ in calls[name] if callee not in depth]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                stack.pop()
+                best = max(calls[name], key=lambda call: depth[call[0]], default=None)
+                depth[name] = 1 + (depth[best[0]] if best else 0)
+                deepest[name] = best
+        called = {callee for found in calls.values() for callee, _ in found}
+        for name in calls:
+            if name in called or depth[name] <= MAX_CALL_DEPTH:
+                continue
+            chain = [name]
+            while deepest[chain[-1]] is not None:
+                chain.append(deepest[chain[-1]][0])
+            shown = chain if len(chain) <= 6 else chain[:3] + ["..."] + chain[-2:]
+            self.error(
+                EinUnsupportedError(
+                    deepest[name][1],
+                    f"calls of declarations nest {depth[name]} deep here ({' -> '.join(shown)}); "
+                    f"at most {MAX_CALL_DEPTH} are allowed",
+                    "each level is one Python call in the generated module (two stack frames "
+                    "under tf.function, of Python's 1000); write some of them as one einsum",
+                )
+            )
 
     def run(self) -> M.Program:
         self.check_names()

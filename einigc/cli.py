@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -13,14 +14,19 @@ from pathlib import Path
 from einigc import __version__
 
 EXIT_OK, EXIT_STALE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+# stdout closed early (`einigc a.ein -o - | head`): stop quietly with the
+# status of a Unix tool killed by SIGPIPE (128 + 13), as `cat` and `yes` give,
+# so that `set -o pipefail` scripts see the same as with them.
+EXIT_BROKEN_PIPE = 141
 
 _DESCRIPTION = """\
 Compile einsum declarations (a .ein file) into a standalone, black-formatted
 TensorFlow module. Contraction orders are planned at compile time."""
 
 _EPILOG = """\
-exit status: 0 success (or --check: up to date), 1 --check: OUT is stale,
-2 errors in the input or files, 3 internal error (please report it).
+exit status: 0 success (or --check: up to date), 1 --check: OUT is stale or missing,
+2 errors in the input or files, 3 internal error (please report it),
+141 stdout was closed before the output was written (as for a SIGPIPE).
 
 examples:
   einigc specs.ein -o ops_generated.py
@@ -72,42 +78,79 @@ def _read_source(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Counted like the diagnostics count: every kind of line end ends a line.
+        from einigc.ein_parser import source_lines
+
+        before = source_lines(data[: exc.start].decode("utf-8"))
+        line, col = len(before), len(before[-1]) + 1
         raise _FileError(
             f"{path}:{line}:{col}: error: the file is not UTF-8 (byte 0x{data[exc.start]:02x})"
         ) from None
 
 
+def _default_output(source: Path) -> Path:
+    return source.with_name(source.stem + "_generated.py")
+
+
 def _names(source: Path, output: str) -> tuple[str, str]:
-    """The source and output as the header should name them: relative to the output's folder."""
+    """The source and output as the header should name them: relative to the output's folder.
+
+    On stdout the module is the one the default output would hold, byte for
+    byte, so that `einigc a.ein -o - > a_generated.py` passes `--check`.
+    """
     if output == "-":
-        return source.name, "-"
+        return source.name, _default_output(source).name
     out_dir = Path(output).resolve().parent
     src = os.path.relpath(source.resolve(), out_dir).replace(os.sep, "/")
     return src, Path(output).name
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    directory = path.resolve().parent
+def _write(path: Path, text: str) -> None:
+    """Writes the module to `path` without changing what kind of file `path` is.
+
+    A symlink keeps pointing where it did (its target is replaced); a FIFO or
+    a character device (/dev/null, a terminal) is written to directly; a
+    regular file is replaced atomically and keeps its permission bits.
+    """
+    try:
+        kind = os.stat(path).st_mode
+    except FileNotFoundError:
+        kind = None
+    except OSError as exc:
+        raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
+    if kind is not None and (stat.S_ISFIFO(kind) or stat.S_ISCHR(kind)):
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
+        return
+    if kind is not None and not stat.S_ISREG(kind):
+        what = "a directory" if stat.S_ISDIR(kind) else "not a regular file, a FIFO or a character device"
+        raise _FileError(f"{path}: error: cannot write the module there: it is {what}")
+    mode = stat.S_IMODE(kind) if kind is not None else 0o644
+    _write_atomically(Path(os.path.realpath(path)), text, mode, shown=path)
+
+
+def _write_atomically(path: Path, text: str, mode: int, shown: Path) -> None:
+    directory = path.parent
     if not directory.is_dir():
-        raise _FileError(f"{path}: error: the folder {directory} does not exist")
+        raise _FileError(f"{shown}: error: the folder {directory} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise _FileError(f"{path}: error: cannot write there: {exc.strerror or exc}") from None
+        raise _FileError(f"{shown}: error: cannot write there: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
+        raise _FileError(f"{shown}: error: cannot write it: {exc.strerror or exc}") from None
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -117,7 +160,7 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     status = EXIT_OK
     for source in args.sources:
-        output = args.output or str(Path(source).with_name(Path(source).stem + "_generated.py"))
+        output = args.output or str(_default_output(Path(source)))
         status = max(status, _compile_one(Path(source), output, args.check))
     return status
 
@@ -133,11 +176,11 @@ def _compile_one(source: Path, output: str, check: bool) -> int:
         return EXIT_ERROR
 
     from einigc.compiler import compile_text
+    from einigc.ein_parser import source_lines
     from einigc.errors import CompileErrors, InternalError
 
     source_name, output_name = _names(source, output)
-    # The grammar ends lines at '\n' only; so must the quoted source lines.
-    lines = text.split("\n")
+    lines = source_lines(text)
     try:
         result = compile_text(text, source_name, output_name)
     except CompileErrors as errors:
@@ -154,33 +197,51 @@ def _compile_one(source: Path, output: str, check: bool) -> int:
 
     if output == "-":
         sys.stdout.write(result.source)
+        sys.stdout.flush()  # a closed pipe fails here, inside main, not at exit
         return EXIT_OK
     out_path = Path(output)
     if out_path.resolve() == source.resolve():
         print(f"{output}: error: the output would overwrite the input {source}", file=sys.stderr)
         return EXIT_ERROR
     if check:
-        try:
-            current = out_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            current = None
-        if current == result.source:
-            return EXIT_OK
-        diff = difflib.unified_diff(
-            (current or "").splitlines(keepends=True),
-            result.source.splitlines(keepends=True),
-            fromfile=f"{output} (checked in)" if current is not None else f"{output} (missing)",
-            tofile=f"{output} (generated)",
-        )
-        sys.stdout.writelines(diff)
-        print(f"einigc: {output} is stale; regenerate it with: einigc {source} -o {output}", file=sys.stderr)
-        return EXIT_STALE
+        return _check(source, output, result.source)
     try:
-        _write_atomically(out_path, result.source)
+        _write(out_path, result.source)
     except _FileError as err:
         print(err, file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _check(source: Path, output: str, expected: str) -> int:
+    """--check: EXIT_OK when OUT holds `expected`, else a diff and EXIT_STALE."""
+    regenerate = f"regenerate it with: einigc {source} -o {output}"
+    try:
+        current = Path(output).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"einigc: {output} is missing; {regenerate}", file=sys.stderr)
+        return EXIT_STALE
+    except IsADirectoryError:
+        print(f"{output}: error: is a directory, not a generated module", file=sys.stderr)
+        return EXIT_ERROR
+    except UnicodeDecodeError:
+        print(f"einigc: {output} is stale (it is not UTF-8); {regenerate}", file=sys.stderr)
+        return EXIT_STALE
+    except OSError as exc:
+        print(f"{output}: error: cannot read it: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if current == expected:
+        return EXIT_OK
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        expected.splitlines(keepends=True),
+        fromfile=f"{output} (checked in)",
+        tofile=f"{output} (generated)",
+    )
+    sys.stdout.writelines(diff)
+    sys.stdout.flush()
+    print(f"einigc: {output} is stale; {regenerate}", file=sys.stderr)
+    return EXIT_STALE
 
 
 # Deeply nested input (groups in groups, calls in calls) recurses through the
@@ -214,11 +275,25 @@ def _run_with_deep_stack(argv: list[str] | None) -> int:
     return outcome["status"]  # type: ignore[return-value]
 
 
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit, which would fail on the closed pipe
+    # and print a warning: point the descriptor at /dev/null instead.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _run_with_deep_stack(argv)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except SystemExit as exc:  # argparse's --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     except RecursionError:

@@ -19,6 +19,8 @@ class Result:
 def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "specs_generated.py") -> Result:
     """Compiles `.ein` text; raises CompileErrors listing every problem."""
     sink = DiagnosticSink()
+    # The names go into comments and docstrings: no line breaks in them.
+    source_name, output_name = emit.printable_name(source_name), emit.printable_name(output_name)
     module = ein_parser.parse(text)
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)

@@ -7,13 +7,39 @@ import re
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from einigc import ein_ast as A
-from einigc.errors import CompileErrors, EinSyntaxError, Pos
+from einigc.errors import CompileErrors, EinSyntaxError, EinUnsupportedError, Pos
 from einigc.resources import grammar_path
 
 BUILTINS = ("einsum", "eincount", "einany", "eingrad")
+
+# How deep parentheses may nest: calls in a declaration, and groups in a spec
+# string, each counted on its own. Real specs nest a few levels; the limit
+# keeps every pass (they recurse per level) fast and far from Python's
+# recursion limit, and it is checked by a linear scan before parsing.
+MAX_NESTING = 100
+
+_BOM = "\ufeff"
+
+
+def normalize(text: str) -> str:
+    """The text as the grammar reads it: no leading byte-order mark, every line ending `\n`.
+
+    `\r\n`, a lone `\r` and `\n` all end a line, as when Python reads a file;
+    positions in diagnostics count lines of this text, so the quoted source
+    lines must be taken from it too (`source_lines`).
+    """
+    if text.startswith(_BOM):
+        text = text[len(_BOM) :]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of `text` as diagnostics number and quote them."""
+    return normalize(text).split("\n")
+
 
 # How each terminal of the grammars is called in messages.
 _TERMINAL_WORDS = {
@@ -369,8 +395,49 @@ class _DeclarationBuilder(Transformer):
         return A.Module(docstring, tuple(decls))
 
 
+def _too_deep(pos: Pos, what: str, hint: str) -> CompileErrors:
+    error = EinUnsupportedError(
+        pos, f"{what} nest more than {MAX_NESTING} deep here", f"einigc allows {MAX_NESTING} levels; {hint}"
+    )
+    return CompileErrors([error.diagnostic])
+
+
+def _check_nesting(text: str) -> None:
+    """Rejects parentheses nested beyond MAX_NESTING, at the first one too deep.
+
+    A linear scan of the tokens, before parsing: the parser and every pass
+    recurse once per level, which is slow and can overflow the stack.
+    """
+    depth = 0
+    try:
+        for tok in _declarations_parser().lex(text, dont_ignore=False):
+            if tok.type == "LPAR":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise _too_deep(_tok_pos(tok), "calls", "make an inner call a declaration of its own")
+            elif tok.type == "RPAR":
+                depth = max(depth - 1, 0)
+            elif tok.type == "STRING":
+                _check_spec_nesting(tok)
+    except UnexpectedInput:
+        return  # the parser reports it, with its position
+
+
+def _check_spec_nesting(tok: Token) -> None:
+    depth = 0
+    for offset, char in enumerate(str(tok)):
+        if char == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _too_deep(Pos(tok.line, tok.column + offset), "groups", "flatten some of them")
+        elif char == ")":
+            depth = max(depth - 1, 0)
+
+
 def parse(text: str) -> A.Module:
     """Parses a whole file; raises CompileErrors with every syntax error found."""
+    text = normalize(text)
+    _check_nesting(text)
     comments: list[Token] = []
     parser = _declarations_parser()
     try:
@@ -381,7 +448,10 @@ def parse(text: str) -> A.Module:
         if tok.type == "COMMENT":
             comments.append(tok)
     builder = _DeclarationBuilder(comments, text.split("\n"), text)
-    module = builder.transform(tree)
+    try:
+        module = builder.transform(tree)
+    except VisitError as exc:
+        raise exc.orig_exc from None  # lark wraps what a callback raised
     if builder.spec_errors:
         raise CompileErrors([err.diagnostic for err in builder.spec_errors])
     return module

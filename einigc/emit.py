@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import inspect
+import unicodedata
 
 import jinja2
 
@@ -135,7 +136,28 @@ class Printer:
 
 
 def _escape_docstring(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    """`text` as the body of a `\"\"\"...\"\"\"` literal that reads back as `text`
+    (with a space after a closing quote, which black adds anyway)."""
+    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text += " "  # else it runs into the closing quotes; black pads it so too
+    # Control characters (NUL, ESC, ...) cannot stand in source; tabs and
+    # line breaks are kept as they are.
+    return "".join(_escape_control(char) for char in text)
+
+
+def _escape_control(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) != "Cc":
+        return char
+    return f"\\x{ord(char):02x}"
+
+
+def printable_name(name: str) -> str:
+    """A file name as it can stand in a comment or docstring: characters that
+    are not printable (a line break, say) as Python's escapes, like repr."""
+    if name.isprintable():
+        return name
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in name)
 
 
 def _render_statements(statements, printer: Printer, indent: str = "") -> list[str]:

@@ -20,3 +20,8 @@ def grammar_path(filename: str) -> Path:
 
 def templates_dir() -> Path:
     return _data_dir("templates")
+
+
+def helper_templates() -> list[Path]:
+    """The templates of the generated module's helpers: all but the header and the function."""
+    return sorted(p for p in templates_dir().glob("*.py.j2") if p.name not in ("module.py.j2", "function.py.j2"))

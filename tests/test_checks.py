@@ -226,6 +226,106 @@ def test_declaration_cannot_shadow_a_helper_of_the_generated_module():
         assert source.count("def _require_bool(") == 1
 
 
+def test_declaration_cannot_replace_a_helper_that_is_not_a_template_name():
+    # `_diagonal_index` is defined inside diagonal.py.j2: a declaration of it
+    # compiled to a module with two `def _diagonal_index`, breaking diagonals.
+    error = one_error('_diagonal_index(x) = einsum("ii->i", x)\n')
+    assert error.message == (
+        "'_diagonal_index' is a name the generated module itself uses; it cannot name a declaration"
+    )
+    assert error.pos == Pos(1, 1)
+
+
+def test_every_top_level_name_of_a_generated_module_is_reserved():
+    import ast
+    from pathlib import Path
+
+    from einigc.checks import MODULE_NAMES
+
+    repo = Path(__file__).resolve().parent.parent
+    paths = sorted(repo.glob("examples/*_generated.py")) + sorted(repo.glob("tests/golden/*_generated.py"))
+    assert len(paths) >= 5
+    bound: set[str] = set()
+    exported: set[str] = set()
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.Import):
+                bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.Assign):
+                bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+                    exported.update(ast.literal_eval(node.value))
+    assert {"_diagonal_index", "_induced_index", "_spec_terms", "tf"} <= bound
+    assert bound - exported <= MODULE_NAMES
+    assert not exported & MODULE_NAMES
+
+
+def test_a_private_name_that_no_helper_uses_can_name_a_declaration():
+    (function,) = program('_private(x) = einsum("ii->i", x)\n').functions
+    assert function.name == "_private"
+
+
+# --- depth of calls between declarations ---------------------------------------------
+
+
+def call_chain(length: int) -> str:
+    lines = ['f0(x) = einsum("ij->ji", x)'] + [f"f{k}(x) = f{k - 1}(x)" for k in range(1, length)]
+    return "\n".join(lines) + "\n"
+
+
+def test_call_chain_beyond_the_limit_is_an_error_at_its_first_call():
+    # 1,000 declarations calling each other compiled, and the last one raised
+    # RecursionError when called: one Python call per level.
+    error = one_error(call_chain(101))
+    assert error.pos == Pos(101, 11)
+    assert error.message == (
+        "calls of declarations nest 101 deep here (f100 -> f99 -> f98 -> ... -> f1 -> f0); "
+        "at most 100 are allowed"
+    )
+    assert "tf.function" in error.hint
+
+
+def test_only_the_roots_of_too_deep_chains_are_reported():
+    # f101 and f100 are too deep too, but g and k call them: one error each for g and k.
+    text = call_chain(102) + "g(x) = f101(x)\nk(x) = f100(x)\nh(x) = f0(x)\n"
+    assert [(d.pos.line, d.message.split(" (")[0]) for d in errors(text)] == [
+        (103, "calls of declarations nest 103 deep here"),
+        (104, "calls of declarations nest 102 deep here"),
+    ]
+
+
+def test_call_chain_at_the_limit_runs_under_tf_function_from_deep_user_code():
+    import sys
+
+    import numpy as np
+    import tensorflow as tf
+
+    from einigc.checks import MAX_CALL_DEPTH
+    from einigc.compiler import compile_text
+
+    namespace: dict = {}
+    exec(compile(compile_text(call_chain(MAX_CALL_DEPTH)).source, "chain.py", "exec"), namespace)
+    last = namespace[f"f{MAX_CALL_DEPTH - 1}"]
+    x = np.arange(6.0).reshape(2, 3)
+
+    def nested(levels: int):
+        # User code that is already deep when it calls the chain.
+        return tf.function(last)(x) if levels == 0 else nested(levels - 1)
+
+    assert sys.getrecursionlimit() == 1000  # the default, as users have it
+    depth_here = len(__import__("inspect").stack(0))
+    np.testing.assert_array_equal(nested(600 - depth_here).numpy(), x.T)
+
+
+def test_call_depth_counts_the_longest_path_through_shared_callees():
+    # A diamond of 60 levels has 2**60 paths: the depth is computed once per declaration.
+    lines = ["d0(x) = x"] + [f"d{k}(x) = d{k - 1}(d{k - 1}(x))" for k in range(1, 60)]
+    assert len(program("\n".join(lines) + "\n").functions) == 60
+
+
 # --- arity ----------------------------------------------------------------------
 
 

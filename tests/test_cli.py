@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,8 +84,20 @@ def test_regenerate_command_in_the_header_reproduces_the_file(workdir):
 def test_dash_o_dash_prints_to_stdout(workdir):
     result = run_cli(["specs.ein", "-o", "-"], cwd=workdir)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == expected_module("-")
+    assert result.stdout == expected_module()
     assert sorted(p.name for p in workdir.iterdir()) == ["specs.ein"]
+
+
+def test_stdout_output_is_what_the_default_output_holds(workdir):
+    # The header named '-', so `einigc a.ein -o - > a_generated.py` was stale
+    # under --check: the bytes must not depend on where they went.
+    printed = run_cli(["specs.ein", "-o", "-"], cwd=workdir)
+    assert printed.returncode == 0, printed.stderr
+    (workdir / "specs_generated.py").write_text(printed.stdout, encoding="utf-8")
+    result = run_cli(["specs.ein", "--check"], cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert run_cli(["specs.ein"], cwd=workdir).returncode == 0
+    assert (workdir / "specs_generated.py").read_text(encoding="utf-8") == printed.stdout
 
 
 def test_default_output_is_beside_the_source(workdir, tmp_path_factory):
@@ -144,12 +158,22 @@ def test_check_fails_with_a_unified_diff_when_stale(workdir):
 
 
 def test_check_fails_when_the_output_is_missing_and_creates_nothing(workdir):
+    # Says that it is missing, instead of a diff that adds every line.
     result = run_cli(["specs.ein", "--check"], cwd=workdir)
     assert_clean_failure(result, status=1)
-    assert result.stdout.startswith("--- specs_generated.py")
-    added = [line[1:] for line in result.stdout.splitlines()[3:] if line.startswith("+")]
-    assert "\n".join(added) + "\n" == expected_module()
+    assert result.stdout == ""
+    assert result.stderr == (
+        "einigc: specs_generated.py is missing; regenerate it with: einigc specs.ein -o specs_generated.py\n"
+    )
     assert sorted(p.name for p in workdir.iterdir()) == ["specs.ein"]
+
+
+def test_check_when_the_output_is_a_directory_is_a_file_error(workdir):
+    (workdir / "out.py").mkdir()
+    result = run_cli(["specs.ein", "-o", "out.py", "--check"], cwd=workdir)
+    assert_clean_failure(result, status=2)
+    assert result.stderr == "out.py: error: is a directory, not a generated module\n"
+    assert result.stdout == ""
 
 
 def test_check_with_stdout_output_is_an_error(workdir):
@@ -234,14 +258,56 @@ def test_non_utf8_input_reports_line_and_column(tmp_path):
     assert not (tmp_path / "out.py").exists()
 
 
-def test_utf8_byte_order_mark_is_accepted_or_reported_cleanly(tmp_path):
-    # Editors on Windows write a BOM; it must not become an internal error.
+def test_utf8_byte_order_mark_is_ignored(tmp_path):
+    # Editors on Windows write a BOM; LANGUAGE.md: a leading BOM is ignored.
     (tmp_path / "bom.ein").write_bytes(b"\xef\xbb\xbf" + SPEC.encode())
     result = run_cli(["bom.ein", "-o", "-"], cwd=tmp_path)
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    assert result.returncode in (0, 2)
-    if result.returncode == 0:
-        assert result.stdout == compile_source(SPEC, "bom.ein", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == compile_source(SPEC, "bom.ein", "bom_generated.py")
+
+
+def test_utf8_byte_order_mark_does_not_shift_columns(tmp_path):
+    (tmp_path / "bom.ein").write_bytes(b'\xef\xbb\xbff(x) = einsum("i->", y)\n')
+    result = run_cli(["bom.ein", "-o", "-"], cwd=tmp_path)
+    assert_clean_failure(result)
+    assert result.stderr.splitlines()[:3] == [
+        "bom.ein:1:22: error: unknown name 'y'",
+        '    f(x) = einsum("i->", y)',
+        "                         ^",
+    ]
+
+
+# --- line ends: '\n', '\r\n' and a lone '\r', as Python reads files ----------
+
+
+def test_carriage_return_line_ends_keep_every_declaration():
+    # A comment ran to the next '\n': in a CR-only file it swallowed the rest,
+    # and the file compiled (exit 0) to a module without functions.
+    lf = '# ops\nf(x) = einsum("ij->ji", x)\ng(x) = einsum("ii->i", x)\n'
+    module = compile_source(lf.replace("\n", "\r"))
+    assert "def f(x):" in module and "def g(x):" in module
+    assert module == compile_source(lf)
+    assert compile_source(lf.replace("\n", "\r\n")) == module
+
+
+def test_errors_in_a_carriage_return_file_quote_the_right_line(tmp_path):
+    (tmp_path / "cr.ein").write_bytes(b'# ops\rf(x) = x\r\rg(x) = einsum("ij->ji", y)\r')
+    result = run_cli(["cr.ein", "-o", "-"], cwd=tmp_path)
+    assert_clean_failure(result)
+    assert result.stderr == (
+        "cr.ein:4:25: error: unknown name 'y'\n"
+        '    g(x) = einsum("ij->ji", y)\n'
+        "                            ^\n"
+        "  hint: the parameters of 'g' are: x\n"
+        "1 error; nothing written\n"
+    )
+
+
+def test_non_utf8_byte_in_a_carriage_return_file_counts_lines_like_the_parser(tmp_path):
+    (tmp_path / "cr.ein").write_bytes(b"f(x) = x\r# caf\xe9\r")
+    result = run_cli(["cr.ein", "-o", "out.py"], cwd=tmp_path)
+    assert_clean_failure(result)
+    assert result.stderr == "cr.ein:2:6: error: the file is not UTF-8 (byte 0xe9)\n"
 
 
 def test_empty_file_is_a_valid_empty_module(tmp_path):
@@ -466,3 +532,159 @@ def test_adding_a_line_to_one_declaration_changes_only_its_function():
 def test_windows_line_endings_give_the_same_module():
     text = EXAMPLE.read_text(encoding="utf-8")
     assert compile_source(text.replace("\n", "\r\n")) == compile_source(text)
+
+
+# --- text that the generated module must escape --------------------------------
+
+
+def load_module(text: str, name: str = "generated"):
+    """Runs a generated module (with TensorFlow) and returns its namespace."""
+    namespace: dict = {"__name__": name}
+    exec(compile(text, f"{name}.py", "exec"), namespace)
+    return namespace
+
+
+def test_module_docstring_ending_with_a_quote_gives_a_valid_module():
+    # '"""Ops for "attention""""' reached black, which could not parse it.
+    module = compile_source("'''Ops for \"attention\"'''\nf(x) = x\n")
+    assert load_module(module)["__doc__"].rstrip() == 'Ops for "attention"'
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\x0c"], ids=["nul", "esc", "del", "nel", "ff"])
+def test_control_characters_in_docs_are_escaped(char):
+    # A NUL copied into the module made it fail to import.
+    text = f'"""Module {char}doc."""\n# Doc {char}comment "quoted" \\ """.\nf(x) = einsum("ij->ji", x)\n'
+    module = compile_source(text)
+    assert char not in module
+    namespace = load_module(module)
+    assert namespace["__doc__"] == f"Module {char}doc."
+    assert namespace["f"].__doc__.startswith(f'Doc {char}comment "quoted" \\ """.\n')
+
+
+# --- odd file names ------------------------------------------------------------
+
+
+def test_file_names_with_line_breaks_are_escaped_in_the_header(tmp_path):
+    # 'a\nb.ein' broke the header comment (black failed: exit 3), and
+    # -o 'o\nut.py' wrote a module that raised NameError on import.
+    (tmp_path / "a\nb.ein").write_text(SPEC, encoding="utf-8")
+    result = run_cli(["a\nb.ein", "-o", "o\nut.py"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "o\nut.py").read_text(encoding="utf-8")
+    assert text.splitlines()[:2] == [
+        "# Code generated by einigc from a\\nb.ein. DO NOT EDIT.",
+        "# Regenerate it with: einigc a\\nb.ein -o o\\nut.py",
+    ]
+    assert "Source (a\\nb.ein): mm(a, b)" in load_module(text)["mm"].__doc__
+
+
+# --- stdout closed early ---------------------------------------------------------
+
+
+def test_closed_stdout_is_a_quiet_exit():
+    # `einigc a.ein -o - | true` reported an internal error with a traceback.
+    env = dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", str(REPO)))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "einigc", str(EXAMPLE), "-o", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    child.stdout.close()  # no reader left: the first write fails with EPIPE
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert "BrokenPipe" not in stderr and "Exception ignored" not in stderr
+
+
+# --- -o onto what is not a plain file ----------------------------------------------
+
+
+def test_output_through_a_symlink_keeps_the_link(workdir):
+    (workdir / "real").mkdir()
+    (workdir / "real" / "ops.py").write_text("old\n", encoding="utf-8")
+    (workdir / "ops.py").symlink_to(Path("real") / "ops.py")
+    result = run_cli(["specs.ein", "-o", "ops.py"], cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert (workdir / "ops.py").is_symlink()
+    assert os.readlink(workdir / "ops.py") == os.path.join("real", "ops.py")
+    # The header names the source relative to where the module really lies.
+    assert (workdir / "real" / "ops.py").read_text(encoding="utf-8") == expected_module("ops.py", "../specs.ein")
+    assert sorted(p.name for p in (workdir / "real").iterdir()) == ["ops.py"]
+
+
+def null_device(folder: Path) -> Path:
+    """A character device that behaves as /dev/null: a private one where we may
+    create device nodes (root), so that a regression cannot replace the
+    machine's /dev/null; /dev/null itself elsewhere, which then cannot be replaced."""
+    node = folder / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.stat("/dev/null").st_rdev)
+        with open(node, "w") as handle:  # a filesystem mounted nodev refuses to open it
+            handle.write("")
+    except OSError:
+        if node.exists():
+            node.unlink()
+        return Path("/dev/null")
+    return node
+
+
+def test_output_to_dev_null_leaves_the_device(workdir):
+    # As root, `-o /dev/null` replaced /dev/null with a regular file.
+    device = null_device(workdir)
+    before = os.stat(device)
+    assert stat.S_ISCHR(before.st_mode)
+    result = run_cli(["specs.ein", "-o", device], cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    after = os.stat(device)
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev, stat.S_IMODE(after.st_mode)) == (
+        before.st_ino,
+        before.st_rdev,
+        stat.S_IMODE(before.st_mode),
+    )
+    assert not [p for p in device.parent.iterdir() if p.name.startswith(f".{device.name}.")]
+    if device != Path("/dev/null"):  # the private node passed: the real one is safe to try
+        assert run_cli(["specs.ein", "-o", "/dev/null"], cwd=workdir).returncode == 0
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_output_to_a_fifo_is_written_through(workdir):
+    fifo = workdir / "pipe.py"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run_cli(["specs.ein", "-o", "pipe.py"], cwd=workdir)
+    reader.join(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received == [expected_module("pipe.py").encode("utf-8")]
+
+
+def test_replacing_an_output_keeps_its_permission_mode(workdir):
+    out = workdir / "ops.py"
+    out.write_text("old\n", encoding="utf-8")
+    out.chmod(0o600)
+    assert run_cli(["specs.ein", "-o", "ops.py"], cwd=workdir).returncode == 0
+    assert out.read_text(encoding="utf-8") == expected_module("ops.py")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_new_output_is_world_readable(workdir):
+    assert run_cli(["specs.ein", "-o", "ops.py"], cwd=workdir).returncode == 0
+    assert stat.S_IMODE((workdir / "ops.py").stat().st_mode) == 0o644
+
+
+def test_output_onto_a_socket_is_refused(workdir):
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(workdir / "sock.py"))
+        result = run_cli(["specs.ein", "-o", "sock.py"], cwd=workdir)
+    finally:
+        server.close()
+    assert_clean_failure(result)
+    assert result.stderr.startswith("sock.py: error: cannot write the module there: it is not a regular file")
+    assert stat.S_ISSOCK(os.stat(workdir / "sock.py").st_mode)

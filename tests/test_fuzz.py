@@ -146,13 +146,15 @@ def _check_failure(data: bytes, src: Path, out: Path, stderr: str, check_quote: 
     assert "internal error" not in stderr, stderr
     if located:
         line, col = int(located.group(1)), int(located.group(2))
+        # '\n', '\r\n' and a lone '\r' all end a line (LANGUAGE.md).
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         assert 1 <= line <= len(lines), f"error on line {line}, but the file has {len(lines)} lines: {first!r}"
         assert col >= 1, first
         if not check_quote:
             return
         try:
-            text_lines = data.decode("utf-8").split("\n")
+            text_lines = data.decode("utf-8").removeprefix("\ufeff").split("\n")
         except UnicodeDecodeError:
             return
         # The quoted line under the message is the line the position names.
@@ -296,7 +298,7 @@ MISQUOTED = {
     # Was exit 2 with the right position, but the quoted source line was not
     # the line the position names: the CLI split lines with str.splitlines(),
     # which also breaks at '\r', '\x0c', '\x1c'..'\x1e', '\x85', '\u2028',
-    # while positions count '\n' only.
+    # while positions counted '\n' only (now '\n', '\r\n' and '\r', as Python).
     "carriage_return_line_ends": 'g(x) = einsum("i->i", x)\rf(x) = einsum("i->j", x)\r',
     "form_feed_in_whitespace": 'f(x) =\x0c einsum("i->j", x)\n',
     "line_separator_in_comment": '# a\u2028b\nf(x) = einsum("i->j", x)\n',

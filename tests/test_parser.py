@@ -402,3 +402,61 @@ def test_source_line_counts_lines_like_the_parser(odd):
     decl = only_decl(f"# page break{odd}\nf(x) = x\n")
     assert decl.pos == Pos(2, 1)
     assert decl.source_line == "f(x) = x"
+
+
+# --- line ends and the byte-order mark --------------------------------------------
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_every_kind_of_line_end_ends_a_line(end):
+    # With lone '\r' ends a comment ran to the end of the file and took
+    # every declaration after it along.
+    text = end.join(["# ops", "f(x) = einsum(\"ij->ji\", x)", "# diagonal", "g(x) = x", ""])
+    module = parse(text)
+    assert [d.name for d in module.declarations] == ["f", "g"]
+    assert [d.pos for d in module.declarations] == [Pos(2, 1), Pos(4, 1)]
+    assert [d.doc for d in module.declarations] == ["ops", "diagonal"]
+    assert spec_of(module.declarations[0]).pos == Pos(2, 16)
+
+
+def test_a_leading_byte_order_mark_is_ignored():
+    module = parse("\ufeff# ops\nf(x) = x\n")
+    assert [(d.name, d.pos, d.doc) for d in module.declarations] == [("f", Pos(2, 1), "ops")]
+
+
+# --- nesting limit ---------------------------------------------------------------------
+
+
+def nested_groups(depth: int) -> str:
+    return 'f(x) = einsum("' + "(" * depth + "i" + ")" * depth + '->i", x)\n'
+
+
+def nested_calls(depth: int) -> str:
+    return "g(x) = x\nf(x) = " + "g(" * depth + "x" + ")" * depth + "\n"
+
+
+def test_nesting_up_to_the_limit_parses():
+    from einigc.ein_parser import MAX_NESTING
+
+    assert MAX_NESTING == 100
+    assert len(parse(nested_groups(MAX_NESTING)).declarations) == 1
+    assert len(parse(nested_calls(MAX_NESTING)).declarations) == 2
+
+
+@pytest.mark.parametrize("depth", [101, 30_000, 100_000])
+def test_nesting_beyond_the_limit_is_reported_quickly_at_the_first_bracket_too_deep(depth):
+    # 100,000 nested parentheses exited 3 with lark's VisitError, and 30,000
+    # took 89 s.
+    import time
+
+    for text, pos, message in [
+        (nested_groups(depth), Pos(1, 116), "groups nest more than 100 deep here"),
+        (nested_calls(depth), Pos(2, 209), "calls nest more than 100 deep here"),
+    ]:
+        start = time.perf_counter()
+        with pytest.raises(CompileErrors) as info:
+            parse(text)
+        assert time.perf_counter() - start < 2
+        (diagnostic,) = info.value.diagnostics
+        assert (diagnostic.pos, diagnostic.message) == (pos, message)
+        assert diagnostic.hint.startswith("einigc allows 100 levels; ")
