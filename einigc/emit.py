@@ -91,14 +91,6 @@ class Printer:
             return f"_dims({op.operand}, {op.rank})"
         return f'_dims({op.operand}, needed_by="{op.needed_by}")'
 
-    def _print_GroupMember(self, op: ir.GroupMember) -> str:
-        self.helpers.add("group_member")
-        others = " * ".join(op.others)
-        return (
-            f'_group_member("{op.function}", "{op.operand}", "{op.group}", "{op.member}",'
-            f" {op.group_size}, {others})"
-        )
-
     def _print_ShapeArithmetic(self, op: ir.ShapeArithmetic) -> str:
         return op.text
 

@@ -100,18 +100,6 @@ class ShapeOf:
 
 
 @dataclass(frozen=True)
-class GroupMember:
-    """The size of `member` of `group`: the group's size over the product of the others'."""
-
-    function: str
-    operand: str
-    group: str
-    member: str
-    group_size: str
-    others: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ShapeArithmetic:
     """Trace-time arithmetic on shapes and ranks (slices, products, ranks)."""
 
@@ -146,7 +134,6 @@ Op = Union[
     Reshape,
     ShapeOf,
     ShapeArithmetic,
-    GroupMember,
     Diagonal,
     InducedDiagonal,
     Einsum,

@@ -165,12 +165,10 @@ class ShapeEnv:
             if None in others:
                 raise InternalError("lower", f"group {slot.text} lost a member's size")
             group = self.scalar_at(index, j)
-            if all(size.isdigit() for size in others):
-                # `where` sizes only: never 0, so a plain division.
-                op = ir.ShapeArithmetic(f"{group} // {math.prod(int(size) for size in others)}")
-            else:
-                name = self.lowering.stem(self.names[index])
-                op = ir.GroupMember(self.function, name, slot.text, member, group, tuple(others))
+            # _check_axes already required the other members' product to be
+            # positive (else the member is undetermined): a plain division.
+            others = " * ".join(others)
+            op = ir.ShapeArithmetic(f"{group} // ({others})" if "*" in others else f"{group} // {others}")
             hint = "ellipsis_size" if member == self.lay.ellipsis_letter else (
                 member if member.islower() else f"{member}_size"
             )
