@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -146,7 +145,11 @@ def _eingrad_cases():
         "jvp": (lambda x, v: ops.jvp(_tanh_w, x, v), (x, v4), jw @ v4),
         "divergence": (lambda x: ops.divergence(_tanh_a, x), (x,), np.trace(_jac_tanh(_A, x))),
         "batched_grad": (lambda x: ops.batched_grad(lambda r: tf.reduce_sum(r**2, axis=1), x), (rows,), 2 * rows),
-        "batched_jvp": (lambda x, v: ops.batched_jvp(_rows_tanh_b, x, v), (rows, vrows), np.einsum("bij,bj->bi", jb, vrows)),
+        "batched_jvp": (
+            lambda x, v: ops.batched_jvp(_rows_tanh_b, x, v),
+            (rows, vrows),
+            np.einsum("bij,bj->bi", jb, vrows),
+        ),
         "batched_jacobian": (lambda x: ops.batched_jacobian(_rows_tanh_b, x), (rows,), jb),
         "linear_jacobian": (lambda w, x: ops.linear_jacobian(w, x), (_W, x), _W),
     }
@@ -158,7 +161,18 @@ EINGRAD = _eingrad_cases()
 
 # --- XLA -----------------------------------------------------------------------------
 
-XLA_EINSUM = ["bmm3", "trace", "diagonal", "batched_dot", "tensordot", "row_sums", "interleave", "project", "unflatten", "group_mix"]
+XLA_EINSUM = [
+    "bmm3",
+    "trace",
+    "diagonal",
+    "batched_dot",
+    "tensordot",
+    "row_sums",
+    "interleave",
+    "project",
+    "unflatten",
+    "group_mix",
+]
 
 
 @pytest.mark.parametrize("name", XLA_EINSUM)

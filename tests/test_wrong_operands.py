@@ -179,12 +179,12 @@ def _graph_function(case: Case, ranks):
     return _GRAPH_FUNCTIONS[key]
 
 
-def _names_function(message: str) -> bool:
+def _names_function(message: str, name: str = NAME) -> bool:
     """Whether `message` names the generated function itself, not only in the
     stack traces and graph names that TensorFlow adds to its own errors."""
     scrubbed = re.sub(r'File "[^"]*", line \d+, in \w+', "", message)
     scrubbed = re.sub(r"__inference_\w+|__wrapped__\w*", "", scrubbed)
-    return re.search(rf"\b{NAME}\b", scrubbed) is not None
+    return re.search(rf"\b{name}\b", scrubbed) is not None
 
 
 def _without_traces(message: str) -> str:
@@ -193,7 +193,7 @@ def _without_traces(message: str) -> str:
     return "\n".join(lines)[-500:]
 
 
-def _require_refusal(fn, arrays, how: str, context: str):
+def _require_refusal(fn, arrays, how: str, context: str, name: str = NAME):
     try:
         result = fn(*[tf.constant(a) for a in arrays])
     except ERRORS as error:
@@ -201,13 +201,15 @@ def _require_refusal(fn, arrays, how: str, context: str):
     else:
         raise AssertionError(f"{how}: no error; returned shape {tuple(result.shape)}\n{context}")
     message = str(refusal)
-    if not _names_function(message):
+    if not _names_function(message, name):
         kind = type(refusal).__name__
-        raise AssertionError(f"{how}: the error does not name {NAME!r}: {kind}: {_without_traces(message)}\n{context}")
+        raise AssertionError(f"{how}: the error does not name {name!r}: {kind}: {_without_traces(message)}\n{context}")
 
 
 def _check_value(actual, expected, how: str, context: str):
-    assert tuple(actual.shape) == expected.shape, f"{how}: shape {tuple(actual.shape)}, expected {expected.shape}\n{context}"
+    assert (
+        tuple(actual.shape) == expected.shape
+    ), f"{how}: shape {tuple(actual.shape)}, expected {expected.shape}\n{context}"
     np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-10, atol=1e-10, err_msg=f"{how}\n{context}")
 
 
@@ -342,3 +344,55 @@ def test_names_function_ignores_tensorflow_traces():
     )
     assert not _names_function(traced)
     assert _names_function(f"{NAME}: axis 'j' is 3 in 'x0' but 4 in 'x1'")
+
+
+# --- eingrad's operands are checked too ---------------------------------------------
+
+EINGRAD_TEXT = """\
+probe_vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+probe_jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+probe_hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x, v)
+probe_batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b independent
+probe_batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b independent
+"""
+
+_M = np.random.default_rng(5).standard_normal((3, 4))
+
+
+def _tanh_m(x):
+    return tf.tanh(tf.linalg.matvec(tf.constant(_M), x))
+
+
+def _rows_tanh(x):
+    return tf.tanh(tf.matmul(x, tf.constant(_M.T)))
+
+
+# (function, the callable, the tensor operands, the wrong operands' shapes)
+EINGRAD_WRONG = [
+    ("probe_vjp", _tanh_m, [(3,), (4,)], [(2,), (4,)]),  # z has 2 entries, y(x) 3
+    ("probe_vjp", _tanh_m, [(3,), (4,)], [(3, 1), (4,)]),  # z has rank 2
+    ("probe_jvp", _tanh_m, [(4,), (4,)], [(4,), (5,)]),  # v has 5 entries, x 4
+    ("probe_jvp", _tanh_m, [(4,), (4,)], [(4,), (1,)]),  # size 1 does not broadcast
+    ("probe_hvp", lambda x: tf.reduce_sum(x**4), [(4,), (4,)], [(4,), (3,)]),
+    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], [(5, 4), (6, 4)]),  # v's batch differs
+    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], [(5, 4), (5, 3)]),
+    ("probe_batched_grad", lambda x: tf.reduce_sum(x**2, axis=1, keepdims=True), [(5, 4)], [(5, 4)]),  # y(x) is [b, 1]
+]
+
+
+@pytest.mark.parametrize("mode", ["eagerly", "tf.function with unknown dimensions"])
+@pytest.mark.parametrize("name,fn,right,wrong", EINGRAD_WRONG, ids=[f"{c[0]}:{c[3]}" for c in EINGRAD_WRONG])
+def test_wrong_eingrad_operand_is_refused_naming_the_function(name, fn, right, wrong, mode):
+    probe = getattr(compile_module(EINGRAD_TEXT), name)
+
+    def call(*tensors):  # the callable is not a tensor operand: bound here
+        if name == "probe_vjp":
+            return probe(tensors[0], fn, tensors[1])
+        return probe(fn, *tensors)
+
+    gen = np.random.default_rng(6)
+    call(*[tf.constant(gen.standard_normal(shape)) for shape in right])  # the right operands work
+    if mode != "eagerly":
+        call = tf.function(call, input_signature=[tf.TensorSpec([None] * len(s), tf.float64) for s in wrong])
+    arrays = [gen.standard_normal(shape) for shape in wrong]
+    _require_refusal(call, arrays, mode, f"{name} with shapes {wrong} (right: {right})", name=name)
