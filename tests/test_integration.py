@@ -405,7 +405,7 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-spec = importlib.util.spec_from_file_location("generated", sys.argv[1] if len(sys.argv) > 1 else {path!r})
+spec = importlib.util.spec_from_file_location("generated", {path!r})
 ops = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ops)
 
