@@ -370,32 +370,53 @@ def _rows_tanh(x):
     return tf.tanh(tf.matmul(x, tf.constant(_M.T)))
 
 
-# (function, the callable, the tensor operands, the wrong operands' shapes)
+def _quartic(x):
+    return tf.reduce_sum(x**4)
+
+
+def _row_norms(x):
+    return tf.reduce_sum(x**2, axis=1)
+
+
+def _row_norms_kept(x):
+    return tf.reduce_sum(x**2, axis=1, keepdims=True)
+
+
+# (function, the right callable, the right shapes, the wrong callable, the wrong shapes)
 EINGRAD_WRONG = [
-    ("probe_vjp", _tanh_m, [(3,), (4,)], [(2,), (4,)]),  # z has 2 entries, y(x) 3
-    ("probe_vjp", _tanh_m, [(3,), (4,)], [(3, 1), (4,)]),  # z has rank 2
-    ("probe_jvp", _tanh_m, [(4,), (4,)], [(4,), (5,)]),  # v has 5 entries, x 4
-    ("probe_jvp", _tanh_m, [(4,), (4,)], [(4,), (1,)]),  # size 1 does not broadcast
-    ("probe_hvp", lambda x: tf.reduce_sum(x**4), [(4,), (4,)], [(4,), (3,)]),
-    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], [(5, 4), (6, 4)]),  # v's batch differs
-    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], [(5, 4), (5, 3)]),
-    ("probe_batched_grad", lambda x: tf.reduce_sum(x**2, axis=1, keepdims=True), [(5, 4)], [(5, 4)]),  # y(x) is [b, 1]
+    ("probe_vjp", _tanh_m, [(3,), (4,)], _tanh_m, [(2,), (4,)]),  # z has 2 entries, y(x) 3
+    ("probe_vjp", _tanh_m, [(3,), (4,)], _tanh_m, [(3, 1), (4,)]),  # z has rank 2
+    ("probe_jvp", _tanh_m, [(4,), (4,)], _tanh_m, [(4,), (5,)]),  # v has 5 entries, x 4
+    ("probe_jvp", _tanh_m, [(4,), (4,)], _tanh_m, [(4,), (1,)]),  # size 1 does not broadcast
+    ("probe_hvp", _quartic, [(4,), (4,)], _quartic, [(4,), (3,)]),
+    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], _rows_tanh, [(5, 4), (6, 4)]),  # v's batch differs
+    ("probe_batched_jvp", _rows_tanh, [(5, 4), (5, 4)], _rows_tanh, [(5, 4), (5, 3)]),
+    ("probe_batched_grad", _row_norms, [(5, 4)], _row_norms_kept, [(5, 4)]),  # y(x) is [b, 1], not [b]
 ]
 
 
+def _eingrad_id(case) -> str:
+    name, _, _, wrong_fn, wrong = case
+    return f"{name}:{wrong_fn.__name__}{wrong}"
+
+
 @pytest.mark.parametrize("mode", ["eagerly", "tf.function with unknown dimensions"])
-@pytest.mark.parametrize("name,fn,right,wrong", EINGRAD_WRONG, ids=[f"{c[0]}:{c[3]}" for c in EINGRAD_WRONG])
-def test_wrong_eingrad_operand_is_refused_naming_the_function(name, fn, right, wrong, mode):
+@pytest.mark.parametrize(
+    "name,right_fn,right,wrong_fn,wrong", EINGRAD_WRONG, ids=[_eingrad_id(c) for c in EINGRAD_WRONG]
+)
+def test_wrong_eingrad_operand_is_refused_naming_the_function(name, right_fn, right, wrong_fn, wrong, mode):
     probe = getattr(compile_module(EINGRAD_TEXT), name)
 
-    def call(*tensors):  # the callable is not a tensor operand: bound here
+    def bind(fn):  # the callable is not a tensor operand: bound here
         if name == "probe_vjp":
-            return probe(tensors[0], fn, tensors[1])
-        return probe(fn, *tensors)
+            return lambda z, x: probe(z, fn, x)
+        return lambda *tensors: probe(fn, *tensors)
 
     gen = np.random.default_rng(6)
-    call(*[tf.constant(gen.standard_normal(shape)) for shape in right])  # the right operands work
+    bind(right_fn)(*[tf.constant(gen.standard_normal(shape)) for shape in right])  # the right operands work
+    call = bind(wrong_fn)
     if mode != "eagerly":
         call = tf.function(call, input_signature=[tf.TensorSpec([None] * len(s), tf.float64) for s in wrong])
     arrays = [gen.standard_normal(shape) for shape in wrong]
-    _require_refusal(call, arrays, mode, f"{name} with shapes {wrong} (right: {right})", name=name)
+    context = f"{name} with {wrong_fn.__name__} and shapes {wrong} (right: {right_fn.__name__}, {right})"
+    _require_refusal(call, arrays, mode, context, name=name)
