@@ -191,7 +191,7 @@ def test_eingrad_functions_under_xla(name):
 
 # --- unknown rank in the input signature ---------------------------------------------
 
-UNKNOWN_RANK = ["diagonal", "trace", "tensordot", "project", "unflatten", "bmm3", "row_sums", "batched_dot"]
+UNKNOWN_RANK = ["diagonal", "trace", "project", "unflatten", "bmm3", "row_sums", "batched_dot", "group_mix"]
 
 
 @pytest.mark.parametrize("name", UNKNOWN_RANK)
@@ -200,6 +200,19 @@ def test_unknown_rank_signature(name):
     signature = [tf.TensorSpec(shape=None, dtype=tf.float64)] * len(args)
     f = tf.function(getattr(ops, name), input_signature=signature)
     _close(f(*[tf.constant(a) for a in args]), expected, what=name)
+
+
+def test_unknown_rank_with_composites_is_refused_naming_the_function():
+    """README: operands with composites need a known rank while tracing, and say so."""
+    signature = [tf.TensorSpec(shape=None, dtype=tf.float64)] * 2
+    f = tf.function(ops.tensordot, input_signature=signature)
+    args, _ = EINSUM["tensordot"]
+    with pytest.raises(ValueError, match=r"tensordot: .*rank") as caught:
+        f(*[tf.constant(a) for a in args])
+    assert "'x'" in str(caught.value)  # the user's operand name
+    # With the ranks in the signature, unknown dimensions are fine.
+    ranked = tf.function(ops.tensordot, input_signature=[tf.TensorSpec([None] * a.ndim, tf.float64) for a in args])
+    _close(ranked(*[tf.constant(a) for a in args]), EINSUM["tensordot"][1], what="tensordot")
 
 
 # --- tf.data ----------------------------------------------------------------------------
