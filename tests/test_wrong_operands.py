@@ -44,7 +44,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests import numpy_ref as R  # noqa: E402
@@ -311,7 +311,9 @@ def _zero_size(case: Case) -> bool:
     return any(0 in shape for shape in case.shapes)
 
 
-@settings(SETTINGS, max_examples=max(1, EXAMPLES // 2))
+# No shrinking: its attempts rarely keep both a zero size and the failure,
+# and each compiles and traces anew (five minutes for one failure).
+@settings(SETTINGS, max_examples=max(1, EXAMPLES // 2), phases=[Phase.explicit, Phase.generate])
 @given(dialect_cases(min_size=0))
 def test_zero_size_dimensions_give_numpy_shapes(case):
     assume(_zero_size(case))
