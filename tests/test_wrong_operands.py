@@ -251,6 +251,10 @@ WRONG_CORNERS = [
     # `_` stands for size 1; `...` broadcasts only size 1
     (Case("i_j->ij", ((2, 1, 3),)), Mutation(0, "rank_down", (2, 3))),
     (Case("...i,...i->...", ((2, 3), (2, 3))), Mutation(1, "off_by_one", (3, 3))),
+    # found by the property: composites inside groups, composites of rank 0
+    (Case("W(W)q", ((1, 1),)), Mutation(0, "rank_down", (1,))),
+    (Case("(D)DDdd,DD(d)D,e->Dd", ((1, 3, 3), (3,), (2,))), Mutation(0, "rank_down", (3, 3))),
+    (Case("(OO),,,r((jr))Or()->O()(Oj)", ((4,), (), (), (1, 1, 2, 1, 1))), Mutation(0, "rank_up", (2, 4))),
 ]
 
 
@@ -304,6 +308,10 @@ ZERO_CORNERS = [
     Case("i->ii", ((0,),)),
     Case("ij->i_", ((0, 3),)),
     Case("...i,...i->...", ((0, 3), (1, 3))),
+    Case("(a),(a),(A)a,A", ((0,), (0,), (1, 0), ())),
+    Case("dd(_)yd,dyd_->(y)()d_d", ((0, 0, 1, 0, 0), (0, 0, 0, 1))),
+    Case("(a)a->a_a", ((0, 0),)),
+    Case("Ye", ((1, 0, 0),)),
 ]
 
 
