@@ -33,6 +33,7 @@ bench: $(STAMP)
 
 fuzz: $(STAMP)
 	EINIG_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+	EINIG_WRONG_OPERAND_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/test_wrong_operands.py
 
 lint: $(STAMP)
 	for spec in examples/*.ein; do $(EINIGC) $$spec -o $${spec%.ein}_generated.py --check || exit 1; done

@@ -143,13 +143,14 @@ def _term_sizes(term, size, comp):
 
 
 @st.composite
-def dialect_cases(draw, max_operands: int = 4, max_size: int = 3) -> Case:
+def dialect_cases(draw, max_operands: int = 4, max_size: int = 3, min_size: int = 1) -> Case:
+    """`min_size=0` also draws zero-size axes; a `where` exact size is never 0."""
     letters = list(draw(st.permutations(string.ascii_lowercase))[: draw(st.integers(1, 6))])
-    size = {a: draw(st.integers(1, max_size)) for a in letters}
+    size = {a: draw(st.integers(min_size, max_size)) for a in letters}
     comps = list(draw(st.permutations(string.ascii_uppercase))[: draw(st.integers(0, 2))])
-    comp = {c: tuple(draw(st.integers(1, max_size)) for _ in range(draw(st.integers(0, 2)))) for c in comps}
+    comp = {c: tuple(draw(st.integers(min_size, max_size)) for _ in range(draw(st.integers(0, 2)))) for c in comps}
     use_ell = draw(st.integers(0, 3)) == 0
-    ell_sizes = [draw(st.integers(1, max_size)) for _ in range(draw(st.integers(0, 2)))] if use_ell else []
+    ell_sizes = [draw(st.integers(min_size, max_size)) for _ in range(draw(st.integers(0, 2)))] if use_ell else []
 
     n_operands = draw(st.integers(1, max_operands))
     operands: list[list] = []
@@ -200,7 +201,7 @@ def dialect_cases(draw, max_operands: int = 4, max_size: int = 3) -> Case:
         if fresh_pool and draw(st.booleans()):
             a = fresh_pool.pop(draw(st.integers(0, len(fresh_pool) - 1)))
             members.insert(draw(st.integers(0, len(members))), a)
-            if draw(st.integers(0, 3)) == 0:
+            if draw(st.integers(0, 3)) == 0 and size[a] > 0:
                 exact[a] = size[a]
         if draw(st.integers(0, 4)) == 0 and len(members) >= 2:
             members = [tuple(members[:2])] + members[2:]  # nested group
@@ -217,7 +218,7 @@ def dialect_cases(draw, max_operands: int = 4, max_size: int = 3) -> Case:
     used_comps = sorted({t for op in operands for t in walk(op) if t in comp})
     # A fixed letter that appears in a group only gets a `where` exact size at random.
     for a in used_letters:
-        if a not in fixed_letters and a not in exact and draw(st.integers(0, 4)) == 0:
+        if a not in fixed_letters and a not in exact and draw(st.integers(0, 4)) == 0 and size[a] > 0:
             exact[a] = size[a]
 
     implicit = draw(st.integers(0, 5)) == 0

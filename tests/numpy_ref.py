@@ -410,8 +410,9 @@ def evaluate(spec, *operands, func: str = "einsum", sizes: dict | None = None) -
                     (lab,) = unknown
                     mult = labels.count(lab)
                     rest = prod(size_of(x) for x in labels if x != lab)
+                    # A group of size 0 tells its member (0) unless another member is 0 too.
                     root = round((dim / rest) ** (1.0 / mult)) if rest and dim % rest == 0 else -1
-                    if root < 1 or rest * root**mult != dim:
+                    if root < 0 or rest * root**mult != dim:
                         raise RefError(
                             f"a group of size {dim} cannot split with axis {_label_name(lab)!r}"
                             f" (operand {k})"
