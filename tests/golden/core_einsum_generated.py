@@ -116,7 +116,7 @@ def _after_checks(conditions, tensors, fixed_ranks):
 
 
 def _is_run(term):
-    return term == "..." or term.isupper()  # a composite, or `...`
+    return term == "..." or "A" <= term <= "Z"  # `...` or a composite (not a group)
 
 
 class _AxisCheck:
@@ -168,7 +168,7 @@ class _AxisCheck:
             self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
             shape = tf.TensorShape(tensor.shape)
             if rank is None:
-                if any(term.isupper() for term in ts):
+                if any(_is_run(term) and term != "..." for term in ts):
                     self.fail(
                         f"operand '{name}' ({word}): its rank is unknown while tracing, and its "
                         "composites need the rank; give the input signature a rank, "
