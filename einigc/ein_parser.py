@@ -448,9 +448,10 @@ def _check_spec_nesting(tok: Token) -> None:
 
 
 # A declaration starts at column 1 with its name and parameter list and '=',
-# which neither a body nor a `where` item has; or with `NAME =` and no number
-# after it (a declaration without parameters, an error of its own).
-_PARAMS = r"\((?:[^()\"'#=]|#[^\n]*)*\)\s*="
+# which neither a body nor a `where` item has (the ')' may be missing, an
+# error of its own); or with `NAME =` and no number after it (a declaration
+# without parameters, an error too).
+_PARAMS = r"\((?:[^()\"'#=]|#[^\n]*)*\)?\s*="
 _DECLARATION_HEAD = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*(?:{_PARAMS}|=(?![ \t]*[0-9]))")
 _DECLARATION_NAME = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*{_PARAMS}")
 # What can hide a line start or a '#': docstrings span lines; strings do not.

@@ -320,8 +320,8 @@ def _resolve_composites(layouts, output_layout, ellipsis_letter, composites) -> 
                 "keep it flattened in the output too, e.g. (" + ("..." if letter == ellipsis_letter else letter) + ")",
             )
         hint = "give it an operand of its own, or split it into single letters"
-        if not any(s.leaves for layout in (*layouts, output_layout) for s in layout.slots):
-            # No axis letter at all, as numpy writes "IJ,JK->IK".
+        if len(layouts) > 1 and not any(s.leaves for layout in (*layouts, output_layout) for s in layout.slots):
+            # No axis letter in several operands: numpy's "IJ,JK->IK".
             hint = "uppercase letters are composites (runs of axes) in einigc: write axes in lowercase"
         raise EinAxisError(
             needs,
