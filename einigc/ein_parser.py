@@ -451,7 +451,7 @@ def _check_spec_nesting(tok: Token) -> None:
 # which neither a body nor a `where` item has (the ')' may be missing, an
 # error of its own); or with `NAME =` and no number after it (a declaration
 # without parameters, an error too).
-_PARAMS = r"\((?:[^()\"'#=]|#[^\n]*)*\)?\s*="
+_PARAMS = r"\((?:[^()\"'#=]|#[^\n]*(?:\n|$))*\)?\s*="  # a comment runs to its line's end: no backtracking
 _DECLARATION_HEAD = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*(?:{_PARAMS}|=(?![ \t]*[0-9]))")
 _DECLARATION_NAME = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*{_PARAMS}")
 # What can hide a line start or a '#': docstrings span lines; strings do not.
