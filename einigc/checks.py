@@ -242,7 +242,8 @@ class _Checker:
             self.check_value(arg, decl, specs)
         if expr.func in self.module.unparsed:
             return  # its syntax error is reported
-        hint = _did_you_mean(expr.func, [*BUILTINS, *self.declarations])
+        # Not `decl` itself: it cannot call itself.
+        hint = _did_you_mean(expr.func, [*BUILTINS, *(name for name in self.declarations if name != decl.name)])
         if not hint:
             known = ", ".join(sorted(self.declarations)) or "none"
             hint = f"builtins are {', '.join(BUILTINS)}; declarations are: {known}"

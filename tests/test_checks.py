@@ -558,6 +558,7 @@ def test_a_misspelt_name_gets_one_error_with_did_you_mean(text, hint):
 def test_a_name_close_to_nothing_lists_what_there_is():
     assert one_error('f(x) = nosuch("i->", x)').hint.startswith("builtins are einsum, ")
     assert one_error("f(x) = qqq").hint == "the parameters of 'f' are: x"
+    assert one_error("square(x) = squares(x)").hint.startswith("builtins are einsum, ")  # no recursion
 
 
 def test_an_unused_parameter_is_a_warning_at_the_parameter():

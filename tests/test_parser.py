@@ -510,4 +510,5 @@ def test_a_docstring_after_a_declaration_is_an_error():
     with pytest.raises(CompileErrors) as info:
         parse('f(x) = x\n"""Doc."""\n')
     (diagnostic,) = info.value.diagnostics
-    assert (diagnostic.pos, diagnostic.message) == (Pos(2, 1), "only the first statement of the file can be a docstring")
+    assert diagnostic.pos == Pos(2, 1)
+    assert diagnostic.message == "only the first statement of the file can be a docstring"
