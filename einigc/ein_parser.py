@@ -500,6 +500,13 @@ def _parse_part(padded: str, last: bool, comments: dict[int, str], lines: list[s
     return module, []
 
 
+def _declared_names(part: str) -> list[str]:
+    """The names of the declarations that a part which did not parse seems to hold."""
+    head = _DECLARATION_HEAD.match(part)
+    names = ([head["name"]] if head else []) + [m["name"] for m in _DECLARATION_NAME.finditer(part)]
+    return [name for name in names if name not in BUILTINS]
+
+
 def parse(text: str, sink: DiagnosticSink | None = None) -> A.Module:
     """Parses a whole file, one declaration at a time.
 
@@ -524,9 +531,7 @@ def parse(text: str, sink: DiagnosticSink | None = None) -> A.Module:
         module, part_errors = _parse_part(padded, end == len(text), comments, lines)
         if module is None:
             errors.extend(part_errors)
-            head = _DECLARATION_HEAD.match(part)
-            names = [m["name"] for m in _DECLARATION_NAME.finditer(part)]
-            unparsed.extend(([head["name"]] if head else []) + names)
+            unparsed.extend(_declared_names(part))
             continue
         docstring = docstring or module.docstring
         declarations.extend(module.declarations)

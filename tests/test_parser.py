@@ -512,3 +512,10 @@ def test_a_docstring_after_a_declaration_is_an_error():
     (diagnostic,) = info.value.diagnostics
     assert diagnostic.pos == Pos(2, 1)
     assert diagnostic.message == "only the first statement of the file can be a docstring"
+
+
+def test_a_builtin_is_never_named_as_a_declaration_that_did_not_parse():
+    from einigc.errors import DiagnosticSink
+
+    module = parse('f(x) = einsum(x = 3)\ng(x) = x\n', DiagnosticSink())
+    assert module.unparsed == ("f",)
