@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import difflib
 import keyword
+import re
 
 from einigc import ein_ast as A
 from einigc import model as M
@@ -62,6 +64,20 @@ def _name_problem(name: str) -> str:
     if name.startswith("__"):
         return f"'{name}' starts with '__', which Python reserves"
     return ""
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _operand_count_hint(spec: A.Spec, args: int) -> str:
+    inputs, arrow, output = spec.text.partition("->")
+    parts = re.split(r"([,%])", inputs)  # operands, and the separators between them
+    if len(spec.inputs) < args and any(len(part.split()) > 1 for part in parts):
+        fixed = "".join(",".join(part.split()) for part in parts) + arrow + "".join(output.split())
+        return f"whitespace does not separate operands: write '{fixed}'"
+    return "give one argument per operand of the spec"
 
 
 def _walk_terms(terms):
@@ -154,6 +170,8 @@ class _Checker:
         if isinstance(expr, A.Ref):
             if expr.name in {p.name for p in decl.params}:
                 return M.ParamValue(expr.name, expr.pos)
+            if expr.name in self.module.unparsed and expr.name not in self.declarations:
+                return None  # its syntax error is reported
             if expr.name in self.declarations:
                 self.error(
                     EinNameError(
@@ -165,14 +183,13 @@ class _Checker:
             elif expr.name in BUILTINS:
                 self.error(EinNameError(expr.pos, f"'{expr.name}' must be called with a spec"))
             else:
-                params = ", ".join(p.name for p in decl.params) or "none"
-                self.error(
-                    EinNameError(
-                        expr.pos,
-                        f"unknown name '{expr.name}'",
-                        f"the parameters of '{decl.name}' are: {params}",
-                    )
-                )
+                params = [p.name for p in decl.params]
+                hint = _did_you_mean(expr.name, params)
+                hint = hint or f"the parameters of '{decl.name}' are: {', '.join(params) or 'none'}"
+                self.error(EinNameError(expr.pos, f"unknown name '{expr.name}'", hint))
+            return None
+        if expr.func not in BUILTINS and expr.func not in self.declarations:
+            self.unknown_function(expr, decl, specs)
             return None
         for stray in expr.stray_specs:
             where = "a declaration" if expr.func not in BUILTINS else f"'{expr.func}' after its first argument"
@@ -205,17 +222,7 @@ class _Checker:
                 expr.pos,
                 expr.spec.pos,
             )
-        callee = self.declarations.get(expr.func)
-        if callee is None:
-            known = ", ".join(sorted(self.declarations)) or "none"
-            self.error(
-                EinNameError(
-                    expr.pos,
-                    f"unknown function '{expr.func}'",
-                    f"builtins are {', '.join(BUILTINS)}; declarations are: {known}",
-                )
-            )
-            return None
+        callee = self.declarations[expr.func]
         if len(expr.args) != len(callee.params):
             self.error(
                 EinNameError(
@@ -227,6 +234,20 @@ class _Checker:
         if any(a is None for a in args):
             return None
         return M.DeclarationCall(expr.func, tuple(args), expr.pos)
+
+    def unknown_function(self, expr: A.Call, decl: A.Declaration, specs: list) -> None:
+        """One error for a call of no builtin and no declaration: a spec string
+        among its arguments is part of the same mistake (`einsun("i->", x)`)."""
+        for arg in expr.args:
+            self.check_value(arg, decl, specs)
+        if expr.func in self.module.unparsed:
+            return  # its syntax error is reported
+        # Not `decl` itself: it cannot call itself.
+        hint = _did_you_mean(expr.func, [*BUILTINS, *(name for name in self.declarations if name != decl.name)])
+        if not hint:
+            known = ", ".join(sorted(self.declarations)) or "none"
+            hint = f"builtins are {', '.join(BUILTINS)}; declarations are: {known}"
+        self.error(EinNameError(expr.pos, f"unknown function '{expr.func}'", hint))
 
     # --- specs ----------------------------------------------------------
 
@@ -240,7 +261,7 @@ class _Checker:
                     pos,
                     f"spec '{spec.text}' has {len(spec.inputs)} operand(s) but "
                     f"{len(call.args)} argument(s) follow it",
-                    "give one argument per operand of the spec",
+                    _operand_count_hint(spec, len(call.args)),
                 )
             )
             ok = False
@@ -444,6 +465,23 @@ class _Checker:
             sizes.append(M.SizeHint(letter, item.size, isinstance(item, A.SizeExact), item.pos))
         return tuple(sizes), tuple(independent)
 
+    def check_params_used(self, decl: A.Declaration) -> None:
+        used: set[str] = set()
+        stack = [decl.body]
+        while stack:
+            expr = stack.pop()
+            if isinstance(expr, A.Ref):
+                used.add(expr.name)
+            elif isinstance(expr, A.Call):
+                stack.extend(expr.args)
+        for param in decl.params:
+            if param.name not in used:
+                self.sink.warning(
+                    param.pos,
+                    f"parameter '{param.name}' of '{decl.name}' is not used",
+                    "remove it, or use it in the body",
+                )
+
     # --- recursion ------------------------------------------------------
 
     def check_recursion(self) -> None:
@@ -529,6 +567,7 @@ class _Checker:
             body = self.check_value(decl.body, decl, specs)
             has_grad = any(s.grad_pairs for s in specs)
             sizes, independent = self.check_where(decl, specs, has_grad)
+            self.check_params_used(decl)
             if body is not None:
                 functions.append(
                     M.Function(

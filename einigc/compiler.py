@@ -21,7 +21,7 @@ def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "
     sink = DiagnosticSink()
     # The names go into comments and docstrings: no line breaks in them.
     source_name, output_name = emit.printable_name(source_name), emit.printable_name(output_name)
-    module = ein_parser.parse(text)
+    module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
     ir_module = dataclasses.replace(ir_module, functions=tuple(map(prune.prune, ir_module.functions)))

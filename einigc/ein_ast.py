@@ -156,3 +156,6 @@ class Declaration:
 class Module:
     docstring: str
     declarations: tuple[Declaration, ...]
+    # Names of declarations that did not parse: their syntax errors are
+    # reported, so calls of them must not be reported as unknown too.
+    unparsed: tuple[str, ...] = ()

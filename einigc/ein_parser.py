@@ -10,7 +10,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from einigc import ein_ast as A
-from einigc.errors import CompileErrors, EinSyntaxError, EinUnsupportedError, Pos
+from einigc.errors import CompileErrors, DiagnosticSink, EinSyntaxError, EinUnsupportedError, Pos
 from einigc.resources import grammar_path
 
 BUILTINS = ("einsum", "eincount", "einany", "eingrad")
@@ -127,8 +127,12 @@ def _expected(exc: UnexpectedToken) -> set[str]:
         return set(exc.expected)
 
 
-def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str, text: str) -> EinSyntaxError:
-    """Turns a lark failure into a positioned error; `origin` maps spec-relative columns."""
+def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str, text: str, last: bool = True) -> EinSyntaxError:
+    """Turns a lark failure into a positioned error; `origin` maps spec-relative columns.
+
+    `text` is one declaration of the file (`last`: the file's last); its end
+    is the end of the declaration, not of the file, when another follows.
+    """
 
     def at(line: int, col: int) -> Pos:
         if where == "spec":
@@ -186,13 +190,22 @@ def _syntax_error(exc: UnexpectedInput, origin: Pos, where: str, text: str) -> E
         if token.type == "DOCSTRING":
             return EinSyntaxError(pos, "only the first statement of the file can be a docstring")
         if token.type in ("EQUAL", "TILDE", "INDEPENDENT") and "LPAR" in expected_set:
-            return EinSyntaxError(
-                pos, f"unexpected {found}; expected {expected}", "separate `where` items with ','"
-            )
+            return EinSyntaxError(pos, f"unexpected {found}; expected {expected}", _name_then_equal_hint(token, text))
         if token.type == "$END":
-            return EinSyntaxError(pos, f"unexpected end of file; expected {expected}")
+            end = "file" if last else "declaration"
+            return EinSyntaxError(pos, f"unexpected end of {end}; expected {expected}")
         return EinSyntaxError(pos, f"unexpected {found}; expected {expected}")
     return EinSyntaxError(origin, "invalid syntax")
+
+
+def _name_then_equal_hint(token: Token, text: str) -> str:
+    """`NAME =` where a declaration's '(' belongs: a `where` item after one
+    without ',' (`i = 3 j = 2`), or a declaration without parameters."""
+    if token.type != "EQUAL" or re.match(r"\s*[0-9]", text[token.end_pos :]):
+        return "separate `where` items with ','"
+    name = re.search(r"([A-Za-z_][A-Za-z_0-9]*)\s*$", text[: token.start_pos])
+    name = name.group(1) if name else "f"
+    return f"a declaration needs a parameter list: {name}(x) = ..."
 
 
 def _size(token: Token) -> int:
@@ -290,10 +303,10 @@ def parse_spec(text: str, origin: Pos) -> A.Spec:
 class _DeclarationBuilder(Transformer):
     """Builds declaration nodes; spec strings are parsed as they are met."""
 
-    def __init__(self, comments: list[Token], lines: list[str], text: str):
+    def __init__(self, comments: dict[int, str], lines: list[str], text: str):
         super().__init__()
         self.text = text
-        self.comments_by_line = {tok.line: tok for tok in comments}
+        self.comments_by_line = comments
         self.lines = lines
         self.spec_errors: list[EinSyntaxError] = []
 
@@ -301,10 +314,10 @@ class _DeclarationBuilder(Transformer):
         collected: list[str] = []
         current = line - 1
         while current in self.comments_by_line:
-            tok = self.comments_by_line[current]
-            if self.lines[current - 1].strip() != str(tok).strip():
+            comment = self.comments_by_line[current]
+            if self.lines[current - 1].strip() != comment.strip():
                 break  # a comment after code is not a doc comment
-            text = str(tok)[1:]
+            text = comment[1:]
             collected.append(text[1:] if text.startswith(" ") else text)
             current -= 1
         return "\n".join(reversed(collected)).strip("\n")
@@ -434,24 +447,98 @@ def _check_spec_nesting(tok: Token) -> None:
             depth = max(depth - 1, 0)
 
 
-def parse(text: str) -> A.Module:
-    """Parses a whole file; raises CompileErrors with every syntax error found."""
-    text = normalize(text)
-    _check_nesting(text)
-    comments: list[Token] = []
-    parser = _declarations_parser()
+# A declaration starts at column 1 with its name and parameter list and '=',
+# which neither a body nor a `where` item has (the ')' may be missing, an
+# error of its own); or with `NAME =` and no number after it (a declaration
+# without parameters, an error too).
+_PARAMS = r"\((?:[^()\"'#=]|#[^\n]*(?:\n|$))*\)?\s*="  # a comment runs to its line's end: no backtracking
+_DECLARATION_HEAD = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*(?:{_PARAMS}|=(?![ \t]*[0-9]))")
+_DECLARATION_NAME = re.compile(rf"\b(?P<name>[A-Za-z_][A-Za-z_0-9]*)[ \t]*{_PARAMS}")
+# What can hide a line start or a '#': docstrings span lines; strings do not.
+_LEXEMES = re.compile(r"(?P<doc>\"\"\"[\s\S]*?\"\"\"|'\'\'[\s\S]*?'\'\')|\"[^\"\n]*\"|'[^'\n]*'|(?P<comment>#[^\n]*)")
+
+
+def _scan(text: str) -> tuple[list[tuple[int, int]], dict[int, str]]:
+    """The spans of the docstrings of `text`, and its comments by line."""
+    docstrings: list[tuple[int, int]] = []
+    comments: dict[int, str] = {}
+    for match in _LEXEMES.finditer(text):
+        if match["doc"]:
+            docstrings.append(match.span())
+        elif match["comment"]:
+            comments[text.count("\n", 0, match.start()) + 1] = match["comment"]
+    return docstrings, comments
+
+
+def _declaration_starts(text: str, docstrings: list[tuple[int, int]]) -> list[int]:
+    """Offsets where the text is cut into declarations, each parsed on its own
+    so that a syntax error in one hides no error of the others."""
+    starts = [0]
+    offset = text.find("\n") + 1
+    while offset > 0:
+        head = _DECLARATION_HEAD.match(text, offset)
+        if head and head["name"] not in ("where", "independent"):
+            if not any(start < offset < end for start, end in docstrings):
+                starts.append(offset)
+        offset = text.find("\n", offset) + 1
+    return starts
+
+
+def _parse_part(padded: str, last: bool, comments: dict[int, str], lines: list[str]):
+    """(module, errors) of one part of the file, `padded` with blank lines up to it."""
     try:
-        tree = parser.parse(text)
+        tree = _declarations_parser().parse(padded)
     except UnexpectedInput as exc:
-        raise CompileErrors([_syntax_error(exc, Pos(1, 1), "file", text).diagnostic]) from None
-    for tok in parser.lex(text, dont_ignore=True):
-        if tok.type == "COMMENT":
-            comments.append(tok)
-    builder = _DeclarationBuilder(comments, text.split("\n"), text)
+        return None, [_syntax_error(exc, Pos(1, 1), "file", padded, last)]
+    builder = _DeclarationBuilder(comments, lines, padded)
     try:
         module = builder.transform(tree)
     except VisitError as exc:
         raise exc.orig_exc from None  # lark wraps what a callback raised
     if builder.spec_errors:
-        raise CompileErrors([err.diagnostic for err in builder.spec_errors])
-    return module
+        return None, builder.spec_errors
+    return module, []
+
+
+def _declared_names(part: str) -> list[str]:
+    """The names of the declarations that a part which did not parse seems to hold."""
+    head = _DECLARATION_HEAD.match(part)
+    names = ([head["name"]] if head else []) + [m["name"] for m in _DECLARATION_NAME.finditer(part)]
+    return [name for name in names if name not in BUILTINS]
+
+
+def parse(text: str, sink: DiagnosticSink | None = None) -> A.Module:
+    """Parses a whole file, one declaration at a time.
+
+    Without a `sink`, raises CompileErrors with every syntax error found; with
+    one, puts them there and returns the declarations that parsed, naming
+    those that did not in `unparsed`.
+    """
+    text = normalize(text)
+    _check_nesting(text)
+    docstrings, comments = _scan(text)
+    lines = text.split("\n")
+    starts = _declaration_starts(text, docstrings)
+    docstring = ""
+    declarations: list[A.Declaration] = []
+    unparsed: list[str] = []
+    errors: list[EinSyntaxError] = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        part = text[start:end]
+        # Leading line breaks keep lines and columns those of the file.
+        padded = "\n" * text.count("\n", 0, start) + part
+        module, part_errors = _parse_part(padded, end == len(text), comments, lines)
+        if module is None:
+            errors.extend(part_errors)
+            unparsed.extend(_declared_names(part))
+            continue
+        docstring = docstring or module.docstring
+        declarations.extend(module.declarations)
+    if sink is None:
+        if errors:
+            raise CompileErrors([err.diagnostic for err in errors])
+    else:
+        for err in errors:
+            sink.error(err)
+    return A.Module(docstring, tuple(declarations), tuple(dict.fromkeys(unparsed)))

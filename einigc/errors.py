@@ -100,13 +100,18 @@ class DiagnosticSink:
     def note(self, pos: Pos, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(pos, message, hint, severity="note", kind="note"))
 
+    def warning(self, pos: Pos, message: str, hint: str = "") -> None:
+        """A likely mistake that does not stop the compile."""
+        self.diagnostics.append(Diagnostic(pos, message, hint, severity="warning", kind="warning"))
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "error"]
 
     @property
     def notes(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if d.severity == "note"]
+        """What is printed when the compile succeeds: notes and warnings, in source order."""
+        return sorted((d for d in self.diagnostics if d.severity != "error"), key=lambda d: (d.pos, d.message))
 
     def raise_if_errors(self) -> None:
         if self.errors:

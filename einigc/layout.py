@@ -319,11 +319,15 @@ def _resolve_composites(layouts, output_layout, ellipsis_letter, composites) -> 
                 " groups, where it is flattened",
                 "keep it flattened in the output too, e.g. (" + ("..." if letter == ellipsis_letter else letter) + ")",
             )
+        hint = "give it an operand of its own, or split it into single letters"
+        if len(layouts) > 1 and not any(s.leaves for layout in (*layouts, output_layout) for s in layout.slots):
+            # No axis letter in several operands: numpy's "IJ,JK->IK".
+            hint = "uppercase letters are composites (runs of axes) in einigc: write axes in lowercase"
         raise EinAxisError(
             needs,
             f"the rank of {name} cannot be determined: no operand holds it as its only"
             " unresolved composite",
-            "give it an operand of its own, or split it into single letters",
+            hint,
         )
     return sources
 

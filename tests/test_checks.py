@@ -522,3 +522,63 @@ def test_independent_said_twice():
     error = one_error('g(y, x) = eingrad("b%bj->bj", y, x) where b independent, b independent')
     assert error.message == "'b independent' is said twice"
     assert error.pos == Pos(1, 58)
+
+
+# --- every diagnostic at once ------------------------------------------------------
+
+
+def test_a_call_of_a_declaration_that_did_not_parse_is_not_reported_again():
+    from einigc.errors import DiagnosticSink
+
+    sink = DiagnosticSink()
+    text = 'f(x) = einsum("ij->ji", x\ng(x) = f(x)\nh(x) = einsum("i(->i", x)\nk(x) = einsum("i,i->", h, x)\nm(x) = y\n'
+    with pytest.raises(CompileErrors) as info:
+        check(parse(text, sink), sink)
+    found = [(d.pos.line, d.kind) for d in info.value.diagnostics]
+    assert found == [(1, "syntax"), (3, "syntax"), (5, "name")]
+
+
+@pytest.mark.parametrize(
+    "text, hint",
+    [
+        ('f(x) = einsun("ij->ji", x)', "did you mean 'einsum'?"),
+        ('f(x) = Einsum("ij->ji", x)', "did you mean 'einsum'?"),
+        ("matmul(a, b) = a\nf(a) = matmull(a, a)", "did you mean 'matmul'?"),
+        ('f(values) = einsum("i->i", value)', "did you mean 'values'?"),
+    ],
+)
+def test_a_misspelt_name_gets_one_error_with_did_you_mean(text, hint):
+    # einsun("ij->ji", x) also reported its spec string as not allowed in a
+    # call of a declaration: two errors for one typo.
+    error = one_error(text)
+    assert error.message.startswith(("unknown function", "unknown name"))
+    assert error.hint == hint
+
+
+def test_a_name_close_to_nothing_lists_what_there_is():
+    assert one_error('f(x) = nosuch("i->", x)').hint.startswith("builtins are einsum, ")
+    assert one_error("f(x) = qqq").hint == "the parameters of 'f' are: x"
+    assert one_error("square(x) = squares(x)").hint.startswith("builtins are einsum, ")  # no recursion
+
+
+def test_an_unused_parameter_is_a_warning_at_the_parameter():
+    from einigc.errors import DiagnosticSink
+
+    sink = DiagnosticSink()
+    text = 'f(a, b) = einsum("ij->ji", a)\ng(y, x, c) = eingrad("i%j->ij", y, x)\nh(x) = f(x, x)\n'
+    check(parse(text), sink)
+    assert [(d.severity, d.pos, d.message) for d in sink.diagnostics] == [
+        ("warning", Pos(1, 6), "parameter 'b' of 'f' is not used"),
+        ("warning", Pos(2, 9), "parameter 'c' of 'g' is not used"),
+    ]
+    assert sink.errors == [] and sink.notes == sink.diagnostics
+
+
+@pytest.mark.parametrize(
+    "spec, fixed",
+    [("ij jk->ik", "ij,jk->ik"), ("i j, k -> ijk", "i,j,k->ijk")],
+)
+def test_spaces_between_operands_get_a_hint(spec, fixed):
+    error = one_error(f'f(a, b, c) = einsum("{spec}", a, b{", c" if spec.count(" ") > 2 else ""})')
+    assert error.hint == f"whitespace does not separate operands: write '{fixed}'"
+    assert one_error('f(a, b) = einsum("ij->i", a, b)').hint == "give one argument per operand of the spec"

@@ -7,6 +7,7 @@ purpose, regenerate with
     EINIG_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_errors_catalogue.py
 
 and read the diff: the caret must sit under the offending character.
+A case named warning_NAME compiles: its stderr holds warnings, not errors.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ UNREACHABLE = {
     "invalid syntax": "fallback for UnexpectedInput subclasses that lark's LALR parser does not raise",
 }
 
-_HEADER = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<message>.*)$")
+_HEADER = re.compile(
+    r"^(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+): (?P<severity>error|warning|note): (?P<message>.*)$"
+)
 
 
 def test_catalogue_is_not_empty():
@@ -62,16 +65,18 @@ def test_diagnostic_text(name, cli_runs):
     expected_path = CATALOGUE / f"{name}.expected"
     if UPDATE:
         expected_path.write_text(result.stderr, encoding="utf-8")
-    assert result.returncode == 2, result.stderr
+    compiles = name.startswith("warning_")
+    assert result.returncode == (0 if compiles else 2), result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-    assert list(folder.iterdir()) == []  # no output, and no temporary file left behind
+    # No output for an error, and no temporary file left behind.
+    assert [path.name for path in folder.iterdir()] == (["out.py"] if compiles else [])
     assert expected_path.exists(), f"missing {expected_path.name}: run with EINIG_UPDATE_GOLDEN=1"
     assert result.stderr == expected_path.read_text(encoding="utf-8")
 
 
 def rendered_diagnostics(text: str):
-    """(line, col, message, source line, caret line) of each diagnostic in a CLI's stderr."""
+    """(line, col, message, source line, caret line, severity) of each diagnostic in a CLI's stderr."""
     lines = text.splitlines()
     for index, line in enumerate(lines):
         match = _HEADER.match(line)
@@ -82,6 +87,7 @@ def rendered_diagnostics(text: str):
                 match["message"],
                 lines[index + 1],
                 lines[index + 2],
+                match["severity"],
             )
 
 
@@ -92,27 +98,30 @@ def test_expected_file_is_well_formed(name):
     expected = (CATALOGUE / f"{name}.expected").read_text(encoding="utf-8")
     found = list(rendered_diagnostics(expected))
     assert found, "no diagnostic in the expected file"
-    assert expected.endswith(f"{len(found)} error{'s' if len(found) != 1 else ''}; nothing written\n")
+    errors = [d for d in found if d[5] == "error"]
+    if name.startswith("warning_"):
+        assert not errors and "nothing written" not in expected
+    else:
+        assert expected.endswith(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; nothing written\n")
     positions = [(line, col) for line, col, *_ in found]
     assert positions == sorted(positions)
-    for line, col, _message, quoted, caret in found:
+    for line, col, _message, quoted, caret, _severity in found:
         assert quoted == "    " + source_lines[line - 1]
         assert caret.rstrip("^").strip(" \t") == "" and caret.endswith("^")
         assert len(caret) - 1 == 4 + col - 1  # tabs are copied, so this counts characters
 
 
 def message_templates() -> dict[str, tuple[str, int]]:
-    """Regex of each error message in einigc/*.py, mapped to (file, line) of its raise site."""
+    """Regex of each error and warning message in einigc/*.py, mapped to (file, line) of its raise site."""
     templates: dict[str, tuple[str, int]] = {}
     for path in sorted((REPO / "einigc").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in ERROR_CLASSES
-                and len(node.args) >= 2
-            ):
+            if not (isinstance(node, ast.Call) and len(node.args) >= 2):
+                continue
+            error = isinstance(node.func, ast.Name) and node.func.id in ERROR_CLASSES
+            warning = isinstance(node.func, ast.Attribute) and node.func.attr == "warning"
+            if error or warning:
                 templates.setdefault(_pattern(node.args[1]), (path.name, node.lineno))
     return templates
 

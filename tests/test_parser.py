@@ -460,3 +460,62 @@ def test_nesting_beyond_the_limit_is_reported_quickly_at_the_first_bracket_too_d
         (diagnostic,) = info.value.diagnostics
         assert (diagnostic.pos, diagnostic.message) == (pos, message)
         assert diagnostic.hint.startswith("einigc allows 100 levels; ")
+
+
+# --- recovery: each declaration is parsed on its own ------------------------------
+
+
+def test_syntax_errors_of_every_declaration_are_reported_together():
+    # The first syntax error used to hide every later one.
+    text = 'f(x) = einsum("ij->ji", x\ng(x y) = x\nh(x) = einsum("i$", x)\nk(x) = x\n'
+    with pytest.raises(CompileErrors) as info:
+        parse(text)
+    found = [(d.pos, d.message) for d in info.value.diagnostics]
+    assert found == [
+        (Pos(1, 26), "unexpected end of declaration; expected ')' or ','"),
+        (Pos(2, 5), "unexpected 'y'; expected ')' or ','"),
+        (Pos(3, 17), "unexpected character '$' in a spec"),
+    ]
+
+
+def test_with_a_sink_the_declarations_that_parse_are_returned_and_the_others_named():
+    from einigc.errors import DiagnosticSink
+
+    sink = DiagnosticSink()
+    text = '"""Doc."""\n# about f\nf(x) = x\ng(x = x\nh = einsum("i->", x)\nk(x) = einsum("(i", x)\n# m\nm(x) = x\n'
+    module = parse(text, sink)
+    assert module.docstring == "Doc."
+    assert [(d.name, d.pos, d.doc) for d in module.declarations] == [("f", Pos(3, 1), "about f"), ("m", Pos(8, 1), "m")]
+    assert module.unparsed == ("g", "h", "k")
+    assert [d.pos.line for d in sink.errors] == [4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'f(x) =\neinsum("ij->ji", x)\n',  # a body at column 1
+        'g(x) = x\nf(x) =\ng(x)\n',  # a call of a declaration at column 1
+        'f(x) = einsum("ij->i", x) where\ni = 3,\nj ~ 4\n',  # `where` items at column 1
+        'f(x) = einsum("ij->i", x)\nwhere i = 3\n',  # `where` at column 1
+        '"""\ng(x) = x\n"""\nf(x) = x\n',  # a declaration in the docstring
+    ],
+)
+def test_only_a_declaration_at_column_1_starts_a_part(text):
+    module = parse(text)
+    assert module.declarations[-1].name == "f"
+    assert len(module.declarations) == 1 + ("g(x) = x\nf" in text)
+
+
+def test_a_docstring_after_a_declaration_is_an_error():
+    with pytest.raises(CompileErrors) as info:
+        parse('f(x) = x\n"""Doc."""\n')
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.pos == Pos(2, 1)
+    assert diagnostic.message == "only the first statement of the file can be a docstring"
+
+
+def test_a_builtin_is_never_named_as_a_declaration_that_did_not_parse():
+    from einigc.errors import DiagnosticSink
+
+    module = parse('f(x) = einsum(x = 3)\ng(x) = x\n', DiagnosticSink())
+    assert module.unparsed == ("f",)
