@@ -29,7 +29,7 @@ def generate(spec: Path) -> str:
     from einigc.compiler import compile_text
 
     text = spec.read_text(encoding="utf-8")
-    return compile_text(text, spec.name, generated_path(spec).name).source
+    return compile_text(text, spec.name).source
 
 
 def stale_diff(spec: Path) -> str:
