@@ -35,7 +35,7 @@ the outputs listed in [tool.einigc] of the nearest pyproject.toml in the
 current directory or above."""
 
 _EPILOG = """\
-exit status: 0 success (or --check: up to date), 1 --check: OUT is stale or missing,
+exit status: 0 success (or --check: up to date), 1 --check: an output is stale or missing,
 2 errors in the input, the files or [tool.einigc], 3 internal error (please report it),
 141 stdout was closed before the output was written (as for a SIGPIPE).
 

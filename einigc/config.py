@@ -48,7 +48,11 @@ class ConfigError(Exception):
 
 
 def find(start: Path) -> Config | None:
-    """The config of the first pyproject.toml with a [tool.einigc] table in `start` or above."""
+    """The config of the first pyproject.toml with a [tool.einigc] table in `start` or above.
+
+    A pyproject.toml on the way that is not valid TOML is an error: whether
+    it holds the table cannot be known.
+    """
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
@@ -86,7 +90,12 @@ def _parse(path: Path, text: str, table: object) -> Config:
     for key in table:
         if key not in _TABLE_KEYS:
             problems.add(f"unknown key '{key}' in [tool.einigc] (known: {', '.join(_TABLE_KEYS)})", key)
-    entries = table.get("outputs")
+    outputs = _outputs(path.parent, table.get("outputs"), problems)
+    problems.raise_if_any()
+    return Config(path, tuple(outputs))
+
+
+def _outputs(folder: Path, entries: object, problems: _Problems) -> list[Output]:
     if entries is None:
         problems.add("[tool.einigc] has no 'outputs': list the generated modules there")
     elif not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
@@ -94,12 +103,10 @@ def _parse(path: Path, text: str, table: object) -> Config:
     elif not entries:
         problems.add("'outputs' in [tool.einigc] is empty: there is nothing to build", "outputs")
     else:
-        outputs = [_output(path.parent, entry, k, problems) for k, entry in enumerate(entries, 1)]
+        outputs = [_output(folder, entry, k, problems) for k, entry in enumerate(entries, 1)]
         _no_output_twice(outputs, problems)
-        problems.raise_if_any()
-        return Config(path, tuple(outputs))
-    problems.raise_if_any()
-    raise AssertionError("unreachable")  # pragma: no cover
+        return [output for output in outputs if output is not None]
+    return []
 
 
 def _output(folder: Path, entry: dict, number: int, problems: _Problems) -> Output | None:
@@ -129,13 +136,10 @@ def _no_output_twice(outputs: list[Output | None], problems: _Problems) -> None:
             continue
         key = entry.output.resolve()
         if key in first:
-            message = f"entries {first[key]} and {number} of 'outputs' in [tool.einigc] both write {_relative(entry.output, problems.path.parent)}"
+            shown = os.path.relpath(entry.output, problems.path.parent).replace(os.sep, "/")
+            message = f"entries {first[key]} and {number} of 'outputs' in [tool.einigc] both write {shown}"
             problems.add(message, entry=number)
         first.setdefault(key, number)
-
-
-def _relative(path: Path, folder: Path) -> str:
-    return os.path.relpath(path, folder).replace(os.sep, "/")
 
 
 class _Problems:
@@ -143,22 +147,25 @@ class _Problems:
 
     def __init__(self, path: Path, text: str):
         self.path, self.lines, self.messages = path, text.splitlines(), []
+        # The table's header (None when it is written as dotted keys).
         self.table_line = next(
-            (k for k, line in enumerate(self.lines) if re.match(r"\s*\[\[?\s*tool\s*\.\s*einigc\b", line)), 0
+            (k for k, line in enumerate(self.lines) if re.match(r"\s*\[\[?\s*tool\s*\.\s*einigc\b", line)), None
         )
 
     def add(self, message: str, key: str | None = None, entry: int = 0) -> None:
+        start = self._entry_line(entry)
         if key:
-            line = self._line_of(key, self._entry_line(entry))
+            line = self._line_of(key, start or 0)
         else:
-            line = self._entry_line(entry) + 1 if entry else None
+            line = start + 1 if start is not None else None
         where = f"{self.path}:{line}" if line else str(self.path)
         self.messages.append(f"{where}: error: {message}")
 
-    def _entry_line(self, number: int) -> int:
-        """Where entry `number` (1-based) of 'outputs' starts: its `{` or its [[...]] header."""
+    def _entry_line(self, number: int) -> int | None:
+        """Where entry `number` (1-based) of 'outputs' starts, its `{` or its [[...]]
+        header; for 0, the table's header."""
         count = 0
-        for k in range(self.table_line, len(self.lines) if number else 0):
+        for k in range(self.table_line or 0, len(self.lines) if number else 0):
             line = self.lines[k].split("#", 1)[0]
             if re.match(r"\s*\[\[\s*tool\s*\.\s*einigc\s*\.\s*outputs\s*\]\]", line):
                 count += 1
