@@ -16,8 +16,12 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from einigc import __version__
+from einigc import __version__, config
+
+if TYPE_CHECKING:
+    from einigc.compiler import Result
 
 EXIT_OK, EXIT_STALE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 # stdout closed early (`einigc a.ein -o - | head`): stop quietly with the
@@ -137,9 +141,7 @@ def _shown(path: Path) -> Path:
     return Path(os.path.relpath(path))
 
 
-def _config_or_error():
-    from einigc import config
-
+def _config_or_error() -> config.Config:
     found = config.find(Path.cwd())
     if found is None:
         raise _FileError(
@@ -151,8 +153,6 @@ def _config_or_error():
 
 def _configured_outputs() -> dict[Path, list[Path]]:
     """The outputs [tool.einigc] lists for each source, if there is such a table."""
-    from einigc import config
-
     found = config.find(Path.cwd())
     outputs: dict[Path, list[Path]] = {}
     for entry in found.outputs if found else ():
@@ -241,7 +241,7 @@ def _read_source(path: Path) -> str:
         ) from None
 
 
-def _compile(target: _Target):
+def _compile(target: _Target) -> Result | int:
     """The compiled module (a Result), or the number of errors it printed; raises _Internal."""
     try:
         text = _read_source(target.source)
@@ -342,11 +342,9 @@ def _write_atomically(path: Path, text: str, mode: int, shown: Path) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from einigc.config import ConfigError
-
     try:
         targets, problems = _targets(args)
-    except (_FileError, ConfigError) as err:
+    except (_FileError, config.ConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_ERROR
     targets = _unique(targets, problems)
@@ -356,12 +354,14 @@ def run(argv: list[str] | None = None) -> int:
     try:
         for target in targets:
             outcome = _compile(target)
+            if isinstance(outcome, int):
+                errors += outcome
+            else:
+                results.append((target, outcome))
             problem = _target_problem(target, args.check)
             if problem:
                 print(problem, file=sys.stderr)
-            errors += (problem is not None) + (outcome if isinstance(outcome, int) else 0)
-            if not isinstance(outcome, int):
-                results.append((target, outcome))
+                errors += 1
     except _Internal as err:
         print(err, file=sys.stderr)
         return EXIT_INTERNAL
@@ -373,7 +373,7 @@ def run(argv: list[str] | None = None) -> int:
     return _write_all(results)
 
 
-def _write_all(results: list) -> int:
+def _write_all(results: list[tuple[_Target, Result]]) -> int:
     written: list[str] = []
     for target, result in results:
         if target.output is None:
@@ -399,7 +399,7 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}{'s' if n != 1 else ''}"
 
 
-def _tally(result) -> str:
+def _tally(result: Result) -> str:
     """'37 functions; 1 note': what a module holds and what was said about it."""
     severities: dict[str, int] = {}
     for note in result.notes:
@@ -408,7 +408,7 @@ def _tally(result) -> str:
     return f"{_count(len(result.functions), 'function')}; {said}"
 
 
-def _check(target: _Target, result) -> int:
+def _check(target: _Target, result: Result) -> int:
     """--check: EXIT_OK when OUT holds the module, else a diff and EXIT_STALE."""
     output, expected = target.output, result.source
     regenerate = f"regenerate it with: einigc {target.source} -o {output}"

@@ -4,7 +4,7 @@
     python -m tests.golden --update   # regenerate them (`make generate` runs this)
 
 Each file is compiled as `einigc NAME.ein -o NAME_generated.py` would,
-run from tests/golden/, so the headers name the files as the CLI does.
+run from tests/golden/, so the headers name the source as the CLI does.
 """
 
 from __future__ import annotations
