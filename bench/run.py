@@ -298,7 +298,7 @@ def compile_file(ein_path: Path, out_path: Path) -> None:
     """Compiles `ein_path` with the einigc package into `out_path`."""
     from einigc.compiler import compile_text
 
-    result = compile_text(ein_path.read_text(), ein_path.name, out_path.name)
+    result = compile_text(ein_path.read_text(), ein_path.name)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(result.source)
 
@@ -645,7 +645,7 @@ def measure_compile(build: Path, count: int, runs: int) -> dict:
         times, size = [], 0
         for _ in range(1):
             start = time.perf_counter()
-            out = compile_text(text, source.name, f"decls{count}_generated.py")
+            out = compile_text(text, source.name)
             times.append(time.perf_counter() - start)
             size = len(out.source)
         result["in_process_s"] = statistics.median(times)
@@ -871,7 +871,7 @@ def run_eingrad(tf, np, cfg, build: Path, kind: str, rng, only=None) -> dict:
 def compile_module_text(text: str, out_path: Path, module_name: str):
     from einigc.compiler import compile_text
 
-    result = compile_text(text, "eingrad_cases.ein", out_path.name)
+    result = compile_text(text, "eingrad_cases.ein")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(result.source)
     return import_path(out_path, module_name)

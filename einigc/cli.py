@@ -1,17 +1,27 @@
-"""The `einigc` command: read a `.ein` file, write the generated module atomically."""
+"""The `einigc` command: compile `.ein` files, then write every generated module atomically.
+
+Every source is compiled before anything is written, so that a run either
+writes all of its modules or, when any source has an error, none.
+"""
 
 from __future__ import annotations
 
 import argparse
 import difflib
 import os
+import re
 import stat
 import sys
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from einigc import __version__
+from einigc import __version__, config
+
+if TYPE_CHECKING:
+    from einigc.compiler import Result
 
 EXIT_OK, EXIT_STALE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 # stdout closed early (`einigc a.ein -o - | head`): stop quietly with the
@@ -20,18 +30,26 @@ EXIT_OK, EXIT_STALE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 141
 
 _DESCRIPTION = """\
-Compile einsum declarations (a .ein file) into a standalone, black-formatted
-TensorFlow module. Contraction orders are planned at compile time."""
+Compile einsum declarations (.ein files) into standalone, black-formatted
+TensorFlow modules. Contraction orders are planned at compile time.
+
+Every FILE is compiled before anything is written: when one has an error,
+nothing is written. Without FILE, einigc builds (or with --check, checks)
+the outputs listed in [tool.einigc] of the nearest pyproject.toml in the
+current directory or above."""
 
 _EPILOG = """\
-exit status: 0 success (or --check: up to date), 1 --check: OUT is stale or missing,
-2 errors in the input or files, 3 internal error (please report it),
+exit status: 0 success (or --check: up to date), 1 --check: an output is stale or missing,
+2 errors in the input, the files or [tool.einigc], 3 internal error (please report it),
 141 stdout was closed before the output was written (as for a SIGPIPE).
 
 examples:
   einigc specs.ein -o ops_generated.py
   einigc specs.ein -o ops_generated.py --check   # in CI or pre-commit
-  einigc specs.ein -o -                          # print to stdout"""
+  einigc --check ops_generated.py                # the same: the module names its source
+  einigc specs.ein -o -                          # print to stdout
+  einigc                                         # build what [tool.einigc] lists
+  einigc --check                                 # and check it, in CI"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,20 +61,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "sources",
-        metavar="SPEC.ein",
-        nargs="+",
-        help="the declarations to compile (several only without -o, as pre-commit passes them)",
+        metavar="FILE",
+        nargs="*",
+        help="a SPEC.ein to compile (to -o OUT.py, else to its outputs in [tool.einigc], else to "
+        "SPEC_generated.py beside it), or a .py module einigc generated, rebuilt from the source "
+        "its first line names; several FILEs only without -o, as pre-commit passes them",
     )
     parser.add_argument(
         "-o",
         "--output",
         metavar="OUT.py",
-        help="where to write the module ('-' for stdout; default: SPEC_generated.py beside SPEC.ein)",
+        help="where to write the module of the one SPEC.ein ('-' for stdout)",
     )
     parser.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 and print a diff if OUT is not what would be generated",
+        help="write nothing; exit 1 and print a diff if an output is not what would be generated",
     )
     parser.add_argument("--version", action="version", version=f"einigc {__version__}")
     return parser
@@ -64,6 +84,139 @@ def _parser() -> argparse.ArgumentParser:
 
 class _FileError(Exception):
     pass
+
+
+class _Internal(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One module to build: from `source` to `output` (None: stdout), as the user reads the paths."""
+
+    source: Path
+    output: Path | None
+
+
+# --- which modules: the arguments, [tool.einigc], a generated module's header -----
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[_Target], list[str]]:
+    """The modules to build, and the problems of FILEs that name none; raises _FileError for usage errors."""
+    if not args.sources:
+        if args.output:
+            raise _FileError("einigc: error: -o needs the SPEC.ein to compile")
+        return [_Target(_shown(o.source), _shown(o.output)) for o in _config_or_error().outputs], []
+    if args.output:
+        if len(args.sources) > 1:
+            raise _FileError("einigc: error: -o takes one SPEC.ein; without -o each is written beside itself")
+        if _is_module(args.sources[0]):
+            raise _FileError("einigc: error: -o takes a SPEC.ein; a generated module is rebuilt in place")
+        output = None if args.output == "-" else Path(args.output)
+        return [_Target(Path(args.sources[0]), output)], []
+    targets: list[_Target] = []
+    problems: list[str] = []
+    configured: dict[Path, list[Path]] | None = None
+    for name in args.sources:
+        if _is_module(name):
+            try:
+                targets.append(_Target(_source_of_module(Path(name)), Path(name)))
+            except _FileError as err:
+                problems.append(str(err))
+            continue
+        if configured is None:
+            configured = _configured_outputs()
+        source = Path(name)
+        outputs = configured.get(source.resolve(), [_default_output(source)])
+        targets.extend(_Target(source, output) for output in outputs)
+    return targets, problems
+
+
+def _is_module(name: str) -> bool:
+    return Path(name).suffix == ".py"
+
+
+def _shown(path: Path) -> Path:
+    """A path from the configuration as the user reads it: relative to the current directory."""
+    return Path(os.path.relpath(path))
+
+
+def _config_or_error() -> config.Config:
+    found = config.find(Path.cwd())
+    if found is None:
+        raise _FileError(
+            "einigc: error: no FILE given, and no pyproject.toml with a [tool.einigc] table "
+            f"in {Path.cwd()} or above"
+        )
+    return found
+
+
+def _configured_outputs() -> dict[Path, list[Path]]:
+    """The outputs [tool.einigc] lists for each source, if there is such a table."""
+    found = config.find(Path.cwd())
+    outputs: dict[Path, list[Path]] = {}
+    for entry in found.outputs if found else ():
+        outputs.setdefault(entry.source.resolve(), []).append(_shown(entry.output))
+    return outputs
+
+
+def _default_output(source: Path) -> Path:
+    return source.with_name(source.stem + "_generated.py")
+
+
+_MARKER = re.compile(r"# Code generated by einigc from (.+)\. DO NOT EDIT\.")
+
+
+def _source_of_module(module: Path) -> Path:
+    """The source that the first line of a generated module names, relative to the module's folder."""
+    try:
+        with open(module, encoding="utf-8", errors="replace", newline="") as handle:
+            first = handle.readline(4096).rstrip("\r\n")
+    except IsADirectoryError:
+        raise _FileError(f"{module}: error: is a directory, not a generated module") from None
+    except FileNotFoundError:
+        raise _FileError(f"{module}: error: no such file") from None
+    except OSError as exc:
+        raise _FileError(f"{module}: error: cannot read it: {exc.strerror or exc}") from None
+    match = _MARKER.fullmatch(first)
+    if not match:
+        raise _FileError(
+            f"{module}: error: not a module generated by einigc "
+            "(its first line is not '# Code generated by einigc from FILE. DO NOT EDIT.')"
+        )
+    source = Path(os.path.realpath(module)).parent / match[1]
+    if not source.is_file():
+        raise _FileError(f"{module}: error: its source {_shown(source)}, named in its first line, is missing")
+    return _shown(source)
+
+
+def _source_name(target: _Target) -> str:
+    """The source as the header names it: relative to the output's folder.
+
+    On stdout the module is the one the default output would hold, byte for
+    byte, so that `einigc a.ein -o - > a_generated.py` passes `--check`.
+    """
+    if target.output is None:
+        return target.source.name
+    out_dir = target.output.resolve().parent
+    return os.path.relpath(target.source.resolve(), out_dir).replace(os.sep, "/")
+
+
+def _unique(targets: list[_Target], problems: list[str]) -> list[_Target]:
+    """The targets without repeats (pre-commit may pass a source and its module); two sources
+    for one output is a problem."""
+    unique: dict[Path | None, _Target] = {}
+    for target in targets:
+        key = target.output.resolve() if target.output is not None else None
+        other = unique.get(key)
+        if other is None:
+            unique[key] = target
+        elif other.source.resolve() != target.source.resolve():
+            problems.append(f"{target.output}: error: both {other.source} and {target.source} would write it")
+    return list(unique.values())
+
+
+# --- reading, compiling, writing ------------------------------------------------
 
 
 def _read_source(path: Path) -> str:
@@ -88,21 +241,62 @@ def _read_source(path: Path) -> str:
         ) from None
 
 
-def _default_output(source: Path) -> Path:
-    return source.with_name(source.stem + "_generated.py")
+def _compile(target: _Target) -> Result | int:
+    """The compiled module (a Result), or the number of errors it printed; raises _Internal."""
+    try:
+        text = _read_source(target.source)
+    except _FileError as err:
+        print(err, file=sys.stderr)
+        return 1
+
+    from einigc.compiler import compile_text
+    from einigc.ein_parser import source_lines
+    from einigc.errors import CompileErrors, InternalError
+
+    lines = source_lines(text)
+    try:
+        result = compile_text(text, _source_name(target))
+    except CompileErrors as errors:
+        for diagnostic in errors.diagnostics:
+            print(diagnostic.render(str(target.source), lines), file=sys.stderr)
+        return len(errors.diagnostics)
+    except InternalError as err:
+        raise _Internal(f"einigc: internal error in stage '{err.stage}', please report: {err.detail}") from None
+    for note in result.notes:
+        print(note.render(str(target.source), lines), file=sys.stderr)
+    return result
 
 
-def _names(source: Path, output: str) -> tuple[str, str]:
-    """The source and output as the header should name them: relative to the output's folder.
+def _target_problem(target: _Target, check: bool) -> str | None:
+    """What makes the output unusable, found before anything is written."""
+    if target.output is None:
+        return "einigc: error: --check needs an output file, not '-'" if check else None
+    if target.output.resolve() == target.source.resolve():
+        return f"{target.output}: error: the output would overwrite the input {target.source}"
+    if check:
+        return None
+    try:
+        _destination_kind(target.output)
+    except _FileError as err:
+        return str(err)
+    return None
 
-    On stdout the module is the one the default output would hold, byte for
-    byte, so that `einigc a.ein -o - > a_generated.py` passes `--check`.
-    """
-    if output == "-":
-        return source.name, _default_output(source).name
-    out_dir = Path(output).resolve().parent
-    src = os.path.relpath(source.resolve(), out_dir).replace(os.sep, "/")
-    return src, Path(output).name
+
+def _destination_kind(path: Path) -> int | None:
+    """The file type bits of `path` (None: it does not exist yet) if a module can be written there."""
+    try:
+        kind = os.stat(path).st_mode
+    except FileNotFoundError:
+        kind = None
+    except OSError as exc:
+        raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
+    if kind is None or stat.S_ISREG(kind) or stat.S_ISFIFO(kind) or stat.S_ISCHR(kind):
+        directory = Path(os.path.realpath(path)).parent
+        if kind is None and not directory.is_dir():
+            raise _FileError(f"{path}: error: the folder {directory} does not exist")
+        return kind
+    what = "a directory" if stat.S_ISDIR(kind) else "not a regular file, a FIFO or a character device"
+    raise _FileError(f"{path}: error: cannot write the module there: it is {what}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -112,12 +306,7 @@ def _write(path: Path, text: str) -> None:
     a character device (/dev/null, a terminal) is written to directly; a
     regular file is replaced atomically and keeps its permission bits.
     """
-    try:
-        kind = os.stat(path).st_mode
-    except FileNotFoundError:
-        kind = None
-    except OSError as exc:
-        raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
+    kind = _destination_kind(path)
     if kind is not None and (stat.S_ISFIFO(kind) or stat.S_ISCHR(kind)):
         try:
             with open(path, "w", encoding="utf-8", newline="\n") as handle:
@@ -125,17 +314,12 @@ def _write(path: Path, text: str) -> None:
         except OSError as exc:
             raise _FileError(f"{path}: error: cannot write it: {exc.strerror or exc}") from None
         return
-    if kind is not None and not stat.S_ISREG(kind):
-        what = "a directory" if stat.S_ISDIR(kind) else "not a regular file, a FIFO or a character device"
-        raise _FileError(f"{path}: error: cannot write the module there: it is {what}")
     mode = stat.S_IMODE(kind) if kind is not None else 0o644
     _write_atomically(Path(os.path.realpath(path)), text, mode, shown=path)
 
 
 def _write_atomically(path: Path, text: str, mode: int, shown: Path) -> None:
     directory = path.parent
-    if not directory.is_dir():
-        raise _FileError(f"{shown}: error: the folder {directory} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -153,71 +337,83 @@ def _write_atomically(path: Path, text: str, mode: int, shown: Path) -> None:
         raise _FileError(f"{shown}: error: cannot write it: {exc.strerror or exc}") from None
 
 
+# --- the run ----------------------------------------------------------------------
+
+
 def run(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.output and len(args.sources) > 1:
-        print("einigc: error: -o takes one SPEC.ein; without -o each is written beside itself", file=sys.stderr)
-        return EXIT_ERROR
-    status = EXIT_OK
-    for source in args.sources:
-        output = args.output or str(_default_output(Path(source)))
-        status = max(status, _compile_one(Path(source), output, args.check))
-    return status
-
-
-def _compile_one(source: Path, output: str, check: bool) -> int:
-    if check and output == "-":
-        print("einigc: error: --check needs an output file, not '-'", file=sys.stderr)
-        return EXIT_ERROR
     try:
-        text = _read_source(source)
-    except _FileError as err:
+        targets, problems = _targets(args)
+    except (_FileError, config.ConfigError) as err:
         print(err, file=sys.stderr)
         return EXIT_ERROR
-
-    from einigc.compiler import compile_text
-    from einigc.ein_parser import source_lines
-    from einigc.errors import CompileErrors, InternalError
-
-    source_name, output_name = _names(source, output)
-    lines = source_lines(text)
+    targets = _unique(targets, problems)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    errors, results = len(problems), []
     try:
-        result = compile_text(text, source_name, output_name)
-    except CompileErrors as errors:
-        for diagnostic in errors.diagnostics:
-            print(diagnostic.render(str(source), lines), file=sys.stderr)
-        count = len(errors.diagnostics)
-        print(f"{count} error{'s' if count != 1 else ''}; nothing written", file=sys.stderr)
-        return EXIT_ERROR
-    except InternalError as err:
-        print(f"einigc: internal error in stage '{err.stage}', please report: {err.detail}", file=sys.stderr)
+        for target in targets:
+            outcome = _compile(target)
+            if isinstance(outcome, int):
+                errors += outcome
+            else:
+                results.append((target, outcome))
+            problem = _target_problem(target, args.check)
+            if problem:
+                print(problem, file=sys.stderr)
+                errors += 1
+    except _Internal as err:
+        print(err, file=sys.stderr)
         return EXIT_INTERNAL
-    for note in result.notes:
-        print(note.render(str(source), lines), file=sys.stderr)
+    if errors:
+        print(f"{_count(errors, 'error')}; nothing {'checked' if args.check else 'written'}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.check:
+        return max((_check(target, result) for target, result in results), default=EXIT_OK)
+    return _write_all(results)
 
-    if output == "-":
-        sys.stdout.write(result.source)
-        sys.stdout.flush()  # a closed pipe fails here, inside main, not at exit
-        return EXIT_OK
-    out_path = Path(output)
-    if out_path.resolve() == source.resolve():
-        print(f"{output}: error: the output would overwrite the input {source}", file=sys.stderr)
-        return EXIT_ERROR
-    if check:
-        return _check(source, output, result.source)
-    try:
-        _write(out_path, result.source)
-    except _FileError as err:
-        print(err, file=sys.stderr)
-        return EXIT_ERROR
+
+def _write_all(results: list[tuple[_Target, Result]]) -> int:
+    written: list[str] = []
+    for target, result in results:
+        if target.output is None:
+            sys.stdout.write(result.source)
+            sys.stdout.flush()  # a closed pipe fails here, inside main, not at exit
+            continue
+        try:
+            _write(target.output, result.source)
+        except _FileError as err:
+            print(err, file=sys.stderr)
+            done = f"wrote only {', '.join(written)}" if written else "nothing written"
+            print(f"1 error; {done}", file=sys.stderr)
+            return EXIT_ERROR
+        written.append(str(target.output))
+    for target, result in results:
+        if result.notes:
+            where = "the module to stdout" if target.output is None else target.output
+            print(f"einigc: wrote {where} ({_tally(result)})", file=sys.stderr)
     return EXIT_OK
 
 
-def _check(source: Path, output: str, expected: str) -> int:
-    """--check: EXIT_OK when OUT holds `expected`, else a diff and EXIT_STALE."""
-    regenerate = f"regenerate it with: einigc {source} -o {output}"
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n != 1 else ''}"
+
+
+def _tally(result: Result) -> str:
+    """'37 functions; 1 note': what a module holds and what was said about it."""
+    severities: dict[str, int] = {}
+    for note in result.notes:
+        severities[note.severity] = severities.get(note.severity, 0) + 1
+    said = "; ".join(_count(n, severity) for severity, n in sorted(severities.items()))
+    return f"{_count(len(result.functions), 'function')}; {said}"
+
+
+def _check(target: _Target, result: Result) -> int:
+    """--check: EXIT_OK when OUT holds the module, else a diff and EXIT_STALE."""
+    output, expected = target.output, result.source
+    regenerate = f"regenerate it with: einigc {target.source} -o {output}"
     try:
-        current = Path(output).read_text(encoding="utf-8")
+        current = output.read_text(encoding="utf-8")
     except FileNotFoundError:
         print(f"einigc: {output} is missing; {regenerate}", file=sys.stderr)
         return EXIT_STALE
@@ -231,6 +427,8 @@ def _check(source: Path, output: str, expected: str) -> int:
         print(f"{output}: error: cannot read it: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ERROR
     if current == expected:
+        if result.notes:
+            print(f"einigc: {output} is current ({_tally(result)})", file=sys.stderr)
         return EXIT_OK
     diff = difflib.unified_diff(
         current.splitlines(keepends=True),

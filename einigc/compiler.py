@@ -14,16 +14,22 @@ from einigc.errors import Diagnostic, DiagnosticSink
 class Result:
     source: str  # the generated module
     notes: tuple[Diagnostic, ...]
+    functions: tuple[str, ...] = ()  # the names it defines, in order
 
 
-def compile_text(text: str, source_name: str = "specs.ein", output_name: str = "specs_generated.py") -> Result:
-    """Compiles `.ein` text; raises CompileErrors listing every problem."""
+def compile_text(text: str, source_name: str = "specs.ein") -> Result:
+    """Compiles `.ein` text; raises CompileErrors listing every problem.
+
+    `source_name` is the only file name in the module (its header and
+    docstrings): the bytes do not depend on where the module is written.
+    """
     sink = DiagnosticSink()
-    # The names go into comments and docstrings: no line breaks in them.
-    source_name, output_name = emit.printable_name(source_name), emit.printable_name(output_name)
+    # The name goes into comments and docstrings: no line breaks in it.
+    source_name = emit.printable_name(source_name)
     module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
     ir_module = dataclasses.replace(ir_module, functions=tuple(map(prune.prune, ir_module.functions)))
-    chunks = emit.emit(ir_module, output_name)
-    return Result(fmt.format_chunks(chunks), tuple(sink.notes))
+    chunks = emit.emit(ir_module)
+    names = tuple(function.name for function in ir_module.functions)
+    return Result(fmt.format_chunks(chunks), tuple(sink.notes), names)

@@ -246,7 +246,7 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
     )
 
 
-def emit(module: ir.Module, output_name: str) -> list[str]:
+def emit(module: ir.Module) -> list[str]:
     """The module as top-level chunks: the header, then each helper and function."""
     printer = Printer()
     functions = [_render_function(f, printer) for f in module.functions]
@@ -259,7 +259,6 @@ def emit(module: ir.Module, output_name: str) -> list[str]:
     header = _environment().get_template("module.py.j2").render(
         stdlib_imports=_stdlib_imports(printer.helpers, "".join(functions)),
         source_name=module.source_name,
-        output_name=output_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
     )

@@ -20,11 +20,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
-def compile_source(text: str, source_name: str = "specs.ein", output_name: str = "specs_generated.py") -> str:
+def compile_source(text: str, source_name: str = "specs.ein") -> str:
     """The generated module for `text`; CompileErrors propagate."""
     from einigc.compiler import compile_text
 
-    return compile_text(text, source_name, output_name).source
+    return compile_text(text, source_name).source
 
 
 def compile_diagnostics(text: str) -> list:

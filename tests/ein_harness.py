@@ -37,7 +37,7 @@ def compile_and_import(text: str, source_name: str = "spec.ein"):
     key = f"{source_name}\0{text}"
     if key in _CACHE:
         return _CACHE[key]
-    result = compile_text(text, source_name, "generated.py")
+    result = compile_text(text, source_name)
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     name = f"einig_generated_{digest}"
     path = os.path.join(_module_dir(), name + ".py")

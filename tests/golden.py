@@ -4,7 +4,7 @@
     python -m tests.golden --update   # regenerate them (`make generate` runs this)
 
 Each file is compiled as `einigc NAME.ein -o NAME_generated.py` would,
-run from tests/golden/, so the headers name the files as the CLI does.
+run from tests/golden/, so the headers name the source as the CLI does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def generate(spec: Path) -> str:
     from einigc.compiler import compile_text
 
     text = spec.read_text(encoding="utf-8")
-    return compile_text(text, spec.name, generated_path(spec).name).source
+    return compile_text(text, spec.name).source
 
 
 def stale_diff(spec: Path) -> str:

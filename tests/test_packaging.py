@@ -81,7 +81,7 @@ def test_installed_command_compiles_the_example(installed, tmp_path):
     spec = tmp_path / "specs.ein"
     shutil.copy(REPO / "examples" / "specs.ein", spec)
     result = _run([installed / "bin" / "einigc", "specs.ein", "-o", "-"], cwd=tmp_path)
-    assert result.stdout == compile_source(spec.read_text(encoding="utf-8"), "specs.ein", "specs_generated.py")
+    assert result.stdout == compile_source(spec.read_text(encoding="utf-8"), "specs.ein")
 
 
 def test_installed_module_reports_its_version_and_location(installed, tmp_path):

@@ -239,13 +239,13 @@ def test_several_groups_with_one_unknown_member_each(name):
 
 
 def test_a_member_from_its_group_is_a_named_size():
-    source = compile_text('p(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p = 16, q = 16\n', "p.ein", "p.py").source
+    source = compile_text('p(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p = 16, q = 16\n', "p.ein").source
     assert "h = x_shape[2] // 16" in source and "w = x_shape[3] // 16" in source
 
 
 def test_unknown_members_are_reported_at_their_group():
     with pytest.raises(CompileErrors) as info:
-        compile_text('p(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p = 16\n', "p.ein", "p.py")
+        compile_text('p(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p = 16\n', "p.ein")
     (diagnostic,) = info.value.diagnostics
     assert diagnostic.message.startswith("group (wq) cannot be split: the sizes of 'w' and 'q' are unknown")
     assert diagnostic.pos.col == len('p(x) = einsum("bc(hp)') + 1
@@ -257,7 +257,7 @@ def test_unknown_members_are_reported_at_their_group():
 @pytest.mark.parametrize("where", ["", "where h = 4"])
 def test_a_group_contracted_whole_is_one_matrix_product(where):
     text = f'attend(ctx, w) = einsum("bq(hd),(hd)e->bqe", ctx, w) {where}\n'
-    source = compile_text(text, "a.ein", "a.py").source
+    source = compile_text(text, "a.ein").source
     body = source[source.index("def attend") :]
     assert body.count("tf.raw_ops.MatMul(") == 1 and "Einsum" not in body.split('"""')[2]
     module = compile_module(text)

@@ -1,0 +1,189 @@
+"""`[tool.einigc]` in pyproject.toml: the project's generated modules, built by `einigc` alone.
+
+    [tool.einigc]
+    outputs = [
+      { source = "ops/specs.ein", output = "ops/specs_generated.py" },
+    ]
+
+Paths are relative to the folder of the pyproject.toml; `output` defaults to
+SOURCE_generated.py beside the source, as on the command line. The file used
+is the first pyproject.toml with a [tool.einigc] table in the current
+directory or above it, as ruff and black find theirs. Unknown keys are errors,
+so that a misspelt key never silently builds something else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 reads TOML with tomli
+    import tomli as tomllib
+
+_TABLE_KEYS = ("outputs",)
+_OUTPUT_KEYS = ("source", "output")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One generated module: absolute paths."""
+
+    source: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the pyproject.toml
+    outputs: tuple[Output, ...]
+
+
+class ConfigError(Exception):
+    """Every problem of the table, one `FILE[:LINE]: error: ...` line each."""
+
+
+def find(start: Path) -> Config | None:
+    """The config of the first pyproject.toml with a [tool.einigc] table in `start` or above.
+
+    A pyproject.toml on the way that is not valid TOML is an error: whether
+    it holds the table cannot be known.
+    """
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            text, data = _load(candidate)
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "einigc" in tool:
+                return _parse(candidate, text, tool["einigc"])
+    return None
+
+
+def _load(path: Path) -> tuple[str, dict]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: error: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: error: the file is not UTF-8") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib and tomli end the message with "(at line L, column C)".
+        message = str(exc)
+        where = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+        if where:
+            message = message[: where.start()]
+            raise ConfigError(f"{path}:{where[1]}:{where[2]}: error: {message}") from None
+        raise ConfigError(f"{path}: error: {message}") from None
+
+
+def _parse(path: Path, text: str, table: object) -> Config:
+    problems = _Problems(path, text)
+    if not isinstance(table, dict):
+        problems.add("[tool.einigc] must be a table")
+        problems.raise_if_any()
+    for key in table:
+        if key not in _TABLE_KEYS:
+            problems.add(f"unknown key '{key}' in [tool.einigc] (known: {', '.join(_TABLE_KEYS)})", key)
+    outputs = _outputs(path.parent, table.get("outputs"), problems)
+    problems.raise_if_any()
+    return Config(path, tuple(outputs))
+
+
+def _outputs(folder: Path, entries: object, problems: _Problems) -> list[Output]:
+    if entries is None:
+        problems.add("[tool.einigc] has no 'outputs': list the generated modules there")
+    elif not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        problems.add("'outputs' in [tool.einigc] must be a list of tables", "outputs")
+    elif not entries:
+        problems.add("'outputs' in [tool.einigc] is empty: there is nothing to build", "outputs")
+    else:
+        outputs = [_output(folder, entry, k, problems) for k, entry in enumerate(entries, 1)]
+        _no_output_twice(outputs, problems)
+        return [output for output in outputs if output is not None]
+    return []
+
+
+def _output(folder: Path, entry: dict, number: int, problems: _Problems) -> Output | None:
+    where = f"entry {number} of 'outputs' in [tool.einigc]"
+    for key in entry:
+        if key not in _OUTPUT_KEYS:
+            problems.add(f"unknown key '{key}' in {where} (known: {', '.join(_OUTPUT_KEYS)})", key, number)
+    source, output = entry.get("source"), entry.get("output")
+    if source is None:
+        problems.add(f"{where} has no 'source'", entry=number)
+    for key, value in (("source", source), ("output", output)):
+        if value is not None and (not isinstance(value, str) or not value):
+            problems.add(f"'{key}' in {where} must be a path (a non-empty string)", key, number)
+            return None
+    if source is None:
+        return None
+    source_path = folder / source
+    if output is None:
+        return Output(source_path, source_path.with_name(source_path.stem + "_generated.py"))
+    return Output(source_path, folder / output)
+
+
+def _no_output_twice(outputs: list[Output | None], problems: _Problems) -> None:
+    first: dict[Path, int] = {}
+    for number, entry in enumerate(outputs, 1):
+        if entry is None:
+            continue
+        key = entry.output.resolve()
+        if key in first:
+            shown = os.path.relpath(entry.output, problems.path.parent).replace(os.sep, "/")
+            message = f"entries {first[key]} and {number} of 'outputs' in [tool.einigc] both write {shown}"
+            problems.add(message, entry=number)
+        first.setdefault(key, number)
+
+
+class _Problems:
+    """Collects the table's problems, each placed on the line of its key where it can be found."""
+
+    def __init__(self, path: Path, text: str):
+        self.path, self.lines, self.messages = path, text.splitlines(), []
+        # The table's header (None when it is written as dotted keys).
+        self.table_line = next(
+            (k for k, line in enumerate(self.lines) if re.match(r"\s*\[\[?\s*tool\s*\.\s*einigc\b", line)), None
+        )
+
+    def add(self, message: str, key: str | None = None, entry: int = 0) -> None:
+        start = self._entry_line(entry)
+        if key:
+            line = self._line_of(key, start or 0)
+        else:
+            line = start + 1 if start is not None else None
+        where = f"{self.path}:{line}" if line else str(self.path)
+        self.messages.append(f"{where}: error: {message}")
+
+    def _entry_line(self, number: int) -> int | None:
+        """Where entry `number` (1-based) of 'outputs' starts, its `{` or its [[...]]
+        header; for 0, the table's header."""
+        count = 0
+        for k in range(self.table_line or 0, len(self.lines) if number else 0):
+            line = self.lines[k].split("#", 1)[0]
+            if re.match(r"\s*\[\[\s*tool\s*\.\s*einigc\s*\.\s*outputs\s*\]\]", line):
+                count += 1
+            else:
+                count += line.count("{")
+            if count >= number:
+                return k
+        return self.table_line
+
+    def _line_of(self, key: str, start: int) -> int | None:
+        # The first `key =` from there: the key's own line in the layouts
+        # people write (a table, inline tables, [[...]] tables).
+        pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+        for k in range(start, len(self.lines)):
+            if pattern.search(self.lines[k]):
+                return k + 1
+        return None
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise ConfigError("\n".join(self.messages))
