@@ -1,0 +1,32 @@
+"""`make demo` tells the truth: every declaration of examples/specs.ein is called and compared."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def test_demo_calls_every_declaration_and_prints_no_tensorflow_start_up_lines():
+    declarations = re.findall(r"^([a-z_0-9]+)\(", (REPO / "examples" / "specs.ein").read_text(), re.M)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "demo.py"],
+        cwd=REPO / "examples",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    total = len(declarations)
+    assert f"{total} of {total} generated functions match numpy." in result.stdout
+    for name in declarations:
+        assert re.search(rf"^  {name} +\S.* matches numpy$", result.stdout, re.M), name
+    assert "not called by this demo" not in result.stdout
+    for noise in ("oneDNN", "absl::InitializeLog", "port.cc"):
+        assert noise not in result.stdout + result.stderr
+    assert "examples/specs_generated.py" in result.stdout
