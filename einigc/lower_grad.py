@@ -375,7 +375,7 @@ def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.a_letters
     if not touching:
-        how = f"one reverse pass of {subject(left)}, summed over its letters"
+        how = f"one reverse pass of {subject(left)}" + (", summed over its letters" if pair.a_letters else "")
         tape, value, _ = _tape(ctx, call, names, "record {y} for one reverse pass")
         grad = ctx.emit(f"d{ _short(value)}_d{x}", ir.Gradient(tape, value, x))
     elif single:

@@ -1263,8 +1263,7 @@ def gradient(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass of y, summed over its letters; the Jacobian is
-        never built
+      lowering: one reverse pass of y; the Jacobian is never built
     """
     (x,) = _check_axes("gradient", "j", [("x", x)])
     # record y for one reverse pass
@@ -1287,8 +1286,7 @@ def hessian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass of y, summed over its letters; the Jacobian is
-        never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
@@ -1319,8 +1317,7 @@ def hvp(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor) -> tf.T
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass of y, summed over its letters; the Jacobian is
-        never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k,k->j")
       lowering: Hessian-vector product by reverse-over-reverse (the Hessian is
         symmetric); never built

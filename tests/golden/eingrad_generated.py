@@ -644,8 +644,7 @@ def hessian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass of y, summed over its letters; the Jacobian is
-        never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
