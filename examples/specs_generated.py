@@ -543,10 +543,7 @@ def _gradient(tape, target, source, cotangent=None):
     if complex_ and cotangent is not None:
         cotangent = tf.math.conj(cotangent)
     gradient = tape.gradient(
-        target,
-        source,
-        output_gradients=cotangent,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        target, source, cotangent, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
     return tf.math.conj(gradient) if complex_ else gradient
 
