@@ -17,7 +17,7 @@ CALLABLE = "Callable[[tf.Tensor], tf.Tensor]"
 
 
 @dataclass(frozen=True)
-class Operand:
+class Described:
     """A parameter or result as the docstring shows it."""
 
     axes: str  # "[b, i, j]"
@@ -54,16 +54,16 @@ class Signatures:
 
     def __init__(self, program: M.Program):
         self.functions = {f.name: f for f in program.functions}
-        self.params: dict[str, dict[str, Operand]] = {}
-        self.results: dict[str, Operand | None] = {}
+        self.params: dict[str, dict[str, Described]] = {}
+        self.results: dict[str, Described | None] = {}
 
-    def of(self, name: str) -> tuple[dict[str, Operand], Operand | None]:
+    def of(self, name: str) -> tuple[dict[str, Described], Described | None]:
         if name not in self.params:
             function = self.functions[name]
-            found: dict[str, Operand] = {}
+            found: dict[str, Described] = {}
             self._walk(function.body, found)
             if isinstance(function.body, M.ParamValue):
-                found.setdefault(function.body.name, Operand("any tensor"))
+                found.setdefault(function.body.name, Described("any tensor"))
             self.params[name] = found
             self.results[name] = self._result(function.body, found)
         return self.params[name], self.results[name]
@@ -85,7 +85,7 @@ class Signatures:
             for param in self.functions[name].params
         )
 
-    def _walk(self, value: M.Value, found: dict[str, Operand]) -> None:
+    def _walk(self, value: M.Value, found: dict[str, Described]) -> None:
         if isinstance(value, M.ParamValue):
             return
         if isinstance(value, M.DeclarationCall):
@@ -104,25 +104,25 @@ class Signatures:
             if k in pairs and isinstance(arg, M.ParamValue):
                 x = value.args[pairs[k]]
                 found.setdefault(
-                    arg.name, Operand(axes_text(operand), variable=x.name, variable_axes=axes_text(value.inputs[pairs[k]]))
+                    arg.name, Described(axes_text(operand), variable=x.name, variable_axes=axes_text(value.inputs[pairs[k]]))
                 )
             elif isinstance(arg, M.ParamValue):
-                found.setdefault(arg.name, Operand(axes_text(operand), "" if k in variables else dtype))
+                found.setdefault(arg.name, Described(axes_text(operand), "" if k in variables else dtype))
         for arg in value.args:
             self._walk(arg, found)
 
-    def _renamed(self, operand: Operand, params, args) -> Operand:
+    def _renamed(self, operand: Described, params, args) -> Described:
         """A callee's callable as the caller sees it: called with the caller's argument."""
         if not operand.variable:
             return operand
         arg = args[params.index(operand.variable)] if operand.variable in params else None
         variable = arg.name if isinstance(arg, M.ParamValue) else f"a {operand.variable_axes} tensor"
-        return Operand(operand.axes, variable=variable, variable_axes=operand.variable_axes)
+        return Described(operand.axes, variable=variable, variable_axes=operand.variable_axes)
 
-    def _result(self, value: M.Value, found: dict[str, Operand]) -> Operand | None:
+    def _result(self, value: M.Value, found: dict[str, Described]) -> Described | None:
         if isinstance(value, M.ParamValue):
-            return Operand(f"{value.name}, as given")
+            return Described(f"{value.name}, as given")
         if isinstance(value, M.DeclarationCall):
             return self.of(value.callee)[1]
         dtype = {"eincount": "int64", "einany": "bool"}.get(value.func, "")
-        return Operand(axes_text(value.output), dtype)
+        return Described(axes_text(value.output), dtype)
