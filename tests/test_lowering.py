@@ -318,3 +318,12 @@ def test_every_helper_opens_with_a_comment_that_says_what_it_does():
     assert len(helpers) >= 12
     for name, first_line in helpers:
         assert first_line.strip().startswith("#"), name
+
+
+def test_a_declaration_cannot_replace_the_imported_callable():
+    from einigc.errors import CompileErrors
+
+    with pytest.raises(CompileErrors) as raised:
+        compile_text('Callable(x) = einsum("i->", x)\ngradient(loss, x) = eingrad(",%j->j", loss, x)\n')
+    messages = [d.message for d in raised.value.diagnostics]
+    assert any("'Callable' is a name the generated module itself uses" in m for m in messages), messages
