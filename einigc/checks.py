@@ -22,8 +22,8 @@ from einigc.ein_parser import BUILTINS
 from einigc.resources import helper_templates
 
 # What the generated module's header binds: `import tensorflow as tf`, the
-# standard-library modules that emit adds when the code needs them, `__all__`.
-_HEADER_NAMES = ("tf", "tensorflow", "functools", "math", "__all__")
+# standard-library names that emit adds when the code needs them, `__all__`.
+_HEADER_NAMES = ("tf", "tensorflow", "functools", "math", "Callable", "__all__")
 
 
 def _module_names() -> frozenset[str]:

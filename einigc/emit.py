@@ -239,7 +239,11 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
     return _environment().get_template("function.py.j2").render(
         decorators=["_trace_when_eager"] if function.trace_when_eager else [],
         name=function.name,
-        params=", ".join(function.params),
+        params=", ".join(
+            f"{param}: {hint}" if hint else param
+            for param, hint in zip(function.params, function.param_types or [""] * len(function.params))
+        ),
+        returns=" -> tf.Tensor" if function.param_types else "",
         docstring=docstring,
         one_line_docstring="\n" not in docstring,  # black never splits those
         lines=lines,
@@ -258,6 +262,7 @@ def emit(module: ir.Module) -> list[str]:
     ]
     header = _environment().get_template("module.py.j2").render(
         stdlib_imports=_stdlib_imports(printer.helpers, "".join(functions)),
+        typing_imports=["from collections.abc import Callable"] if "Callable[" in "".join(functions) else [],
         source_name=module.source_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],

@@ -16,8 +16,9 @@ from einigc.errors import (
 )
 from einigc.checks import MODULE_NAMES
 from einigc.layout import analyse, stand_ins
-from einigc.lower_grad import lower_eingrad
+from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
+from einigc.signature import Signatures
 from einigc.select import FusedMatMul, select_pair
 from einigc.plan import COPY_COST, DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, candidate_paths, copied_words
 
@@ -64,13 +65,18 @@ def _fmt_count(n: int) -> str:
 
 
 class _FunctionLowering:
-    def __init__(self, function: M.Function, all_names: set[str], source_name: str):
+    def __init__(self, function: M.Function, all_names: set[str], source_name: str, signatures: Signatures):
         self.function = function
+        self.signatures = signatures
         self.source_name = source_name
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
-        self.plan_notes: list[str] = []
+        # (label, lines) per planned call; a second note on one call joins the first.
+        self.plan_notes: list[tuple[str, list[str]]] = []
         self.watched: list[str] = []  # the variables of the tapes being emitted
+        self.tapes: list[int] = []  # an id per tape being emitted, beside `watched`
+        self.tape_count = 0
+        self.computed: dict[M.Value, tuple[str, tuple[int, ...]]] = {}  # value -> (name, tapes)
         self.variable_ranks: dict[str, int] = {}  # eingrad variables checked to have this rank
         # What an intermediate is named after: `x_flat` and `x` both read as
         # `x` when naming a product of them.
@@ -96,6 +102,27 @@ class _FunctionLowering:
     def lower_value(self, value: M.Value) -> str:
         if isinstance(value, M.ParamValue):
             return value.name
+        # A value written twice is computed once (model values compare equal
+        # without their positions); see `reusable` for tapes.
+        found = self.computed.get(value)
+        if found is not None and self.reusable(value, found[1]):
+            return found[0]
+        name = self.lower_new_value(value)
+        self.computed.setdefault(value, (name, tuple(self.tapes)))
+        return name
+
+    def reusable(self, value: M.Value, tapes: tuple) -> bool:
+        """Whether `value`, computed inside `tapes`, may be reused here.
+
+        A tape entered since then watches its variable: a value that uses
+        that variable must be computed again under it, or the tape would not
+        see how it depends on the variable.
+        """
+        return not any(
+            tape not in tapes and uses(value, watched) for tape, watched in zip(self.tapes, self.watched)
+        )
+
+    def lower_new_value(self, value: M.Value) -> str:
         if isinstance(value, M.DeclarationCall):
             args = tuple(self.lower_value(a) for a in value.args)
             return self.emit(value.callee, ir.CallFunction(value.callee, args))
@@ -127,6 +154,26 @@ class _FunctionLowering:
 
         Returns the checked names; the positions in `discard` are checked only ("_").
         """
+        words = [spec_word(op.terms) for op in operands]
+        # The same tensor against the same word again adds nothing: checked once.
+        same = {
+            k: j
+            for k in range(len(names))
+            for j in reversed(range(k))
+            if (names[j], words[j]) == (names[k], words[k]) and j not in discard
+        }
+        if same:
+            kept = [k for k in range(len(names)) if k not in same]
+            checked = self.check_axes(
+                [operands[k] for k in kept],
+                [names[k] for k in kept],
+                [labels[k] for k in kept] if labels else None,
+                [kept.index(k) for k in discard if k in kept],
+            )
+            by_position = dict(zip(kept, checked))
+            return [
+                "_" if k in discard else by_position[same.get(k, k)] for k in range(len(names))
+            ]
         letters = set(spec_word([t for op in operands for t in op.terms]))
         sizes = tuple(
             (letter, size)
@@ -137,15 +184,20 @@ class _FunctionLowering:
         # Parameters are rebound to their checked selves, except a variable a
         # tape watches: it must keep its name, so inside that tape its checked
         # self gets a name of its own.
+        # A tensor given twice is checked twice and stays one tensor, one name.
         targets: list[str] = []
+        checked: list[str] = []
         for k, name in enumerate(names):
-            if k in discard:
+            first = names.index(name)
+            if k in discard or first < k and checked[first] != "_":
                 targets.append("_")
+                checked.append("_" if k in discard else checked[first])
                 continue
-            if name in self.watched or name in targets:
+            if name in self.watched:
                 targets.append(self.namer.fresh(f"{self.stem(name)}_checked"))
             else:
                 targets.append(name)
+            checked.append(targets[-1])
             self.stems[targets[-1]] = self.stem(name)
         labels = tuple(labels or names)
         self.body.append(
@@ -153,7 +205,7 @@ class _FunctionLowering:
                 self.function.name, spec, tuple(names), sizes, tuple(targets), labels if labels != tuple(names) else ()
             )
         )
-        return targets
+        return checked
 
     def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
         """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
@@ -281,18 +333,25 @@ class _FunctionLowering:
             labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
         result = self.namer.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
         bodies = []
+        taken = set(self.namer.taken)
         for plan in plans:
             saved, self.body = self.body, []
-            # Shapes read inside one branch are not there in the others.
+            # Shapes read inside one branch are not there in the others; names
+            # bound in one branch are free in the next (only one runs), and
+            # taken after the choice.
             shapes_read = self.shapes.saved()
+            names_before = (set(self.namer.taken), dict(self.stems), dict(self.reshaped))
             name = self.lower_plan(plan, operands, pairs_only=True)
             self.shapes.restore(shapes_read)
+            taken |= self.namer.taken
+            self.namer.taken, self.stems, self.reshaped = names_before
             last = self.body[-1]
             if not (isinstance(last, ir.Assign) and last.target == name):
                 raise InternalError("lower", "a candidate order ended without a step")
             self.body[-1] = ir.Assign(result, last.op, last.comment)
             bodies.append(tuple(self.body))
             self.body = saved
+        self.namer.taken = taken
         self.body.append(
             ir.ChooseOrder(
                 spec,
@@ -438,18 +497,28 @@ class _FunctionLowering:
             )
         return name
 
+    def add_plan_note(self, label: str, lines: list[str]) -> None:
+        """Adds docstring lines about `label`, under the note already there for it if any."""
+        lines = [_wrap(line) for line in lines]
+        if any(note == label and all(line in said for line in lines) for note, said in self.plan_notes):
+            return  # the same call planned again (under a tape): said already
+        if self.plan_notes and self.plan_notes[-1][0] == label:
+            self.plan_notes[-1][1].extend(lines)
+        else:
+            self.plan_notes.append((label, lines))
+
     def describe_plan(
         self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
     ) -> None:
-        if not plan.steps and len(inputs) == 1:
-            return  # nothing to plan: the operand already is the result
+        pairs = [s for s in plan.steps if isinstance(s, PairStep)]
+        if len(pairs) < 2 and not alternatives:
+            return  # one step or none: there was no order to choose
         spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
         # A group kept whole is one core axis, named by a free letter; say which.
         whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
-        lines = [label + (f"  (implicit output: {spec})" if implicit else "")]
+        lines = [f"  implicit output: {spec}"] if implicit else []
         if whole:
             lines.append(f"  core axes: {spec}{whole}")
-        pairs = [s for s in plan.steps if isinstance(s, PairStep)]
         if len(pairs) > 1:
             order = "; ".join(
                 f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
@@ -479,7 +548,7 @@ class _FunctionLowering:
                 if isinstance(s, PairStep)
             )
             lines.append(f"  or, if the static shapes make it cheaper: {order}")
-        self.plan_notes.append("\n".join(_wrap(line) for line in lines))
+        self.add_plan_note(label, lines)
 
     def run(self) -> ir.Function:
         result = self.lower_value(self.function.body)
@@ -490,11 +559,14 @@ class _FunctionLowering:
         # No line number: adding a line above must not change this function.
         # Continuation lines are not indented: black would dedent them.
         doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
+        doc.append("")
+        doc.extend(_wrap(line, 84, "    ") for line in self.signatures.docstring_lines(self.function.name))
         if self.plan_notes:
             doc.append("")
             doc.append("Plan:")
-            for note in self.plan_notes:
-                doc.append(note)
+            for label, lines in self.plan_notes:
+                doc.append(label)
+                doc.extend(lines)
         return ir.Function(
             self.function.name,
             self.function.params,
@@ -502,6 +574,7 @@ class _FunctionLowering:
             tuple(self.body),
             result,
             _builds_jacobian(self.body),
+            self.signatures.hints(self.function.name),
         )
 
 
@@ -548,9 +621,10 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
     """Lowers every function; layout errors of all functions are reported together."""
     sink = sink or DiagnosticSink()
     all_names = {f.name for f in program.functions}
+    signatures = Signatures(program)
     functions = []
     for function in program.functions:
-        lowering = _FunctionLowering(function, all_names, source_name)
+        lowering = _FunctionLowering(function, all_names, source_name, signatures)
         try:
             functions.append(lowering.run())
         except EinigError as err:

@@ -77,17 +77,21 @@ def _block(ctx, watch: str):
     saved = ctx.body
     ctx.body = []
     ctx.watched.append(watch)
+    ctx.tapes.append(ctx.tape_count)
+    ctx.tape_count += 1
     try:
         yield ctx.body
     finally:
         ctx.body = saved
         ctx.watched.pop()
+        ctx.tapes.pop()
 
 
-def _uses(value: M.Value, name: str) -> bool:
+def uses(value: M.Value, name: str) -> bool:
+    """Whether `value` reads the parameter `name`."""
     if isinstance(value, M.ParamValue):
         return value.name == name
-    return any(_uses(arg, name) for arg in value.args)
+    return any(uses(arg, name) for arg in value.args)
 
 
 def is_scalar_gradient(value: M.Value, variable: str) -> bool:
@@ -121,10 +125,10 @@ def closed_form(call: M.BuiltinCall):
     inner, variable = call.args[p], call.args[q]
     if not (isinstance(inner, M.BuiltinCall) and inner.func == "einsum"):
         return None
-    uses = [k for k, arg in enumerate(inner.args) if _uses(arg, variable.name)]
-    if len(uses) != 1 or inner.args[uses[0]] != variable:
+    readers = [k for k, arg in enumerate(inner.args) if uses(arg, variable.name)]
+    if len(readers) != 1 or inner.args[readers[0]] != variable:
         return None
-    m = uses[0]
+    m = readers[0]
     operands = list(inner.inputs) + [inner.output] + list(call.inputs) + [call.output]
     if not all(_plain_letters(op) for op in operands):
         return None
@@ -336,9 +340,23 @@ def _evaluate(ctx, left: M.Value, x: str) -> str:
     return ctx.lower_value(left)
 
 
+def subject(value: M.Value) -> str:
+    """The operand left of `%` in the user's words, for comments and the docstring."""
+    if isinstance(value, M.ParamValue):
+        return value.name
+    if isinstance(value, M.BuiltinCall) and value.func == "eingrad" and not value.inputs[0].terms:
+        return f"the gradient of {subject(value.args[0])}"
+    text = M.source_text(value)
+    return text if len(text) <= 40 else f"the {getattr(value, 'func', None) or value.callee} call"
+
+
 def _tape(ctx, call, names, comment: str, extra=None, persistent=False) -> tuple[str, str, str | None]:
-    """Emits a tape block evaluating (and checking) the operand left of `%`; returns (tape, value, extra result)."""
+    """Emits a tape block evaluating (and checking) the operand left of `%`; returns (tape, value, extra result).
+
+    `comment` may name the operand left of `%` as `{y}`.
+    """
     (p, q), = call.grad_pairs
+    comment = comment.format(y=subject(call.args[p]))
     left, x = call.args[p], call.args[q].name
     tape = ctx.namer.fresh("tape")
     with _block(ctx, x) as body:
@@ -350,33 +368,30 @@ def _tape(ctx, call, names, comment: str, extra=None, persistent=False) -> tuple
 
 
 def _describe(ctx, label: str, lowering: str) -> None:
-    import textwrap
-
-    text = textwrap.fill(lowering, 80, initial_indent="  lowering: ", subsequent_indent="    ")
-    ctx.plan_notes.append(f"{label}\n{text}")
+    ctx.add_plan_note(label, [f"  lowering: {lowering}"])
 
 
 def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.a_letters
     if not touching:
-        how = "one reverse pass, tape.gradient(y, x): the sum over the letters of y"
-        tape, value, _ = _tape(ctx, call, names, "record y for one reverse pass")
+        how = f"one reverse pass of {subject(left)}" + (", summed over its letters" if pair.a_letters else "")
+        tape, value, _ = _tape(ctx, call, names, "record {y} for one reverse pass")
         grad = ctx.emit(f"d{ _short(value)}_d{x}", ir.Gradient(tape, value, x))
     elif single:
         cot = names[touching[0]]
-        how = f"one reverse pass, tape.gradient(y, x, output_gradients={cot}) (a VJP)"
-        tape, value, _ = _tape(ctx, call, names, "record y for one reverse pass (a VJP)")
+        how = f"one reverse pass of {subject(left)} with the cotangent {M.source_text(call.args[touching[0]])} (a VJP)"
+        tape, value, _ = _tape(ctx, call, names, "record {y} for one reverse pass (a VJP)")
         grad = ctx.emit(f"{cot}_vjp", ir.Gradient(tape, value, x, cot))
     else:
-        how = "one reverse pass of the scalar that contracts y with its cotangent operands"
+        how = f"one reverse pass of the scalar that contracts {subject(left)} with its cotangent operands"
         ops = [call.inputs[k] for k in touching] + [pair.a]
         tensors = [names[k] for k in touching]
 
         def contract(value):
             return ctx.lower_contraction(ops, A.Operand((), call.pos), tensors + [value], label)
 
-        tape, value, scalar = _tape(ctx, call, names, "record y and its contraction for one reverse pass", contract)
+        tape, value, scalar = _tape(ctx, call, names, "record {y} and its contraction for one reverse pass", contract)
         grad = ctx.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))
     if independent:
         how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
@@ -405,11 +420,11 @@ def _lower_jvp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
         # d(grad f)/dx is a Hessian, which is symmetric: H v is the reverse
         # pass of the gradient with cotangent v (reverse-over-reverse, the
         # fastest Hessian-vector product measured on TF CPU).
-        tape, value, _ = _tape(ctx, call, names, "record the gradient itself for a second reverse pass")
+        tape, value, _ = _tape(ctx, call, names, "record {y} for a second reverse pass")
         result = ctx.emit(f"hvp_{tangent}", ir.Gradient(tape, value, x, tangent))
         how = "Hessian-vector product by reverse-over-reverse (the Hessian is symmetric); never built"
     else:
-        tape, value, _ = _tape(ctx, call, names, "record y for the double-backward JVP")
+        tape, value, _ = _tape(ctx, call, names, "record {y} for the double-backward JVP")
         # J v = d/du (J^T u . v): u is a dummy cotangent, the VJP is linear in u.
         dummy = ctx.emit(f"u_{_short(value)}", ir.ZerosLike(value), "a dummy cotangent for the double-backward JVP")
         dual = ctx.namer.fresh("dual")
@@ -440,14 +455,14 @@ def _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label)
                 "independent entries: the sum over the batch has the same derivative per entry",
             )
 
-        tape, value, target = _tape(ctx, call, names, "record y, summed over the batch, for one Jacobian", summed, persistent=True)
+        tape, value, target = _tape(ctx, call, names, "record {y}, summed over the batch, for one Jacobian", summed, persistent=True)
         j_terms = tuple(t for i, t in enumerate(a_terms) if i not in batch_axes) + pair.b.terms
         how = (
-            "the Jacobian of y summed over the independent letters"
+            f"the Jacobian of {subject(left)} summed over the independent letters"
             f" '{''.join(sorted(independent))}' (one pass for the whole batch, like batch_jacobian)"
         )
     else:
-        tape, value, _ = _tape(ctx, call, names, "record y for the full Jacobian", persistent=True)
+        tape, value, _ = _tape(ctx, call, names, "record {y} for the full Jacobian", persistent=True)
         target = value
         j_terms = a_terms + pair.b.terms
         shared = set(pair.a_letters) & set(pair.b_letters)

@@ -41,6 +41,7 @@ class ShapeEnv:
         self.function = function
         self.where_exact = {k: v for k, (v, src) in sizes.items() if src == "where ="}
         self.shape_vars: dict[int, str] = {}
+        self.shape_reads: dict[int, ir.ShapeOf] = {}  # operand -> what its shape read reads
         self.rank_vars: dict[str, str] = {}
         self.composite_shapes: dict[str, str] = {}
         self.member_vars: dict[str, str] = {}
@@ -50,11 +51,14 @@ class ShapeEnv:
     def saved(self) -> tuple:
         """The shape reads emitted so far (to forget those of a branch)."""
         return tuple(
-            dict(d) for d in (self.shape_vars, self.rank_vars, self.composite_shapes, self.member_vars)
+            dict(d)
+            for d in (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars)
         )
 
     def restore(self, saved: tuple) -> None:
-        self.shape_vars, self.rank_vars, self.composite_shapes, self.member_vars = (dict(d) for d in saved)
+        (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars) = (
+            dict(d) for d in saved
+        )
 
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:
@@ -65,7 +69,13 @@ class ShapeEnv:
                 op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.lowering.stem(name)}'")
             else:
                 op = ir.ShapeOf(name, rank=len(slots))
-            self.shape_vars[index] = self.lowering.emit(f"{name}_shape", op)
+            # One tensor given twice is read once.
+            same = [k for k, read in self.shape_reads.items() if read == op]
+            if same:
+                self.shape_vars[index] = self.shape_vars[same[0]]
+            else:
+                self.shape_vars[index] = self.lowering.emit(f"{name}_shape", op)
+            self.shape_reads[index] = op
         return self.shape_vars[index]
 
     # --- ranks and positions -------------------------------------------

@@ -3,6 +3,7 @@
 """Tensor operations of the einigc demo, compiled by `make demo`."""
 
 import math
+from collections.abc import Callable
 import tensorflow as tf
 
 __all__ = [
@@ -466,9 +467,8 @@ def _spec_terms(word, _cache={}):
 
 
 def _diagonal(tensor, axes, result_axes):
-    # The entries of `tensor` (axis letters `axes`) where repeated letters
-    # agree, laid out as `result_axes`: one gather that reads only those
-    # entries, at any rank, instead of copying the whole input.
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries.
     dims = _dims(tensor, len(axes))
     index = _index_once(
         ("diagonal", tuple(dims), axes, result_axes),
@@ -510,11 +510,9 @@ def _diagonal_index(dims, axes, result_axes):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -538,26 +536,22 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _gradient(tape, target, source, cotangent=None):
-    # One reverse pass: cotangent^T J, with J[a, b] = d a / d b. For complex
-    # dtypes TensorFlow returns J^H applied to the cotangent, so the
-    # cotangent and the result are conjugated to give the holomorphic
-    # derivative; real dtypes skip this (decided while tracing).
+    # One reverse pass: cotangent^T J, J[a, b] = d a / d b. TensorFlow gives
+    # J^H for complex dtypes: conjugating in and out makes it holomorphic.
+    # ZERO: a function that ignores `source` has a zero gradient, not None.
     complex_ = source.dtype.is_complex
     if complex_ and cotangent is not None:
         cotangent = tf.math.conj(cotangent)
     gradient = tape.gradient(
-        target,
-        source,
-        output_gradients=cotangent,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        target, source, cotangent, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
     return tf.math.conj(gradient) if complex_ else gradient
 
 
 def _index_once(key, build, _cache={}):
-    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
-    # once and reused (a handful of entries); while tracing it is built in
-    # the graph, where TensorFlow folds it into a constant.
+    # An index tensor, built once per `key` eagerly. Safe to share: it
+    # depends only on the sizes and letters in `key` and is never written.
+    # While tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
         return build()
     if key not in _cache:
@@ -568,9 +562,8 @@ def _index_once(key, build, _cache={}):
 
 
 def _induced_diagonal(tensor, axes, result_axes):
-    # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
-    # repeat some letters: its values go where the repeated indices agree and
-    # zeros elsewhere, by one scatter into a buffer the size of the output.
+    # `tensor` (distinct letters `axes`) placed where the repeated letters of
+    # `result_axes` agree, zeros elsewhere: one scatter.
     size = dict(zip(axes, _dims(tensor, len(axes))))
     result_shape = [size[letter] for letter in result_axes]
     index = _index_once(
@@ -600,10 +593,9 @@ def _induced_index(size, axes, result_axes):
 
 def _jacobian(tape, target, source):
     # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes).
-    # Eagerly, tape.jacobian's pfor traces its loop on every call (60 ms and
-    # up, whatever the size), so up to 128 entries of `target` a loop of
-    # reverse passes is faster (measured: 8x8 in 4 ms, 64x64 in 31 ms against
-    # 62 and 64 ms; even near 128); `tape` must be persistent for it.
+    # Eagerly, up to 128 entries, a loop of reverse passes on the persistent
+    # `tape` beats tape.jacobian, whose pfor re-traces on every call
+    # (measured: 64x64 in 31 ms against 64 ms).
     size = target.shape.num_elements()
     if tf.executing_eagerly() and size is not None and 0 < size <= 128:
         basis = tf.unstack(
@@ -628,10 +620,9 @@ def _require_bool(tensor, function, operand):
 
 
 def _static_sizes(spec, *operands, assumed=None):
-    # The sizes of the letters after '->' in `spec`, read from the operands'
-    # static shapes; a size unknown while tracing counts as `assumed` (the
-    # `where ~` size) or 64, the size the compile-time plan assumed (also for
-    # an operand whose rank is unknown while tracing).
+    # The sizes of the letters after '->' in `spec` from the operands' static
+    # shapes, to choose a contraction order; an unknown one counts as its
+    # `where ~` size in `assumed`, else 64, as the compile-time plan did.
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
@@ -643,10 +634,18 @@ def _static_sizes(spec, *operands, assumed=None):
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
 
-def bmm3(x, y, z):
+def bmm3(x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
     """Batched product of three matrices, contracted pairwise in the planned order.
 
     Source (specs.ein): bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
+
+    Args:
+        x: [b, i, j]
+        y: [b, j, k]
+        z: [b, k, l]
+
+    Returns:
+        [b, i, l]
 
     Plan:
     einsum("bij,bjk,bkl->bil")
@@ -679,12 +678,21 @@ def bmm3(x, y, z):
     return x_y_z
 
 
-def chain(a, b, c, d):
+def chain(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
     """A chain whose sizes make the order matter: the plan avoids the
     1000 x 1000 intermediates that a left-to-right product would build.
 
     Source (specs.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c, d) where
     a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
+
+    Args:
+        a: [a, b]
+        b: [b, c]
+        c: [c, d]
+        d: [d, e]
+
+    Returns:
+        [a, e]
 
     Plan:
     einsum("ab,bc,cd,de->ae")
@@ -705,10 +713,18 @@ def chain(a, b, c, d):
     return tf.raw_ops.MatMul(a=a_b_c, b=d)
 
 
-def bilinear(x, w, y):
+def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """A bilinear form: x_b^T W_j y_b for every batch entry and output j.
 
     Source (specs.ein): bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
+
+    Args:
+        x: [b, i]
+        w: [i, j, k]
+        y: [b, k]
+
+    Returns:
+        [b, j]
 
     Plan:
     einsum("bi,ijk,bk->bj")
@@ -748,11 +764,11 @@ def bilinear(x, w, y):
     elif order == 1:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        x_shape_1 = _dims(x, 2)
-        w_shape_1 = _dims(w, 3)
-        w_2d_1 = tf.reshape(w, [x_shape_1[1] * w_shape_1[1], w_shape_1[2]])
-        w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
-        w_y = tf.reshape(w_y_2d, [x_shape_1[1], w_shape_1[1], x_shape_1[0]])
+        x_shape = _dims(x, 2)
+        w_shape = _dims(w, 3)
+        w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
+        w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
+        w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     else:
@@ -763,31 +779,32 @@ def bilinear(x, w, y):
     return x_w_y
 
 
-def matmul(a, b):
+def matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """numpy's implicit mode: the output is the letters seen once, sorted.
 
     Source (specs.ein): matmul(a, b) = einsum("ij,jk", a, b)
 
-    Plan:
-    einsum("ij,jk")  (implicit output: ij,jk->ik)
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j]
+        b: [j, k]
+
+    Returns:
+        [i, k]
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
     return tf.raw_ops.MatMul(a=a, b=b)
 
 
-def trace(x):
+def trace(x: tf.Tensor) -> tf.Tensor:
     """Repeated letters in an input take its diagonal.
 
     Source (specs.ein): trace(x) = einsum("ii->", x)
 
-    Plan:
-    einsum("ii->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, i]
+
+    Returns:
+        a scalar
     """
     (x,) = _check_axes("trace", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
@@ -795,43 +812,45 @@ def trace(x):
     return tf.reduce_sum(x_diag, axis=0)
 
 
-def diagonal(x):
+def diagonal(x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): diagonal(x) = einsum("ii->i", x)
 
-    Plan:
-    einsum("ii->i")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, i]
+
+    Returns:
+        [i]
     """
     (x,) = _check_axes("diagonal", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     return _diagonal(x, "ii", "i")
 
 
-def batched_dot(x, y):
+def batched_dot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """`...` broadcasts like numpy; the output drops it, so it is summed.
 
     Source (specs.ein): batched_dot(x, y) = einsum("...i,...i->...", x, y)
 
-    Plan:
-    einsum("...i,...i->...")
-      FLOPs: 8,192 planned, 8,192 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i]
+        y: [..., i]
+
+    Returns:
+        [...]
     """
     x, y = _check_axes("batched_dot", "...i,...i", [("x", x), ("y", y)])
     return tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...")
 
 
-def dot_sum(x, y):
+def dot_sum(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): dot_sum(x, y) = einsum("...i,...i->i", x, y)
 
-    Plan:
-    einsum("...i,...i->i")
-      FLOPs: 8,192 planned, 8,192 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i]
+        y: [..., i]
+
+    Returns:
+        [i]
     """
     x, y = _check_axes("dot_sum", "...i,...i", [("x", x), ("y", y)])
     x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...i")
@@ -839,73 +858,81 @@ def dot_sum(x, y):
     return tf.reduce_sum(x_y, axis=tf.range(tf.rank(x_y) - 1))
 
 
-def scale(s, x):
+def scale(s: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """Scalars and outer products.
 
     Source (specs.ein): scale(s, x) = einsum(",ij->ij", s, x)
 
-    Plan:
-    einsum(",ij->ij")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        s: a scalar
+        x: [i, j]
+
+    Returns:
+        [i, j]
     """
     s, x = _check_axes("scale", ",ij", [("s", s), ("x", x)])
     return tf.raw_ops.Einsum(inputs=[s, x], equation=",ij->ij")
 
 
-def outer(u, v):
+def outer(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): outer(u, v) = einsum("i,j->ij", u, v)
 
-    Plan:
-    einsum("i,j->ij")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        u: [i]
+        v: [j]
+
+    Returns:
+        [i, j]
     """
     u, v = _check_axes("outer", "i,j", [("u", u), ("v", v)])
     return tf.raw_ops.Einsum(inputs=[u, v], equation="i,j->ij")
 
 
-def gram_trace(x):
+def gram_trace(x: tf.Tensor) -> tf.Tensor:
     """Declarations may call each other, in any order, and nest calls.
 
     Source (specs.ein): gram_trace(x) = einsum("ii->", einsum("ij,kj->ik", x, x))
 
-    Plan:
-    einsum("ij,kj->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
-    einsum("ii->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        a scalar
     """
-    x, x_checked = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
-    x_x = tf.raw_ops.MatMul(a=x, b=x_checked, transpose_b=True)
+    x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    x_x = tf.raw_ops.MatMul(a=x, b=x, transpose_b=True)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     x_x_diag = _diagonal(x_x, "ii", "i")
     return tf.reduce_sum(x_x_diag, axis=0)
 
 
-def twice(x, y, z):
-    """Source (specs.ein): twice(x, y, z) = bmm3(bmm3(x, y, z), y, z)"""
+def twice(x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """Source (specs.ein): twice(x, y, z) = bmm3(bmm3(x, y, z), y, z)
+
+    Args:
+        x: [b, i, j]
+        y: [b, j, k]
+        z: [b, k, l]
+
+    Returns:
+        [b, i, l]
+    """
     bmm3_1 = bmm3(x, y, z)
     return bmm3(bmm3_1, y, z)
 
 
-def path_count(a, b):
+def path_count(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Booleans: count paths of length two, or only ask whether one exists.
 
     Source (specs.ein): path_count(a, b) = eincount("ij,jk->ik", a, b)
 
-    Plan:
-    eincount("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j], bool
+        b: [j, k], bool
+
+    Returns:
+        [i, k], int64
     """
     a, b = _check_axes("path_count", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "path_count", "a")
@@ -915,14 +942,15 @@ def path_count(a, b):
     return tf.raw_ops.MatMul(a=a_int, b=b_int)
 
 
-def reachable(a, b):
+def reachable(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): reachable(a, b) = einany("ij,jk->ik", a, b)
 
-    Plan:
-    einany("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j], bool
+        b: [j, k], bool
+
+    Returns:
+        [i, k], bool
     """
     a, b = _check_axes("reachable", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "reachable", "a")
@@ -934,14 +962,15 @@ def reachable(a, b):
     return tf.greater(a_float_b_float, 0)
 
 
-def tensordot(x, y):
+def tensordot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): tensordot(x, y) = einsum("Ij,jK->IK", x, y)
 
-    Plan:
-    einsum("Ij,jK->IK")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: I=64*, K=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [I..., j]
+        y: [j, K...]
+
+    Returns:
+        [I..., K...]
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
     x_shape = _dims(x, needed_by="tensordot: operand 'x'")
@@ -957,8 +986,15 @@ def tensordot(x, y):
     return tf.reshape(x_y, I_shape + K_shape)
 
 
-def batch_matvec(x, v):
+def batch_matvec(x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): batch_matvec(x, v) = einsum("BI,I,IJ->BJ", x, v, v)
+
+    Args:
+        x: [B..., I...]
+        v: [I...]
+
+    Returns:
+        [B..., J...]
 
     Plan:
     einsum("BI,I,IJ->BJ")
@@ -968,9 +1004,7 @@ def batch_matvec(x, v):
       (* no `where` size: the default 64)
       or, if the static shapes make it cheaper: BI,I->IB; IB,IJ->BJ
     """
-    x, v, v_checked = _check_axes(
-        "batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)]
-    )
+    x, v, _ = _check_axes("batch_matvec", "BI,I,IJ", [("x", x), ("v", v), ("v", v)])
     x_shape = _dims(x, needed_by="batch_matvec: operand 'x'")
     v_shape = _dims(v, needed_by="batch_matvec: operand 'v'")
     I_rank = len(v_shape)
@@ -979,16 +1013,12 @@ def batch_matvec(x, v):
     x_core = tf.reshape(x, [math.prod(x_shape[:B_rank]), math.prod(x_shape[B_rank:])])
     # I as core axes I: one reshape, no copy
     v_core = tf.reshape(v, [math.prod(v_shape)])
-    v_checked_shape = _dims(v_checked, needed_by="batch_matvec: operand 'v'")
     # IJ as core axes IJ: one reshape, no copy
-    v_checked_core = tf.reshape(
-        v_checked,
-        [math.prod(v_checked_shape[:I_rank]), math.prod(v_checked_shape[I_rank:])],
-    )
+    v_core_1 = tf.reshape(v, [math.prod(v_shape[:I_rank]), math.prod(v_shape[I_rank:])])
     # The best order depends on sizes the compiler cannot see: pick it
     # from the static shapes while tracing (64 where a size is unknown).
     # Cost: multiply-adds, and 16 per element a transpose copies.
-    n_B, n_I, n_J = _static_sizes("BI,I,IJ->BIJ", x_core, v_core, v_checked_core)
+    n_B, n_I, n_J = _static_sizes("BI,I,IJ->BIJ", x_core, v_core, v_core_1)
     cost = [
         n_I * n_J + n_B * n_I * n_J,  # I,IJ; BI,IJ
         n_B * n_I + n_I * n_B * n_J + 16 * n_B * n_I,  # BI,I; IB,IJ
@@ -996,34 +1026,42 @@ def batch_matvec(x, v):
     order = cost.index(min(cost))
     if order == 0:
         # step 1 of 2 of the planned order: outer product
-        v_v = tf.raw_ops.Einsum(inputs=[v_core, v_checked_core], equation="I,IJ->IJ")
+        v_v = tf.raw_ops.Einsum(inputs=[v_core, v_core_1], equation="I,IJ->IJ")
         # step 2 of 2 of the planned order: sums I
         x_v_v = tf.raw_ops.MatMul(a=x_core, b=v_v)
     else:
         # step 1 of 2 of the planned order: outer product
         x_v = tf.raw_ops.Einsum(inputs=[x_core, v_core], equation="BI,I->IB")
         # step 2 of 2 of the planned order: sums I
-        x_v_v = tf.raw_ops.MatMul(a=x_v, b=v_checked_core, transpose_a=True)
+        x_v_v = tf.raw_ops.MatMul(a=x_v, b=v_core_1, transpose_a=True)
     B_shape = x_shape[:B_rank]
-    J_shape = v_checked_shape[I_rank:]
+    J_shape = v_shape[I_rank:]
     # lay the result out as BJ
     return tf.reshape(x_v_v, B_shape + J_shape)
 
 
-def row_sums(x):
-    """Source (specs.ein): row_sums(x) = einsum("ij->i_", x)"""
+def row_sums(x: tf.Tensor) -> tf.Tensor:
+    """Source (specs.ein): row_sums(x) = einsum("ij->i_", x)
+
+    Args:
+        x: [i, j]
+
+    Returns:
+        [i, 1]
+    """
     (x,) = _check_axes("row_sums", "ij", [("x", x)])
     return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
-def spread(x, y):
+def spread(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): spread(x, y) = einsum("ij,jk->_i_k_", x, y)
 
-    Plan:
-    einsum("ij,jk->_i_k_")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+        y: [j, k]
+
+    Returns:
+        [1, i, 1, k, 1]
     """
     x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
     x_y = tf.raw_ops.MatMul(a=x, b=y)
@@ -1033,61 +1071,74 @@ def spread(x, y):
     return tf.reshape(x_y, [1, x_shape[0], 1, y_shape[1], 1])
 
 
-def squeeze(x):
-    """Source (specs.ein): squeeze(x) = einsum("i_j->ij", x)"""
+def squeeze(x: tf.Tensor) -> tf.Tensor:
+    """Source (specs.ein): squeeze(x) = einsum("i_j->ij", x)
+
+    Args:
+        x: [i, 1, j]
+
+    Returns:
+        [i, j]
+    """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
     x_shape = _dims(x, 3)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
 
-def diag_matrix(v):
-    """Source (specs.ein): diag_matrix(v) = einsum("i->ii", v)"""
+def diag_matrix(v: tf.Tensor) -> tf.Tensor:
+    """Source (specs.ein): diag_matrix(v) = einsum("i->ii", v)
+
+    Args:
+        v: [i]
+
+    Returns:
+        [i, i]
+    """
     (v,) = _check_axes("diag_matrix", "i", [("v", v)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(v, "i", "ii")
 
 
-def interleave(x):
+def interleave(x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): interleave(x) = einsum("ij->jijij", x)
 
-    Plan:
-    einsum("ij->jijij")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        [j, i, j, i, j]
     """
     (x,) = _check_axes("interleave", "ij", [("x", x)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere
     return _induced_diagonal(x, "ij", "jijij")
 
 
-def high_rank_diagonal(x):
+def high_rank_diagonal(x: tf.Tensor) -> tf.Tensor:
     """Repeated input letters at any rank: one gather of just the diagonal.
 
     Source (specs.ein): high_rank_diagonal(x) = einsum("ijklji->ikjl", x)
 
-    Plan:
-    einsum("ijklji->ikjl")
-      FLOPs: 16,777,216 planned, 16,777,216 naive; largest intermediate: 16,777,216
-        element(s)
-      sizes assumed: i=64*, j=64*, k=64*, l=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j, k, l, j, i]
+
+    Returns:
+        [i, k, j, l]
     """
     (x,) = _check_axes("high_rank_diagonal", "ijklji", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     return _diagonal(x, "ijklji", "ikjl")
 
 
-def project(x, w):
+def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): project(x, w) = einsum("bij,(ij)k->bk", x, w)
 
-    Plan:
-    einsum("bij,(ij)k->bk")
-      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: b=64*, i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, i, j]
+        w: [(i j), k]
+
+    Returns:
+        [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x, 3)
@@ -1096,8 +1147,15 @@ def project(x, w):
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
-def unflatten(x):
-    """Source (specs.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+def unflatten(x: tf.Tensor) -> tf.Tensor:
+    """Source (specs.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4
+
+    Args:
+        x: [(i j)]
+
+    Returns:
+        [i, j]
+    """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
     x_shape = _dims(x, 1)
     i = x_shape[0] // 4
@@ -1105,15 +1163,14 @@ def unflatten(x):
     return tf.reshape(x, [i, 4])
 
 
-def flatten_t(x):
+def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): flatten_t(x) = einsum("bij->b(ji)", x)
 
-    Plan:
-    einsum("bij->b(ji)")
-      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: b=64*, i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, i, j]
+
+    Returns:
+        [b, (j i)]
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
@@ -1122,15 +1179,15 @@ def flatten_t(x):
     return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
 
-def group_mix(x, y):
+def group_mix(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): group_mix(x, y) = einsum("(bi)j,jk->b(ik)", x, y) where b = 2
 
-    Plan:
-    einsum("(bi)j,jk->b(ik)")
-      FLOPs: 1,048,576 planned, 1,048,576 naive; largest intermediate: 8,192
-        element(s)
-      sizes assumed: b=2, i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [(b i), j]
+        y: [j, k]
+
+    Returns:
+        [b, (i k)]
     """
     x, y = _check_axes("group_mix", "(bi)j,jk", [("x", x), ("y", y)], sizes={"b": 2})
     x_shape = _dims(x, 2)
@@ -1143,13 +1200,21 @@ def group_mix(x, y):
     return tf.reshape(x_y, [2, i * y_shape[1]])
 
 
-def vjp(z, y, x):
+def vjp(z: tf.Tensor, y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+
+    Args:
+        z: [i]
+        y: a callable of x returning [i]
+        x: [j]
+
+    Returns:
+        [j]
 
     Plan:
     eingrad("i,i%j->j")
-      lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
-        the Jacobian is never built
+      lowering: one reverse pass of y with the cotangent z (a VJP); the Jacobian is
+        never built
     """
     (x,) = _check_axes("vjp", "j", [("x", x)])
     # record y for one reverse pass (a VJP)
@@ -1160,8 +1225,15 @@ def vjp(z, y, x):
     return _gradient(tape, y_value, x, z)
 
 
-def jacobian(y, x):
+def jacobian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): jacobian(y, x) = eingrad("i%j->ij", y, x)
+
+    Args:
+        y: a callable of x returning [i]
+        x: [j]
+
+    Returns:
+        [i, j]
 
     Plan:
     eingrad("i%j->ij")
@@ -1176,13 +1248,19 @@ def jacobian(y, x):
     return _jacobian(tape, y_value, x)
 
 
-def gradient(y, x):
+def gradient(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): gradient(y, x) = eingrad(",%j->j", y, x)
+
+    Args:
+        y: a callable of x returning a scalar
+        x: [j]
+
+    Returns:
+        [j]
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; the Jacobian is never built
+      lowering: one reverse pass of y; the Jacobian is never built
     """
     (x,) = _check_axes("gradient", "j", [("x", x)])
     # record y for one reverse pass
@@ -1193,18 +1271,24 @@ def gradient(y, x):
     return _gradient(tape, y_value, x)
 
 
-def hessian(y, x):
+def hessian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+
+    Args:
+        y: a callable of x returning a scalar
+        x: [k]
+
+    Returns:
+        [j, k]
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; the Jacobian is never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
     (x,) = _check_axes("hessian", "k", [("x", x)])
-    # record y for the full Jacobian
+    # record the gradient of y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         # record y for one reverse pass
@@ -1216,20 +1300,27 @@ def hessian(y, x):
     return _jacobian(tape, dy_dx, x)
 
 
-def hvp(y, x, v):
+def hvp(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): hvp(y, x, v) = eingrad("j%k,k->j", eingrad(",%j->j", y, x), x,
     v)
 
+    Args:
+        y: a callable of x returning a scalar
+        x: [k]
+        v: [k]
+
+    Returns:
+        [j]
+
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; the Jacobian is never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k,k->j")
       lowering: Hessian-vector product by reverse-over-reverse (the Hessian is
         symmetric); never built
     """
     x, v = _check_axes("hvp", "k,k", [("x", x), ("v", v)])
-    # record the gradient itself for a second reverse pass
+    # record the gradient of y for a second reverse pass
     with tf.GradientTape() as tape:
         tape.watch(x)
         # record y for one reverse pass
@@ -1241,8 +1332,16 @@ def hvp(y, x, v):
     return _gradient(tape, dy_dx, x, v)
 
 
-def jvp(y, x, v):
+def jvp(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+
+    Args:
+        y: a callable of x returning [i]
+        x: [j]
+        v: [j]
+
+    Returns:
+        [i]
 
     Plan:
     eingrad("i%j,j->i")
@@ -1264,17 +1363,20 @@ def jvp(y, x, v):
     return _gradient(dual, vjp_y, u_y, v)
 
 
-def divergence(y, x):
+def divergence(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): divergence(y, x) = eingrad("i%i->", y, x)
+
+    Args:
+        y: a callable of x returning [i]
+        x: [i]
+
+    Returns:
+        a scalar
 
     Plan:
     eingrad("i%i->")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'i' from
         the full Jacobian
-    eingrad("i%i->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
     """
     (x,) = _check_axes("divergence", "i", [("x", x)])
     # record y for the full Jacobian
@@ -1288,15 +1390,21 @@ def divergence(y, x):
     return tf.reduce_sum(dy_dx_diag, axis=0)
 
 
-def batched_grad(y, x):
+def batched_grad(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b
     independent
 
+    Args:
+        y: a callable of x returning [b]
+        x: [b, j]
+
+    Returns:
+        [b, j]
+
     Plan:
     eingrad("b%bj->bj")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; 'b' independent, so one pass serves the whole batch; the Jacobian is
-        never built
+      lowering: one reverse pass of y, summed over its letters; 'b' independent, so
+        one pass serves the whole batch; the Jacobian is never built
     """
     (x,) = _check_axes("batched_grad", "bj", [("x", x)])
     # record y for one reverse pass
@@ -1307,9 +1415,19 @@ def batched_grad(y, x):
     return _gradient(tape, y_value, x)
 
 
-def batched_jvp(y, x, v):
+def batched_jvp(
+    y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor
+) -> tf.Tensor:
     """Source (specs.ein): batched_jvp(y, x, v) = eingrad("bi%bj,bj->bi", y, x, v) where b
     independent
+
+    Args:
+        y: a callable of x returning [b, i]
+        x: [b, j]
+        v: [b, j]
+
+    Returns:
+        [b, i]
 
     Plan:
     eingrad("bi%bj,bj->bi")
@@ -1333,19 +1451,21 @@ def batched_jvp(y, x, v):
     return _gradient(dual, vjp_y, u_y, v)
 
 
-def batched_jacobian(y, x):
+def batched_jacobian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (specs.ein): batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b
     independent
+
+    Args:
+        y: a callable of x returning [b, i]
+        x: [b, j]
+
+    Returns:
+        [b, i, j]
 
     Plan:
     eingrad("bi%bj->bij")
       lowering: the Jacobian of y summed over the independent letters 'b' (one pass
         for the whole batch, like batch_jacobian)
-    eingrad("bi%bj->bij")
-      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: b=64*, i=64*, j=64*
-      (* no `where` size: the default 64)
     """
     (x,) = _check_axes("batched_jacobian", "bj", [("x", x)])
     # record y, summed over the batch, for one Jacobian
@@ -1361,12 +1481,19 @@ def batched_jacobian(y, x):
     return tf.transpose(dy_dx, perm=[1, 0, 2])
 
 
-def linear_jacobian(w, x):
+def linear_jacobian(w: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """The derivative of an einsum that is linear in the variable is an einsum:
     compiled in closed form, with no tape at all.
 
     Source (specs.ein): linear_jacobian(w, x) = eingrad("i%j->ij", einsum("ij,j->i", w,
     x), x)
+
+    Args:
+        w: [i, j]
+        x: [j]
+
+    Returns:
+        [i, j]
 
     Plan:
     eingrad("i%j->ij")

@@ -252,7 +252,7 @@ def test_every_top_level_name_of_a_generated_module_is_reserved():
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 bound.add(node.name)
-            elif isinstance(node, ast.Import):
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
             elif isinstance(node, ast.Assign):
                 bound.update(t.id for t in node.targets if isinstance(t, ast.Name))

@@ -1,6 +1,7 @@
 """Lowering choices, proven by counting what the generated code does."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,154 @@ def test_static_shapes_that_passed_the_checks_are_remembered_not_trusted_blindly
     traced = tf.function(module.mm, input_signature=[tf.TensorSpec([None, None], tf.float64)] * 2)
     np.testing.assert_array_equal(traced(a, b), a @ b)
     assert not any(None in shape for key in passed for shape, _ in key[2:])
+
+
+# --- generated functions read at a glance (issue 11, section 5) ---------------
+
+GLANCE = """\
+bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
+outer(u, v) = einsum("i,j->ij", u, v)
+row_sums(x) = einsum("ij->i_", x)
+project(x, w) = einsum("bij,(ij)k->bk", x, w)
+batch_matvec(x, v, w) = einsum("BI,I,IJ->BJ", x, v, w)
+count(a, b) = eincount("ij,jk->ik", a, b)
+gram_trace(x) = einsum("ii->", einsum("ij,kj->ik", x, x))
+vjp(z, loss, x) = eingrad("i,i%j->j", z, loss, x)
+gradient(loss, x) = eingrad(",%j->j", loss, x)
+hessian(loss, x) = eingrad("j%k->jk", eingrad(",%j->j", loss, x), x)
+uses_hessian(f, p) = hessian(f, p)
+divergence(y, x) = eingrad("i%i->", y, x)
+"""
+
+
+def docstring(source: str) -> str:
+    return source.split('"""')[1]
+
+
+def test_docstrings_list_each_parameter_with_its_axes_and_the_result():
+    doc = docstring(function_source(GLANCE, "bmm3"))
+    assert "Args:\n        x: [b, i, j]\n        y: [b, j, k]\n        z: [b, k, l]\n" in doc
+    assert "Returns:\n        [b, i, l]" in doc
+    assert "w: [(i j), k]" in docstring(function_source(GLANCE, "project"))
+    matvec = docstring(function_source(GLANCE, "batch_matvec"))
+    assert "x: [B..., I...]" in matvec and "w: [I..., J...]" in matvec
+    assert "Returns:\n        [B..., J...]" in matvec
+    assert "x: [i, 1]" not in docstring(function_source(GLANCE, "row_sums"))
+    assert "Returns:\n        [i, 1]" in docstring(function_source(GLANCE, "row_sums"))
+    count = docstring(function_source(GLANCE, "count"))
+    assert "a: [i, j], bool" in count and "Returns:\n        [i, k], int64" in count
+    assert "Returns:\n        a scalar" in docstring(function_source(GLANCE, "gram_trace"))
+
+
+def test_eingrad_docstrings_say_what_a_callable_is():
+    assert "loss: a callable of x returning [i]" in docstring(function_source(GLANCE, "vjp"))
+    assert "loss: a callable of x returning a scalar" in docstring(function_source(GLANCE, "hessian"))
+    # Through a declaration that differentiates it: called with the caller's argument.
+    assert "f: a callable of p returning a scalar" in docstring(function_source(GLANCE, "uses_hessian"))
+
+
+def test_type_hints_and_callable_imported_only_where_used():
+    source = compile_text(GLANCE).source
+    assert "def outer(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:" in source
+    assert "def gradient(loss: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:" in source
+    assert "from collections.abc import Callable\n" in source
+    assert "Callable" not in compile_text('f(x) = einsum("ij->j", x)\n').source
+
+
+def test_a_plan_block_only_where_planning_chose_something():
+    for name in ("outer", "row_sums", "project", "gram_trace"):
+        assert "Plan:" not in docstring(function_source(GLANCE, name)), name
+    plan = docstring(function_source(GLANCE, "bmm3"))
+    assert "Plan:" in plan and "order (" in plan and "FLOPs:" in plan
+    # The eingrad lowering is a decision: said once, under its spec once.
+    divergence = docstring(function_source(GLANCE, "divergence"))
+    assert divergence.count('eingrad("i%i->")') == 1
+    assert "lowering: the full Jacobian" in divergence
+
+
+SHARED = """\
+square_norm(f, x) = einsum("bj,bj->b", eingrad("b%bj->bj", f, x), eingrad("b%bj->bj", f, x)) where b independent
+scaled(w, x) = einsum("i,ij->ij", einsum("ij,j,j->i", w, x, x), eingrad("i%j->ij", einsum("ij,j,j->i", w, x, x), x))
+"""
+
+
+def test_a_value_written_twice_is_computed_once():
+    code = code_lines(function_source(SHARED, "square_norm"))
+    assert code.count("GradientTape(") == 1
+    assert code.count("= f(x)") == 1
+    assert code.count("_gradient(") == 1
+    assert "_1" not in code
+    assert '"bj,bj"' not in code  # one tensor against one word: checked once
+    module = load_module(SHARED)
+    x = np.arange(6.0).reshape(2, 3)
+    f = lambda t: tf.reduce_sum(t**2, axis=1)  # noqa: E731
+    np.testing.assert_allclose(module.square_norm(f, tf.constant(x)).numpy(), (4 * x**2).sum(axis=1))
+
+
+def test_a_value_is_computed_again_under_a_tape_watching_its_variable():
+    # The first einsum runs before the tape; the Jacobian needs it recorded.
+    source = function_source(SHARED, "scaled")
+    assert code_lines(source).count('equation="ij,j->i"') == 2
+    assert docstring(source).count("FLOPs:") == 1
+    module = load_module(SHARED)
+    rng = np.random.default_rng(0)
+    w, x = rng.normal(size=(3, 4)), rng.normal(size=4)
+    y = (w * x**2).sum(axis=1)
+    expected = y[:, None] * (2 * w * x)
+    np.testing.assert_allclose(module.scaled(tf.constant(w), tf.constant(x)).numpy(), expected, rtol=1e-10)
+
+
+def test_comments_name_the_callable_as_the_user_did():
+    code = function_source(GLANCE, "gradient")
+    assert "# record loss for one reverse pass" in code
+    assert "record y" not in code
+    assert "# record the gradient of loss for the full Jacobian" in function_source(GLANCE, "hessian")
+
+
+def test_branches_of_an_order_choice_reuse_their_names():
+    text = 'bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)\n'
+    code = code_lines(function_source(text, "bilinear"))
+    assert "if order == 0:" in code
+    assert re.search(r"\b\w+_(shape|2d)_1\b", code) is None
+
+
+def test_an_operand_given_twice_keeps_one_name():
+    code = code_lines(function_source(GLANCE, "gram_trace"))
+    assert "x_checked" not in code
+    assert 'x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])' in code
+    assert "MatMul(a=x, b=x, transpose_b=True)" in code
+    matvec = code_lines(function_source('m(x, v) = einsum("BI,I,IJ->BJ", x, v, v)\n', "m"))
+    assert matvec.count("_dims(v,") == 1
+
+
+def test_a_callable_that_ignores_its_variable_has_zero_derivatives():
+    module = load_module(GLANCE + 'jacobian(y, x) = eingrad("i%j->ij", y, x)\n')
+    x = tf.constant([1.0, 2.0, 3.0])
+    constant = lambda t: tf.constant(5.0)  # noqa: E731
+    np.testing.assert_array_equal(module.gradient(constant, x).numpy(), np.zeros(3))
+    vector = lambda t: tf.ones([2])  # noqa: E731
+    np.testing.assert_array_equal(module.jacobian(vector, x).numpy(), np.zeros((2, 3)))
+    # That is the helper's one job: no generated function repeats it.
+    source = compile_text(GLANCE).source
+    functions = source[source.index("\ndef bmm3(") :]
+    assert "UnconnectedGradients" not in functions
+
+
+def test_every_helper_opens_with_a_comment_that_says_what_it_does():
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    helpers = []
+    for path in sorted(templates.glob("*.py.j2")):
+        if path.name not in ("check_axes.py.j2", "function.py.j2", "module.py.j2"):
+            helpers += re.findall(r"^def (_\w+)\(.*?\):\n(    .*)", path.read_text(), re.M)
+    assert len(helpers) >= 12
+    for name, first_line in helpers:
+        assert first_line.strip().startswith("#"), name
+
+
+def test_a_declaration_cannot_replace_the_imported_callable():
+    from einigc.errors import CompileErrors
+
+    with pytest.raises(CompileErrors) as raised:
+        compile_text('Callable(x) = einsum("i->", x)\ngradient(loss, x) = eingrad(",%j->j", loss, x)\n')
+    messages = [d.message for d in raised.value.diagnostics]
+    assert any("'Callable' is a name the generated module itself uses" in m for m in messages), messages

@@ -431,11 +431,9 @@ def _spec_terms(word, _cache={}):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -466,16 +464,17 @@ def _require_bool(tensor, function, operand):
         )
 
 
-def path_count(a, b):
+def path_count(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Number of paths of length two between each pair of nodes.
 
     Source (booleans.ein): path_count(a, b) = eincount("ij,jk->ik", a, b)
 
-    Plan:
-    eincount("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j], bool
+        b: [j, k], bool
+
+    Returns:
+        [i, k], int64
     """
     a, b = _check_axes("path_count", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "path_count", "a")
@@ -485,16 +484,17 @@ def path_count(a, b):
     return tf.raw_ops.MatMul(a=a_int, b=b_int)
 
 
-def reachable(a, b):
+def reachable(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Whether a path of length two exists.
 
     Source (booleans.ein): reachable(a, b) = einany("ij,jk->ik", a, b)
 
-    Plan:
-    einany("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j], bool
+        b: [j, k], bool
+
+    Returns:
+        [i, k], bool
     """
     a, b = _check_axes("reachable", "ij,jk", [("a", a), ("b", b)])
     _require_bool(a, "reachable", "a")
@@ -506,16 +506,16 @@ def reachable(a, b):
     return tf.greater(a_float_b_float, 0)
 
 
-def count_true(x):
+def count_true(x: tf.Tensor) -> tf.Tensor:
     """How many entries are true.
 
     Source (booleans.ein): count_true(x) = eincount("ij->", x)
 
-    Plan:
-    eincount("ij->")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j], bool
+
+    Returns:
+        a scalar, int64
     """
     (x,) = _check_axes("count_true", "ij", [("x", x)])
     _require_bool(x, "count_true", "x")

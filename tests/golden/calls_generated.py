@@ -433,9 +433,8 @@ def _spec_terms(word, _cache={}):
 
 
 def _diagonal(tensor, axes, result_axes):
-    # The entries of `tensor` (axis letters `axes`) where repeated letters
-    # agree, laid out as `result_axes`: one gather that reads only those
-    # entries, at any rank, instead of copying the whole input.
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries.
     dims = _dims(tensor, len(axes))
     index = _index_once(
         ("diagonal", tuple(dims), axes, result_axes),
@@ -477,11 +476,9 @@ def _diagonal_index(dims, axes, result_axes):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -505,9 +502,9 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _index_once(key, build, _cache={}):
-    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
-    # once and reused (a handful of entries); while tracing it is built in
-    # the graph, where TensorFlow folds it into a constant.
+    # An index tensor, built once per `key` eagerly. Safe to share: it
+    # depends only on the sizes and letters in `key` and is never written.
+    # While tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
         return build()
     if key not in _cache:
@@ -517,16 +514,16 @@ def _index_once(key, build, _cache={}):
     return _cache[key]
 
 
-def gram_trace(x):
+def gram_trace(x: tf.Tensor) -> tf.Tensor:
     """Uses `matmul` before it is declared.
 
     Source (calls.ein): gram_trace(x) = einsum("ii->", matmul(x, transpose(x)))
 
-    Plan:
-    einsum("ii->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        a scalar
     """
     transpose_1 = transpose(x)
     matmul_1 = matmul(x, transpose_1)
@@ -538,41 +535,56 @@ def gram_trace(x):
     return tf.reduce_sum(matmul_1_diag, axis=0)
 
 
-def twice(x, y):
-    """Source (calls.ein): twice(x, y) = matmul(matmul(x, y), y)"""
+def twice(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    """Source (calls.ein): twice(x, y) = matmul(matmul(x, y), y)
+
+    Args:
+        x: [i, j]
+        y: [j, k]
+
+    Returns:
+        [i, k]
+    """
     matmul_1 = matmul(x, y)
     return matmul(matmul_1, y)
 
 
-def matmul(a, b):
+def matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Source (calls.ein): matmul(a, b) = einsum("ij,jk->ik", a, b)
 
-    Plan:
-    einsum("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j]
+        b: [j, k]
+
+    Returns:
+        [i, k]
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
     return tf.raw_ops.MatMul(a=a, b=b)
 
 
-def transpose(x):
+def transpose(x: tf.Tensor) -> tf.Tensor:
     """Source (calls.ein): transpose(x) = einsum("ij->ji", x)
 
-    Plan:
-    einsum("ij->ji")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        [j, i]
     """
     (x,) = _check_axes("transpose", "ij", [("x", x)])
     return tf.transpose(x, perm=[1, 0])
 
 
-def identity(x):
+def identity(x: tf.Tensor) -> tf.Tensor:
     """A bare parameter as the body.
 
     Source (calls.ein): identity(x) = x
+
+    Args:
+        x: any tensor
+
+    Returns:
+        x, as given
     """
     return x

@@ -436,9 +436,8 @@ def _spec_terms(word, _cache={}):
 
 
 def _diagonal(tensor, axes, result_axes):
-    # The entries of `tensor` (axis letters `axes`) where repeated letters
-    # agree, laid out as `result_axes`: one gather that reads only those
-    # entries, at any rank, instead of copying the whole input.
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries.
     dims = _dims(tensor, len(axes))
     index = _index_once(
         ("diagonal", tuple(dims), axes, result_axes),
@@ -480,11 +479,9 @@ def _diagonal_index(dims, axes, result_axes):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -508,9 +505,9 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _index_once(key, build, _cache={}):
-    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
-    # once and reused (a handful of entries); while tracing it is built in
-    # the graph, where TensorFlow folds it into a constant.
+    # An index tensor, built once per `key` eagerly. Safe to share: it
+    # depends only on the sizes and letters in `key` and is never written.
+    # While tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
         return build()
     if key not in _cache:
@@ -520,76 +517,78 @@ def _index_once(key, build, _cache={}):
     return _cache[key]
 
 
-def transpose(x):
+def transpose(x: tf.Tensor) -> tf.Tensor:
     """Transpose: a permutation only.
 
     Source (core_einsum.ein): transpose(x) = einsum("ij->ji", x)
 
-    Plan:
-    einsum("ij->ji")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        [j, i]
     """
     (x,) = _check_axes("transpose", "ij", [("x", x)])
     return tf.transpose(x, perm=[1, 0])
 
 
-def row_sums(x):
+def row_sums(x: tf.Tensor) -> tf.Tensor:
     """Sum of rows: a reduction only.
 
     Source (core_einsum.ein): row_sums(x) = einsum("ij->i", x)
 
-    Plan:
-    einsum("ij->i")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, j]
+
+    Returns:
+        [i]
     """
     (x,) = _check_axes("row_sums", "ij", [("x", x)])
     return tf.reduce_sum(x, axis=1)
 
 
-def matmul(a, b):
+def matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Matrix product with an explicit output.
 
     Source (core_einsum.ein): matmul(a, b) = einsum("ij,jk->ik", a, b)
 
-    Plan:
-    einsum("ij,jk->ik")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j]
+        b: [j, k]
+
+    Returns:
+        [i, k]
     """
     a, b = _check_axes("matmul", "ij,jk", [("a", a), ("b", b)])
     return tf.raw_ops.MatMul(a=a, b=b)
 
 
-def implicit_matmul(a, b):
+def implicit_matmul(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """numpy's implicit mode: the output is the letters seen once, sorted.
 
     Source (core_einsum.ein): implicit_matmul(a, b) = einsum("ij,jk", a, b)
 
-    Plan:
-    einsum("ij,jk")  (implicit output: ij,jk->ik)
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        a: [i, j]
+        b: [j, k]
+
+    Returns:
+        [i, k]
     """
     a, b = _check_axes("implicit_matmul", "ij,jk", [("a", a), ("b", b)])
     return tf.raw_ops.MatMul(a=a, b=b)
 
 
-def trace(x):
+def trace(x: tf.Tensor) -> tf.Tensor:
     """Repeated letters: trace and diagonal.
 
     Source (core_einsum.ein): trace(x) = einsum("ii->", x)
 
-    Plan:
-    einsum("ii->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, i]
+
+    Returns:
+        a scalar
     """
     (x,) = _check_axes("trace", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
@@ -597,43 +596,45 @@ def trace(x):
     return tf.reduce_sum(x_diag, axis=0)
 
 
-def diagonal(x):
+def diagonal(x: tf.Tensor) -> tf.Tensor:
     """Source (core_einsum.ein): diagonal(x) = einsum("ii->i", x)
 
-    Plan:
-    einsum("ii->i")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [i, i]
+
+    Returns:
+        [i]
     """
     (x,) = _check_axes("diagonal", "ii", [("x", x)])
     # repeated letters: gather the diagonal (no copy of the whole input)
     return _diagonal(x, "ii", "i")
 
 
-def scale(s, x):
+def scale(s: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """Scalars and outer products.
 
     Source (core_einsum.ein): scale(s, x) = einsum(",ij->ij", s, x)
 
-    Plan:
-    einsum(",ij->ij")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        s: a scalar
+        x: [i, j]
+
+    Returns:
+        [i, j]
     """
     s, x = _check_axes("scale", ",ij", [("s", s), ("x", x)])
     return tf.raw_ops.Einsum(inputs=[s, x], equation=",ij->ij")
 
 
-def outer(u, v):
+def outer(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (core_einsum.ein): outer(u, v) = einsum("i,j->ij", u, v)
 
-    Plan:
-    einsum("i,j->ij")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        u: [i]
+        v: [j]
+
+    Returns:
+        [i, j]
     """
     u, v = _check_axes("outer", "i,j", [("u", u), ("v", v)])
     return tf.raw_ops.Einsum(inputs=[u, v], equation="i,j->ij")

@@ -440,11 +440,9 @@ def _spec_terms(word, _cache={}):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -468,9 +466,9 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _index_once(key, build, _cache={}):
-    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
-    # once and reused (a handful of entries); while tracing it is built in
-    # the graph, where TensorFlow folds it into a constant.
+    # An index tensor, built once per `key` eagerly. Safe to share: it
+    # depends only on the sizes and letters in `key` and is never written.
+    # While tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
         return build()
     if key not in _cache:
@@ -481,9 +479,8 @@ def _index_once(key, build, _cache={}):
 
 
 def _induced_diagonal(tensor, axes, result_axes):
-    # `tensor` (distinct axis letters `axes`) spread over `result_axes`, which
-    # repeat some letters: its values go where the repeated indices agree and
-    # zeros elsewhere, by one scatter into a buffer the size of the output.
+    # `tensor` (distinct letters `axes`) placed where the repeated letters of
+    # `result_axes` agree, zeros elsewhere: one scatter.
     size = dict(zip(axes, _dims(tensor, len(axes))))
     result_shape = [size[letter] for letter in result_axes]
     index = _index_once(
@@ -511,16 +508,17 @@ def _induced_index(size, axes, result_axes):
     return tf.reshape(index, [-1, 1])
 
 
-def tensordot(x, y):
+def tensordot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Uppercase letters are composites: runs of any number of axes.
 
     Source (dialect.ein): tensordot(x, y) = einsum("Ij,jK->IK", x, y)
 
-    Plan:
-    einsum("Ij,jK->IK")
-      FLOPs: 524,288 planned, 524,288 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: I=64*, K=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [I..., j]
+        y: [j, K...]
+
+    Returns:
+        [I..., K...]
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
     x_shape = _dims(x, needed_by="tensordot: operand 'x'")
@@ -536,17 +534,17 @@ def tensordot(x, y):
     return tf.reshape(x_y, I_shape + K_shape)
 
 
-def project(x, w):
+def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     """Groups: one axis that is the row-major flattening of its members.
 
     Source (dialect.ein): project(x, w) = einsum("bij,(ij)k->bk", x, w)
 
-    Plan:
-    einsum("bij,(ij)k->bk")
-      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: b=64*, i=64*, j=64*, k=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, i, j]
+        w: [(i j), k]
+
+    Returns:
+        [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
     x_shape = _dims(x, 3)
@@ -555,8 +553,15 @@ def project(x, w):
     return tf.raw_ops.MatMul(a=x_2d, b=w)
 
 
-def unflatten(x):
-    """Source (dialect.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4"""
+def unflatten(x: tf.Tensor) -> tf.Tensor:
+    """Source (dialect.ein): unflatten(x) = einsum("(ij)->ij", x) where j = 4
+
+    Args:
+        x: [(i j)]
+
+    Returns:
+        [i, j]
+    """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
     x_shape = _dims(x, 1)
     i = x_shape[0] // 4
@@ -564,15 +569,14 @@ def unflatten(x):
     return tf.reshape(x, [i, 4])
 
 
-def flatten_t(x):
+def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """Source (dialect.ein): flatten_t(x) = einsum("bij->b(ji)", x)
 
-    Plan:
-    einsum("bij->b(ji)")
-      FLOPs: 262,144 planned, 262,144 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: b=64*, i=64*, j=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, i, j]
+
+    Returns:
+        [b, (j i)]
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
@@ -581,18 +585,17 @@ def flatten_t(x):
     return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
 
-def patchify(x):
+def patchify(x: tf.Tensor) -> tf.Tensor:
     """Several groups, one unknown member each: ViT patches, MaxViT windows.
 
     Source (dialect.ein): patchify(x) = einsum("bc(hp)(wq)->b(hw)(pqc)", x) where p =
     16, q = 16
 
-    Plan:
-    einsum("bc(hp)(wq)->b(hw)(pqc)")
-      FLOPs: 4,294,967,296 planned, 4,294,967,296 naive; largest intermediate:
-        4,294,967,296 element(s)
-      sizes assumed: b=64*, c=64*, h=64*, p=16, q=16, w=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, c, (h p), (w q)]
+
+    Returns:
+        [b, (h w), (p q c)]
     """
     (x,) = _check_axes("patchify", "bc(hp)(wq)", [("x", x)], sizes={"p": 16, "q": 16})
     x_shape = _dims(x, 4)
@@ -605,16 +608,15 @@ def patchify(x):
     return tf.reshape(x_core_t, [x_shape[0], h * w, 16 * 16 * x_shape[1]])
 
 
-def windows(x):
+def windows(x: tf.Tensor) -> tf.Tensor:
     """Source (dialect.ein): windows(x) = einsum("b(hx)(wy)c->(bhw)(xy)c", x) where x = 7,
     y = 7
 
-    Plan:
-    einsum("b(hx)(wy)c->(bhw)(xy)c")
-      FLOPs: 822,083,584 planned, 822,083,584 naive; largest intermediate:
-        822,083,584 element(s)
-      sizes assumed: b=64*, c=64*, h=64*, w=64*, x=7, y=7
-      (* no `where` size: the default 64)
+    Args:
+        x: [b, (h x), (w y), c]
+
+    Returns:
+        [(b h w), (x y), c]
     """
     (x,) = _check_axes("windows", "b(hx)(wy)c", [("x", x)], sizes={"x": 7, "y": 7})
     x_shape = _dims(x, 4)
@@ -627,18 +629,17 @@ def windows(x):
     return tf.reshape(x_core_t, [x_shape[0] * h * w, 7 * 7, x_shape[3]])
 
 
-def attention_out(ctx, w):
+def attention_out(ctx: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     """A group that appears only whole is one axis: no member sizes, one MatMul.
 
     Source (dialect.ein): attention_out(ctx, w) = einsum("bq(hd),(hd)e->bqe", ctx, w)
 
-    Plan:
-    einsum("bq(hd),(hd)e->bqe")
-      core axes: bqZ,Ze->bqe; Z is the group (hd)
-      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: (hd)=64*, b=64*, e=64*, q=64*
-      (* no `where` size: the default 64)
+    Args:
+        ctx: [b, q, (h d)]
+        w: [(h d), e]
+
+    Returns:
+        [b, q, e]
     """
     ctx, w = _check_axes("attention_out", "bq(hd),(hd)e", [("ctx", ctx), ("w", w)])
     # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
@@ -649,36 +650,61 @@ def attention_out(ctx, w):
     return tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
 
 
-def as_is(x):
+def as_is(x: tf.Tensor) -> tf.Tensor:
     """`...` in the output only: no axes, as in numpy.
 
     Source (dialect.ein): as_is(x) = einsum("->...", x)
+
+    Args:
+        x: a scalar
+
+    Returns:
+        [...]
     """
     (x,) = _check_axes("as_is", "", [("x", x)])
     return x
 
 
-def row_sums_keepdims(x):
+def row_sums_keepdims(x: tf.Tensor) -> tf.Tensor:
     """`_` and `()`: axes of size 1.
 
     Source (dialect.ein): row_sums_keepdims(x) = einsum("ij->i_", x)
+
+    Args:
+        x: [i, j]
+
+    Returns:
+        [i, 1]
     """
     (x,) = _check_axes("row_sums_keepdims", "ij", [("x", x)])
     return tf.reduce_sum(x, axis=1, keepdims=True)
 
 
-def squeeze(x):
-    """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)"""
+def squeeze(x: tf.Tensor) -> tf.Tensor:
+    """Source (dialect.ein): squeeze(x) = einsum("i()j->ij", x)
+
+    Args:
+        x: [i, 1, j]
+
+    Returns:
+        [i, j]
+    """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
     x_shape = _dims(x, 3)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
 
-def diag_matrix(v):
+def diag_matrix(v: tf.Tensor) -> tf.Tensor:
     """A letter repeated in the output: values on the diagonal, zeros elsewhere.
 
     Source (dialect.ein): diag_matrix(v) = einsum("i->ii", v)
+
+    Args:
+        v: [i]
+
+    Returns:
+        [i, i]
     """
     (v,) = _check_axes("diag_matrix", "i", [("v", v)])
     # repeated output letters: place the values on that diagonal, zeros elsewhere

@@ -2,6 +2,7 @@
 # Regenerate it with `einigc <this file>`; check it with `einigc --check <this file>`.
 """eingrad: derivatives written as einsums over `%` pairs."""
 
+from collections.abc import Callable
 import tensorflow as tf
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "hessian",
     "batched_grad_exact",
     "batched_grad",
+    "grad_norms",
 ]
 
 
@@ -434,9 +436,8 @@ def _spec_terms(word, _cache={}):
 
 
 def _diagonal(tensor, axes, result_axes):
-    # The entries of `tensor` (axis letters `axes`) where repeated letters
-    # agree, laid out as `result_axes`: one gather that reads only those
-    # entries, at any rank, instead of copying the whole input.
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries.
     dims = _dims(tensor, len(axes))
     index = _index_once(
         ("diagonal", tuple(dims), axes, result_axes),
@@ -478,11 +479,9 @@ def _diagonal_index(dims, axes, result_axes):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -506,26 +505,22 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _gradient(tape, target, source, cotangent=None):
-    # One reverse pass: cotangent^T J, with J[a, b] = d a / d b. For complex
-    # dtypes TensorFlow returns J^H applied to the cotangent, so the
-    # cotangent and the result are conjugated to give the holomorphic
-    # derivative; real dtypes skip this (decided while tracing).
+    # One reverse pass: cotangent^T J, J[a, b] = d a / d b. TensorFlow gives
+    # J^H for complex dtypes: conjugating in and out makes it holomorphic.
+    # ZERO: a function that ignores `source` has a zero gradient, not None.
     complex_ = source.dtype.is_complex
     if complex_ and cotangent is not None:
         cotangent = tf.math.conj(cotangent)
     gradient = tape.gradient(
-        target,
-        source,
-        output_gradients=cotangent,
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        target, source, cotangent, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
     return tf.math.conj(gradient) if complex_ else gradient
 
 
 def _index_once(key, build, _cache={}):
-    # Index tensors depend only on the sizes in `key`. Eagerly, each is built
-    # once and reused (a handful of entries); while tracing it is built in
-    # the graph, where TensorFlow folds it into a constant.
+    # An index tensor, built once per `key` eagerly. Safe to share: it
+    # depends only on the sizes and letters in `key` and is never written.
+    # While tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
         return build()
     if key not in _cache:
@@ -537,10 +532,9 @@ def _index_once(key, build, _cache={}):
 
 def _jacobian(tape, target, source):
     # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes).
-    # Eagerly, tape.jacobian's pfor traces its loop on every call (60 ms and
-    # up, whatever the size), so up to 128 entries of `target` a loop of
-    # reverse passes is faster (measured: 8x8 in 4 ms, 64x64 in 31 ms against
-    # 62 and 64 ms; even near 128); `tape` must be persistent for it.
+    # Eagerly, up to 128 entries, a loop of reverse passes on the persistent
+    # `tape` beats tape.jacobian, whose pfor re-traces on every call
+    # (measured: 64x64 in 31 ms against 64 ms).
     size = target.shape.num_elements()
     if tf.executing_eagerly() and size is not None and 0 < size <= 128:
         basis = tf.unstack(
@@ -556,13 +550,21 @@ def _jacobian(tape, target, source):
     return tf.math.conj(jacobian) if jacobian.dtype.is_complex else jacobian
 
 
-def vjp(z, y, x):
+def vjp(z: tf.Tensor, y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (eingrad.ein): vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
+
+    Args:
+        z: [i]
+        y: a callable of x returning [i]
+        x: [j]
+
+    Returns:
+        [j]
 
     Plan:
     eingrad("i,i%j->j")
-      lowering: one reverse pass, tape.gradient(y, x, output_gradients=z) (a VJP);
-        the Jacobian is never built
+      lowering: one reverse pass of y with the cotangent z (a VJP); the Jacobian is
+        never built
     """
     (x,) = _check_axes("vjp", "j", [("x", x)])
     # record y for one reverse pass (a VJP)
@@ -573,8 +575,16 @@ def vjp(z, y, x):
     return _gradient(tape, y_value, x, z)
 
 
-def jvp(y, x, v):
+def jvp(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     """Source (eingrad.ein): jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
+
+    Args:
+        y: a callable of x returning [i]
+        x: [j]
+        v: [j]
+
+    Returns:
+        [i]
 
     Plan:
     eingrad("i%j,j->i")
@@ -596,8 +606,15 @@ def jvp(y, x, v):
     return _gradient(dual, vjp_y, u_y, v)
 
 
-def jacobian(y, x):
+def jacobian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (eingrad.ein): jacobian(y, x) = eingrad("i%j->ij", y, x)
+
+    Args:
+        y: a callable of x returning [i]
+        x: [j]
+
+    Returns:
+        [i, j]
 
     Plan:
     eingrad("i%j->ij")
@@ -612,18 +629,24 @@ def jacobian(y, x):
     return _jacobian(tape, y_value, x)
 
 
-def hessian(y, x):
+def hessian(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (eingrad.ein): hessian(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)
+
+    Args:
+        y: a callable of x returning a scalar
+        x: [k]
+
+    Returns:
+        [j, k]
 
     Plan:
     eingrad(",%j->j")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; the Jacobian is never built
+      lowering: one reverse pass of y; the Jacobian is never built
     eingrad("j%k->jk")
       lowering: the full Jacobian, then the einsum
     """
     (x,) = _check_axes("hessian", "k", [("x", x)])
-    # record y for the full Jacobian
+    # record the gradient of y for the full Jacobian
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
         # record y for one reverse pass
@@ -635,19 +658,22 @@ def hessian(y, x):
     return _jacobian(tape, dy_dx, x)
 
 
-def batched_grad_exact(y, x):
+def batched_grad_exact(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """A letter shared across `%`: exact by default, one pass when independent.
 
     Source (eingrad.ein): batched_grad_exact(y, x) = eingrad("b%bj->bj", y, x)
+
+    Args:
+        y: a callable of x returning [b]
+        x: [b, j]
+
+    Returns:
+        [b, j]
 
     Plan:
     eingrad("b%bj->bj")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'b' from
         the full Jacobian
-    eingrad("b%bj->bj")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: b=64*, j=64*
-      (* no `where` size: the default 64)
     """
     (x,) = _check_axes("batched_grad_exact", "bj", [("x", x)])
     # record y for the full Jacobian
@@ -662,15 +688,21 @@ def batched_grad_exact(y, x):
     return _diagonal(dy_dx, "bbj", "bj")
 
 
-def batched_grad(y, x):
+def batched_grad(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
     """Source (eingrad.ein): batched_grad(y, x) = eingrad("b%bj->bj", y, x) where b
     independent
 
+    Args:
+        y: a callable of x returning [b]
+        x: [b, j]
+
+    Returns:
+        [b, j]
+
     Plan:
     eingrad("b%bj->bj")
-      lowering: one reverse pass, tape.gradient(y, x): the sum over the letters of
-        y; 'b' independent, so one pass serves the whole batch; the Jacobian is
-        never built
+      lowering: one reverse pass of y, summed over its letters; 'b' independent, so
+        one pass serves the whole batch; the Jacobian is never built
     """
     (x,) = _check_axes("batched_grad", "bj", [("x", x)])
     # record y for one reverse pass
@@ -679,3 +711,36 @@ def batched_grad(y, x):
         y_value = y(x)
         y_value, _ = _check_axes("batched_grad", "b,bj", [("y(x)", y_value), ("x", x)])
     return _gradient(tape, y_value, x)
+
+
+def grad_norms(loss: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """A value written twice is computed once: one tape, one call of `loss`.
+
+    Source (eingrad.ein): grad_norms(loss, x) = einsum("bj,bj->b", eingrad("b%bj->bj",
+    loss, x), eingrad("b%bj->bj", loss, x)) where b independent
+
+    Args:
+        loss: a callable of x returning [b]
+        x: [b, j]
+
+    Returns:
+        [b]
+
+    Plan:
+    eingrad("b%bj->bj")
+      lowering: one reverse pass of loss, summed over its letters; 'b' independent,
+        so one pass serves the whole batch; the Jacobian is never built
+    """
+    (x,) = _check_axes("grad_norms", "bj", [("x", x)])
+    # record loss for one reverse pass
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss_value = loss(x)
+        loss_value, _ = _check_axes(
+            "grad_norms", "b,bj", [("loss(x)", loss_value), ("x", x)]
+        )
+    dloss_dx = _gradient(tape, loss_value, x)
+    (dloss_dx,) = _check_axes(
+        "grad_norms", "bj", [("eingrad('b%bj->bj', loss, x)", dloss_dx)]
+    )
+    return tf.raw_ops.Einsum(inputs=[dloss_dx, dloss_dx], equation="bj,bj->b")

@@ -433,11 +433,9 @@ def _spec_terms(word, _cache={}):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -460,43 +458,45 @@ def _dims(tensor, rank=None, needed_by=""):
     return dims
 
 
-def batched_matmul(x, y):
+def batched_matmul(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (ellipsis.ein): batched_matmul(x, y) = einsum("...ij,...jk->...ik", x, y)
 
-    Plan:
-    einsum("...ij,...jk->...ik")
-      FLOPs: 33,554,432 planned, 33,554,432 naive; largest intermediate: 262,144
-        element(s)
-      sizes assumed: i=64*, j=64*, k=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i, j]
+        y: [..., j, k]
+
+    Returns:
+        [..., i, k]
     """
     x, y = _check_axes("batched_matmul", "...ij,...jk", [("x", x), ("y", y)])
     return tf.raw_ops.Einsum(inputs=[x, y], equation="...ij,...jk->...ik")
 
 
-def batched_dot(x, y):
+def batched_dot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Source (ellipsis.ein): batched_dot(x, y) = einsum("...i,...i->...", x, y)
 
-    Plan:
-    einsum("...i,...i->...")
-      FLOPs: 8,192 planned, 8,192 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i]
+        y: [..., i]
+
+    Returns:
+        [...]
     """
     x, y = _check_axes("batched_dot", "...i,...i", [("x", x), ("y", y)])
     return tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...")
 
 
-def dot_sum(x, y):
+def dot_sum(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """The output has no `...`: its axes are summed.
 
     Source (ellipsis.ein): dot_sum(x, y) = einsum("...i,...i->i", x, y)
 
-    Plan:
-    einsum("...i,...i->i")
-      FLOPs: 8,192 planned, 8,192 naive; largest intermediate: 4,096 element(s)
-      sizes assumed: i=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i]
+        y: [..., i]
+
+    Returns:
+        [i]
     """
     x, y = _check_axes("dot_sum", "...i,...i", [("x", x), ("y", y)])
     x_y = tf.raw_ops.Einsum(inputs=[x, y], equation="...i,...i->...i")
@@ -504,27 +504,27 @@ def dot_sum(x, y):
     return tf.reduce_sum(x_y, axis=tf.range(tf.rank(x_y) - 1))
 
 
-def last_axis_sum(x):
+def last_axis_sum(x: tf.Tensor) -> tf.Tensor:
     """Source (ellipsis.ein): last_axis_sum(x) = einsum("...i->...", x)
 
-    Plan:
-    einsum("...i->...")
-      FLOPs: 4,096 planned, 4,096 naive; largest intermediate: 64 element(s)
-      sizes assumed: i=64*, ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [..., i]
+
+    Returns:
+        [...]
     """
     (x,) = _check_axes("last_axis_sum", "...i", [("x", x)])
     return tf.reduce_sum(x, axis=-1)
 
 
-def total(x):
+def total(x: tf.Tensor) -> tf.Tensor:
     """Source (ellipsis.ein): total(x) = einsum("...->", x)
 
-    Plan:
-    einsum("...->")
-      FLOPs: 64 planned, 64 naive; largest intermediate: 1 element(s)
-      sizes assumed: ...=64*
-      (* no `where` size: the default 64)
+    Args:
+        x: [...]
+
+    Returns:
+        a scalar
     """
     (x,) = _check_axes("total", "...", [("x", x)])
     # the output has no '...': sum its axes

@@ -432,11 +432,9 @@ def _spec_terms(word, _cache={}):
 
 
 def _dims(tensor, rank=None, needed_by=""):
-    # The sizes of the axes of `tensor` as a Python list: ints where the shape
-    # is static (so shapes cost no TensorFlow op at all), and scalar tensors
-    # only for sizes unknown while tracing. Where even the rank is unknown
-    # (an input signature of shape=None), `rank` is the one the spec fixes,
-    # checked when the function runs.
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
     if not hasattr(tensor, "shape"):
         tensor = tf.convert_to_tensor(tensor)
     shape = tf.TensorShape(tensor.shape)
@@ -460,10 +458,9 @@ def _dims(tensor, rank=None, needed_by=""):
 
 
 def _static_sizes(spec, *operands, assumed=None):
-    # The sizes of the letters after '->' in `spec`, read from the operands'
-    # static shapes; a size unknown while tracing counts as `assumed` (the
-    # `where ~` size) or 64, the size the compile-time plan assumed (also for
-    # an operand whose rank is unknown while tracing).
+    # The sizes of the letters after '->' in `spec` from the operands' static
+    # shapes, to choose a contraction order; an unknown one counts as its
+    # `where ~` size in `assumed`, else 64, as the compile-time plan did.
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
@@ -475,10 +472,18 @@ def _static_sizes(spec, *operands, assumed=None):
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
 
-def bmm3(x, y, z):
+def bmm3(x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
     """Default sizes: every axis is assumed equal.
 
     Source (nary_planning.ein): bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)
+
+    Args:
+        x: [b, i, j]
+        y: [b, j, k]
+        z: [b, k, l]
+
+    Returns:
+        [b, i, l]
 
     Plan:
     einsum("bij,bjk,bkl->bil")
@@ -511,11 +516,20 @@ def bmm3(x, y, z):
     return x_y_z
 
 
-def chain(a, b, c, d):
+def chain(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor) -> tf.Tensor:
     """Typical sizes make the order matter: avoid the 1000 x 1000 intermediates.
 
     Source (nary_planning.ein): chain(a, b, c, d) = einsum("ab,bc,cd,de->ae", a, b, c,
     d) where a ~ 1000, b ~ 2, c ~ 1000, d ~ 2, e ~ 1000
+
+    Args:
+        a: [a, b]
+        b: [b, c]
+        c: [c, d]
+        d: [d, e]
+
+    Returns:
+        [a, e]
 
     Plan:
     einsum("ab,bc,cd,de->ae")
@@ -536,11 +550,19 @@ def chain(a, b, c, d):
     return tf.raw_ops.MatMul(a=a_b_c, b=d)
 
 
-def bilinear(x, w, y):
+def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """An exact size is checked by the generated code and used to plan.
 
     Source (nary_planning.ein): bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
     where j = 3, b ~ 512
+
+    Args:
+        x: [b, i]
+        w: [i, j, k]
+        y: [b, k]
+
+    Returns:
+        [b, j]
 
     Plan:
     einsum("bi,ijk,bk->bj")
@@ -580,21 +602,34 @@ def bilinear(x, w, y):
     else:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        x_shape_1 = _dims(x, 2)
-        w_shape_1 = _dims(w, 3)
-        w_2d_1 = tf.reshape(w, [x_shape_1[1] * w_shape_1[1], w_shape_1[2]])
-        w_y_2d = tf.raw_ops.MatMul(a=w_2d_1, b=y, transpose_b=True)
-        w_y = tf.reshape(w_y_2d, [x_shape_1[1], w_shape_1[1], x_shape_1[0]])
+        x_shape = _dims(x, 2)
+        w_shape = _dims(w, 3)
+        w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
+        w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
+        w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     return x_w_y
 
 
-def long_chain(a, b, c, d, e, f):
+def long_chain(
+    a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor
+) -> tf.Tensor:
     """More operands than the exhaustive search takes: dynamic programming.
 
     Source (nary_planning.ein): long_chain(a, b, c, d, e, f) =
     einsum("ab,bc,cd,de,ef,fg->ag", a, b, c, d, e, f)
+
+    Args:
+        a: [a, b]
+        b: [b, c]
+        c: [c, d]
+        d: [d, e]
+        e: [e, f]
+        f: [f, g]
+
+    Returns:
+        [a, g]
 
     Plan:
     einsum("ab,bc,cd,de,ef,fg->ag")
