@@ -4,6 +4,7 @@
 
 import math
 from collections.abc import Callable
+
 import tensorflow as tf
 
 __all__ = [

@@ -318,7 +318,7 @@ def test_hook_catches_a_hand_edited_module(workdir):
     result = run_hook("einigc-check", ["specs_generated.py", "README.md"], workdir)
     assert result is not None, "the hook skipped the edited module"
     assert result.returncode == 1
-    assert "+def mm(a, b):" in result.stdout
+    assert "+def mm(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:" in result.stdout
 
 
 def test_hook_on_a_source_and_its_module_checks_once(workdir):
@@ -359,7 +359,7 @@ def test_warnings_go_to_stderr_with_the_notes_in_source_order_and_do_not_fail(tm
     headers = [line for line in result.stderr.splitlines() if re.match(r"ops\.ein:\d+:\d+: ", line)]
     assert [h.split(": ")[1] for h in headers] == ["note", "warning"]
     assert headers[1] == "ops.ein:2:6: warning: parameter 'b' of 'f' is not used"
-    assert "def f(a, b):" in (tmp_path / "ops.py").read_text(encoding="utf-8")
+    assert "def f(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:" in (tmp_path / "ops.py").read_text(encoding="utf-8")
 
 
 # --- --check ------------------------------------------------------------------

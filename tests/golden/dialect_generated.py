@@ -3,6 +3,7 @@
 """The einig dialect: composites, groups, `_` and `()`, induced diagonals."""
 
 import math
+
 import tensorflow as tf
 
 __all__ = [

@@ -3,6 +3,7 @@
 """eingrad: derivatives written as einsums over `%` pairs."""
 
 from collections.abc import Callable
+
 import tensorflow as tf
 
 __all__ = [
