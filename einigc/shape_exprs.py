@@ -68,7 +68,7 @@ class ShapeEnv:
                 # The rank is the data's: a composite or `...` needs it known.
                 op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.lowering.stem(name)}'")
             else:
-                op = ir.ShapeOf(name, rank=len(slots))
+                op = ir.ShapeOf(name)  # _check_axes gave it the spec's rank where it was unknown
             # One tensor given twice is read once.
             same = [k for k, read in self.shape_reads.items() if read == op]
             if same:

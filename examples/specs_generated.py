@@ -755,8 +755,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     if order == 0:
         # step 1 of 2 of the planned order: sums i
         # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-        x_shape = _dims(x, 2)
-        w_shape = _dims(w, 3)
+        x_shape = _dims(x, needed_by="")
+        w_shape = _dims(w, needed_by="")
         w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
         x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
         x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
@@ -765,8 +765,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     elif order == 1:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        x_shape = _dims(x, 2)
-        w_shape = _dims(w, 3)
+        x_shape = _dims(x, needed_by="")
+        w_shape = _dims(w, needed_by="")
         w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
         w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
         w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
@@ -1066,8 +1066,8 @@ def spread(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """
     x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
     x_y = tf.raw_ops.MatMul(a=x, b=y)
-    x_shape = _dims(x, 2)
-    y_shape = _dims(y, 2)
+    x_shape = _dims(x, needed_by="")
+    y_shape = _dims(y, needed_by="")
     # lay the result out as _i_k_
     return tf.reshape(x_y, [1, x_shape[0], 1, y_shape[1], 1])
 
@@ -1082,7 +1082,7 @@ def squeeze(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
@@ -1142,7 +1142,7 @@ def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, [x_shape[0], x_shape[1] * x_shape[2]])
     return tf.raw_ops.MatMul(a=x_2d, b=w)
@@ -1158,7 +1158,7 @@ def unflatten(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
-    x_shape = _dims(x, 1)
+    x_shape = _dims(x, needed_by="")
     i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [i, 4])
@@ -1175,7 +1175,7 @@ def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # lay the result out as b(ji)
     return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
@@ -1191,10 +1191,10 @@ def group_mix(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         [b, (i k)]
     """
     x, y = _check_axes("group_mix", "(bi)j,jk", [("x", x), ("y", y)], sizes={"b": 2})
-    x_shape = _dims(x, 2)
+    x_shape = _dims(x, needed_by="")
     i = x_shape[0] // 2
     # a matrix product: rows bi, summed j, columns k (reshapes, no copies)
-    y_shape = _dims(y, 2)
+    y_shape = _dims(y, needed_by="")
     x_y_2d = tf.raw_ops.MatMul(a=x, b=y)
     x_y = tf.reshape(x_y_2d, [2, i, y_shape[1]])
     # lay the result out as b(ik)

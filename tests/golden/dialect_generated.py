@@ -548,7 +548,7 @@ def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, [x_shape[0], x_shape[1] * x_shape[2]])
     return tf.raw_ops.MatMul(a=x_2d, b=w)
@@ -564,7 +564,7 @@ def unflatten(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
-    x_shape = _dims(x, 1)
+    x_shape = _dims(x, needed_by="")
     i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, [i, 4])
@@ -581,7 +581,7 @@ def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # lay the result out as b(ji)
     return tf.reshape(x_t, [x_shape[0], x_shape[2] * x_shape[1]])
 
@@ -599,7 +599,7 @@ def patchify(x: tf.Tensor) -> tf.Tensor:
         [b, (h w), (p q c)]
     """
     (x,) = _check_axes("patchify", "bc(hp)(wq)", [("x", x)], sizes={"p": 16, "q": 16})
-    x_shape = _dims(x, 4)
+    x_shape = _dims(x, needed_by="")
     h = x_shape[2] // 16
     w = x_shape[3] // 16
     # bc(hp)(wq) as core axes bchpwq: one reshape, no copy
@@ -620,7 +620,7 @@ def windows(x: tf.Tensor) -> tf.Tensor:
         [(b h w), (x y), c]
     """
     (x,) = _check_axes("windows", "b(hx)(wy)c", [("x", x)], sizes={"x": 7, "y": 7})
-    x_shape = _dims(x, 4)
+    x_shape = _dims(x, needed_by="")
     h = x_shape[1] // 7
     w = x_shape[2] // 7
     # b(hx)(wy)c as core axes bhxwyc: one reshape, no copy
@@ -644,8 +644,8 @@ def attention_out(ctx: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     """
     ctx, w = _check_axes("attention_out", "bq(hd),(hd)e", [("ctx", ctx), ("w", w)])
     # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
-    ctx_shape = _dims(ctx, 3)
-    w_shape = _dims(w, 2)
+    ctx_shape = _dims(ctx, needed_by="")
+    w_shape = _dims(w, needed_by="")
     ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
     ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
     return tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
@@ -691,7 +691,7 @@ def squeeze(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x, 3)
+    x_shape = _dims(x, needed_by="")
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, [x_shape[0], x_shape[2]])
 
