@@ -30,3 +30,15 @@ def test_demo_calls_every_declaration_and_prints_no_tensorflow_start_up_lines():
     for noise in ("oneDNN", "absl::InitializeLog", "port.cc"):
         assert noise not in result.stdout + result.stderr
     assert "examples/specs_generated.py" in result.stdout
+
+
+def test_the_readme_first_screen_declaration_compiles_and_runs():
+    import numpy as np
+
+    from tests.ein_harness import compile_module
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = re.search(r"cat > ops\.ein <<'END'\n(.*?)END\n", readme, re.S).group(1)
+    ops = compile_module(snippet, "ops.ein")
+    q, k = np.ones((2, 3, 4, 5)), np.ones((2, 3, 6, 5))
+    np.testing.assert_allclose(ops.scores(q, k), np.einsum("bhqd,bhkd->bhqk", q, k))
