@@ -80,7 +80,7 @@ def test_check_fails_on_a_stale_output_and_writes_nothing(project):
     module.write_text(edited, encoding="utf-8")
     result = run_cli(["--check"], cwd=project)
     assert result.returncode == 1
-    assert "-def transposed(x):" in result.stdout and "+def transpose(x):" in result.stdout
+    assert "-def transposed(x: tf.Tensor) -> tf.Tensor:" in result.stdout and "+def transpose(x: tf.Tensor)" in result.stdout
     assert result.stderr == (
         "einigc: gen/other_ops.py is stale; regenerate it with: einigc ops/other.ein -o gen/other_ops.py\n"
     )
