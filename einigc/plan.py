@@ -34,15 +34,26 @@ OPTIMAL_MAX_OPERANDS = 5
 # letter 1.7e9): about a second of work.
 DP_MAX_PAIRS = 200_000
 
-# random-greedy's trials, seeded 0, 1, ... (opt_einsum's default count).
-RANDOM_GREEDY_TRIALS = 32
+# Beyond that budget, on sparse networks (no operand sharing letters with
+# more than this many others) of up to this many operands, opt_einsum's dp
+# itself: its cost cap prunes what DPccp enumerates, but its loops visit
+# every pair of sets, so it is stopped after this many costed pairs (its
+# callable `minimize` counts them).
+CAPPED_DP_MAX_OPERANDS = 32
+CAPPED_DP_MAX_DEGREE = 4
+CAPPED_DP_MAX_CALLS = 1_000_000
+
+# random-greedy's trials, seeded 0, 1, ...: 128 (opt_einsum's "auto-hq")
+# up to 40 operands, its default 32 beyond, where each trial costs more.
+RANDOM_GREEDY_TRIALS = {40: 128}
+RANDOM_GREEDY_TRIALS_BEYOND = 32
 
 # How each strategy is named in the docstring of the generated function.
 STRATEGY_TEXT = {
     "optimal": "opt_einsum optimal",
     "dp": "dynamic programming",
     "greedy": "opt_einsum greedy",
-    "random-greedy": f"opt_einsum random-greedy, {RANDOM_GREEDY_TRIALS} seeded trials",
+    "random-greedy": "opt_einsum random-greedy, seeded trials",
 }
 
 Symbols = tuple[str, ...]
@@ -421,13 +432,16 @@ def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
         return tuple(opt_einsum.paths.optimal(inputs, output, size_dict)), "optimal"
     found = []
     dp_path = _connected_dp(inputs, output, size_dict, DP_MAX_PAIRS)
+    if dp_path is None and len(inputs) <= CAPPED_DP_MAX_OPERANDS and _max_degree(inputs, output) <= CAPPED_DP_MAX_DEGREE:
+        dp_path = _capped_dp(inputs, output, size_dict, CAPPED_DP_MAX_CALLS)
     if dp_path is not None:
         found.append((dp_path, "dp"))
     found.append((opt_einsum.paths.greedy(inputs, output, size_dict), "greedy"))
     if dp_path is None:
         state = random.getstate()  # random-greedy seeds the global generator
         try:
-            trials = opt_einsum.RandomGreedy(max_repeats=RANDOM_GREEDY_TRIALS, parallel=False)
+            count = next((k for n, k in RANDOM_GREEDY_TRIALS.items() if len(inputs) <= n), RANDOM_GREEDY_TRIALS_BEYOND)
+            trials = opt_einsum.RandomGreedy(max_repeats=count, parallel=False)
             found.append((trials(inputs, output, size_dict), "random-greedy"))
         finally:
             random.setstate(state)
@@ -441,6 +455,29 @@ def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
 
 class _TooMany(Exception):
     pass
+
+
+def _max_degree(inputs, output) -> int:
+    """The most operands any one operand shares a summed letter with."""
+    return max(
+        sum(1 for j, other in enumerate(inputs) if j != i and (word & other) - output) for i, word in enumerate(inputs)
+    )
+
+
+def _capped_dp(inputs, output, size_dict, max_calls: int):
+    """opt_einsum's dp path, or None once it has costed `max_calls` pairs."""
+    calls = [0]
+
+    def counted(*args):
+        calls[0] += 1
+        if calls[0] > max_calls:
+            raise _TooMany
+        return opt_einsum.paths._dp_compare_flops(*args)
+
+    try:
+        return opt_einsum.paths.DynamicProgramming(minimize=counted)(inputs, output, size_dict)
+    except _TooMany:
+        return None
 
 
 def _connected_dp(inputs, output, size_dict, max_pairs: int):
