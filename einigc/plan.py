@@ -43,10 +43,12 @@ CAPPED_DP_MAX_OPERANDS = 32
 CAPPED_DP_MAX_DEGREE = 4
 CAPPED_DP_MAX_CALLS = 1_000_000
 
-# random-greedy's trials, seeded 0, 1, ...: 128 (opt_einsum's "auto-hq")
-# up to 40 operands, its default 32 beyond, where each trial costs more.
-RANDOM_GREEDY_TRIALS = {40: 128}
-RANDOM_GREEDY_TRIALS_BEYOND = 32
+# random-greedy's trials, seeded 0, 1, ...: as many as this much work buys,
+# a trial's work taken as the sum over operands of the squared number of
+# operands each shares a letter with (a random 3-regular network of 100
+# buys 256 trials, about 2 s; a hub of 100 legs opt_einsum's default 32).
+RANDOM_GREEDY_WORK = 230_000
+RANDOM_GREEDY_TRIALS = (32, 256)
 
 # How each strategy is named in the docstring of the generated function.
 STRATEGY_TEXT = {
@@ -440,7 +442,8 @@ def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
     if dp_path is None:
         state = random.getstate()  # random-greedy seeds the global generator
         try:
-            count = next((k for n, k in RANDOM_GREEDY_TRIALS.items() if len(inputs) <= n), RANDOM_GREEDY_TRIALS_BEYOND)
+            low, high = RANDOM_GREEDY_TRIALS
+            count = max(low, min(high, RANDOM_GREEDY_WORK // max(1, _trial_work(inputs))))
             trials = opt_einsum.RandomGreedy(max_repeats=count, parallel=False)
             found.append((trials(inputs, output, size_dict), "random-greedy"))
         finally:
@@ -457,11 +460,19 @@ class _TooMany(Exception):
     pass
 
 
-def _max_degree(inputs, output) -> int:
-    """The most operands any one operand shares a summed letter with."""
-    return max(
+def _degrees(inputs, output) -> list[int]:
+    """How many operands each operand shares a summed letter with."""
+    return [
         sum(1 for j, other in enumerate(inputs) if j != i and (word & other) - output) for i, word in enumerate(inputs)
-    )
+    ]
+
+
+def _max_degree(inputs, output) -> int:
+    return max(_degrees(inputs, output))
+
+
+def _trial_work(inputs) -> int:
+    return sum(d * d for d in _degrees(inputs, frozenset()))
 
 
 def _capped_dp(inputs, output, size_dict, max_calls: int):

@@ -66,3 +66,8 @@ def networks() -> list[Network]:
         *(shared(n) for n in (15, 20, 50, 100)),
         *(random_regular(n) for n in (10, 20, 30, 50, 100)),
     ]
+
+
+def small_networks() -> list[Network]:
+    """Networks small enough for opt_einsum's exhaustive "optimal" to finish."""
+    return [chain(6), ring(7), random_regular(8, seed=1)]
