@@ -33,14 +33,6 @@ SEARCHES = ("greedy", "random-greedy", "dp", "optimal")
 MEMORY_LIMIT = 4 << 30
 
 
-def equation(inputs, output, sizes):
-    letters: dict[str, str] = {}
-    for s in [s for op in inputs for s in op] + list(output):
-        letters.setdefault(s, opt_einsum.get_symbol(len(letters)))
-    eq = ",".join("".join(letters[s] for s in op) for op in inputs) + "->" + "".join(letters[s] for s in output)
-    return eq, [tuple(sizes.get(s, (DEFAULT_SIZE,))[0] for s in op) for op in inputs]
-
-
 def _search(eq, shapes, search, queue) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     optimize = opt_einsum.RandomGreedy(max_repeats=32) if search == "random-greedy" else search
@@ -72,7 +64,7 @@ def main() -> None:
         start = time.perf_counter()
         plan = plan_contraction(inputs, output, sizes)
         seconds = time.perf_counter() - start
-        eq, shapes = equation(inputs, output, sizes)
+        eq, shapes = plan_networks.equation(inputs, output, sizes, DEFAULT_SIZE)
         found = {s: reference(eq, shapes, s, args.timeout) for s in SEARCHES}
         best = min(flops for flops, _ in filter(None, found.values()))
         cells = [
@@ -80,10 +72,9 @@ def main() -> None:
             for result in found.values()
             for flops, t in [result or (0, 0)]
         ]
-        rows.append(
-            f"| {name} | {len(inputs)} | {seconds:.2f} s | {plan.planned_flops:.3g} | {plan.planned_flops / best:.3f}"
-            f" | {plan.strategy} | " + " | ".join(cells) + " |"
-        )
+        planned = plan.planned_flops
+        ours = [name, str(len(inputs)), f"{seconds:.2f} s", f"{planned:.3g}", f"{planned / best:.3f}", plan.strategy]
+        rows.append("| " + " | ".join(ours + cells) + " |")
         print(rows[-1], flush=True)
     header = [
         "# Planning at scale",

@@ -45,7 +45,7 @@ CAPPED_DP_MAX_CALLS = 1_000_000
 
 # random-greedy's trials, seeded 0, 1, ...: as many as this much work buys,
 # a trial's work taken as the sum over operands of the squared number of
-# operands each shares a letter with (a random 3-regular network of 100
+# operands each shares a summed letter with (a random 3-regular network of 100
 # buys 256 trials, about 2 s; a hub of 100 legs opt_einsum's default 32).
 RANDOM_GREEDY_WORK = 230_000
 RANDOM_GREEDY_TRIALS = (32, 256)
@@ -433,8 +433,9 @@ def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
     if len(inputs) <= OPTIMAL_MAX_OPERANDS:
         return tuple(opt_einsum.paths.optimal(inputs, output, size_dict)), "optimal"
     found = []
+    degrees = _degrees(inputs, output)
     dp_path = _connected_dp(inputs, output, size_dict, DP_MAX_PAIRS)
-    if dp_path is None and len(inputs) <= CAPPED_DP_MAX_OPERANDS and _max_degree(inputs, output) <= CAPPED_DP_MAX_DEGREE:
+    if dp_path is None and len(inputs) <= CAPPED_DP_MAX_OPERANDS and max(degrees) <= CAPPED_DP_MAX_DEGREE:
         dp_path = _capped_dp(inputs, output, size_dict, CAPPED_DP_MAX_CALLS)
     if dp_path is not None:
         found.append((dp_path, "dp"))
@@ -443,7 +444,7 @@ def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
         state = random.getstate()  # random-greedy seeds the global generator
         try:
             low, high = RANDOM_GREEDY_TRIALS
-            count = max(low, min(high, RANDOM_GREEDY_WORK // max(1, _trial_work(inputs))))
+            count = max(low, min(high, RANDOM_GREEDY_WORK // max(1, sum(d * d for d in degrees))))
             trials = opt_einsum.RandomGreedy(max_repeats=count, parallel=False)
             found.append((trials(inputs, output, size_dict), "random-greedy"))
         finally:
@@ -463,16 +464,9 @@ class _TooMany(Exception):
 def _degrees(inputs, output) -> list[int]:
     """How many operands each operand shares a summed letter with."""
     return [
-        sum(1 for j, other in enumerate(inputs) if j != i and (word & other) - output) for i, word in enumerate(inputs)
+        sum(1 for j, other in enumerate(inputs) if j != i and (word & other) - output)
+        for i, word in enumerate(inputs)
     ]
-
-
-def _max_degree(inputs, output) -> int:
-    return max(_degrees(inputs, output))
-
-
-def _trial_work(inputs) -> int:
-    return sum(d * d for d in _degrees(inputs, frozenset()))
 
 
 def _capped_dp(inputs, output, size_dict, max_calls: int):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+import opt_einsum
+
 Network = tuple[str, list[tuple[str, ...]], tuple[str, ...], dict[str, tuple[int, str]]]
 
 
@@ -71,3 +73,16 @@ def networks() -> list[Network]:
 def small_networks() -> list[Network]:
     """Networks small enough for opt_einsum's exhaustive "optimal" to finish."""
     return [chain(6), ring(7), random_regular(8, seed=1)]
+
+
+def equation(inputs, output, sizes, default: int = 64) -> tuple[str, list[tuple[int, ...]]]:
+    """The network as opt_einsum takes it: an equation of single letters, and shapes."""
+    letters: dict[str, str] = {}
+    for s in [s for op in inputs for s in op] + list(output):
+        letters.setdefault(s, opt_einsum.get_symbol(len(letters)))
+
+    def word(symbols) -> str:
+        return "".join(letters[s] for s in symbols)
+
+    eq = ",".join(word(op) for op in inputs) + "->" + word(output)
+    return eq, [tuple(sizes.get(s, (default,))[0] for s in op) for op in inputs]
