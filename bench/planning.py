@@ -82,7 +82,8 @@ def main() -> None:
         f"`python bench/planning.py`: einigc's plan against opt_einsum {opt_einsum.__version__}'s searches"
         f" ({platform.python_implementation()} {platform.python_version()}, {platform.machine()}).",
         "FLOPs as opt_einsum counts them; the ratio is einigc's planned FLOPs over the best opt_einsum"
-        " search that finished; `> N s`: stopped after N seconds or 4 GiB.",
+        " search that finished; `> N s`: stopped after N seconds or 4 GiB. opt_einsum is called as users"
+        " call it (letters as strings): its greedy and random-greedy orders change with PYTHONHASHSEED.",
         "Strategies: " + "; ".join(f"{key}: {text}" for key, text in STRATEGY_TEXT.items()) + ".",
         "",
         "| network | operands | einigc planning | einigc FLOPs | vs best | strategy | "

@@ -299,7 +299,7 @@ def plan_contraction(
 
     paired = [tuple(op) for op in operands]  # the operands the pairwise steps start from
     shapes = [tuple(size_of(s) for s in op) for op in operands]
-    strategy = "optimal"
+    strategy = "optimal" if len(operands) <= OPTIMAL_MAX_OPERANDS else "dp"  # for a `path` given
     naive_eq = _spec_string([tuple(op) for op in inputs], output, letter_map)
     naive_shapes = [tuple(size_of(s) for s in op) for op in inputs]
     # The naive cost does not depend on the order: one step of everything.
