@@ -30,6 +30,7 @@ generate: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/planning.py
 
 fuzz: $(STAMP)
 	EINIG_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py

@@ -20,7 +20,17 @@ from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.signature import Signatures
 from einigc.select import FusedMatMul, select_pair
-from einigc.plan import COPY_COST, DEFAULT_SIZE, ELLIPSIS, PairStep, Plan, UnaryStep, candidate_paths, copied_words
+from einigc.plan import (
+    COPY_COST,
+    DEFAULT_SIZE,
+    ELLIPSIS,
+    STRATEGY_TEXT,
+    PairStep,
+    Plan,
+    UnaryStep,
+    candidate_paths,
+    copied_words,
+)
 
 _MAX_NAME = 24
 
@@ -526,7 +536,7 @@ class _FunctionLowering:
             how = (
                 "cheapest of all orders, copies counted"
                 if plan.strategy == "all orders"
-                else f"opt_einsum {plan.strategy}"
+                else STRATEGY_TEXT[plan.strategy]
             )
             lines.append(f"  order ({how}): {order}")
         lines.append(

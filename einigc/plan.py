@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import functools
 import itertools
+import random
 
 import opt_einsum
 
@@ -21,9 +22,41 @@ ELLIPSIS = "..."
 # in intermediates, the usual rule of thumb.
 DEFAULT_SIZE = 64
 
-# opt_einsum's exhaustive search up to this many operands, its dynamic
-# programming search beyond: both are deterministic.
+# opt_einsum's exhaustive search up to this many operands; beyond, the
+# dynamic programming search below while its work is bounded, else the
+# cheaper of opt_einsum's greedy and seeded random-greedy orders. Every
+# search is bounded by counts, never by a clock: the same spec gives the same
+# plan on every machine.
 OPTIMAL_MAX_OPERANDS = 5
+
+# The dynamic programming search gives up beyond this many pairs of connected
+# operand sets (a chain of 100 matrices has 166,650; 20 operands sharing one
+# letter 1.7e9): about a second of work.
+DP_MAX_PAIRS = 200_000
+
+# Beyond that budget, on sparse networks (no operand sharing letters with
+# more than this many others) of up to this many operands, opt_einsum's dp
+# itself: its cost cap prunes what DPccp enumerates, but its loops visit
+# every pair of sets, so it is stopped after this many costed pairs (its
+# callable `minimize` counts them).
+CAPPED_DP_MAX_OPERANDS = 32
+CAPPED_DP_MAX_DEGREE = 4
+CAPPED_DP_MAX_CALLS = 1_000_000
+
+# random-greedy's trials, seeded 0, 1, ...: as many as this much work buys,
+# a trial's work taken as the sum over operands of the squared number of
+# operands each shares a summed letter with (a random 3-regular network of 100
+# buys 256 trials, about 2 s; a hub of 100 legs opt_einsum's default 32).
+RANDOM_GREEDY_WORK = 230_000
+RANDOM_GREEDY_TRIALS = (32, 256)
+
+# How each strategy is named in the docstring of the generated function.
+STRATEGY_TEXT = {
+    "optimal": "opt_einsum optimal",
+    "dp": "dynamic programming",
+    "greedy": "opt_einsum greedy",
+    "random-greedy": "opt_einsum random-greedy, seeded trials",
+}
 
 Symbols = tuple[str, ...]
 
@@ -60,7 +93,7 @@ class Plan:
     planned_flops: int
     largest_intermediate: int
     sizes: tuple[tuple[str, int, str], ...]  # (letter, size, where it came from)
-    strategy: str  # "all orders" costed with copies (few operands), else opt_einsum's "optimal" or "dp"
+    strategy: str  # "all orders" costed with copies (few operands), else a key of STRATEGY_TEXT
     path: tuple[tuple[int, int], ...] = ()  # opt_einsum's pairs
     paired: tuple[Symbols, ...] = ()  # the operands the pairs start from
 
@@ -69,6 +102,9 @@ class Plan:
 # combination, to find the orders worth choosing among at trace time.
 _SCENARIO_SIZES = (4, 512)
 _MAX_SCENARIO_LETTERS = 6
+# Beyond this many operands one order is emitted: each scenario is a search
+# of its own, and every candidate is code in the generated function.
+_MAX_SCENARIO_OPERANDS = 8
 MAX_CANDIDATES = 4
 
 # A transpose copies memory; a matrix product streams it. Orders are ranked
@@ -183,7 +219,7 @@ def candidate_paths(
     if len(default.paired) < 3 or any(ELLIPSIS in op for op in default.paired):
         return [default]
     free = sorted({s for op in default.paired for s in op} - set(sizes))
-    if not free or len(free) > _MAX_SCENARIO_LETTERS:
+    if not free or len(free) > _MAX_SCENARIO_LETTERS or len(default.paired) > _MAX_SCENARIO_OPERANDS:
         return [default]
     counts: dict[tuple, int] = {}
     for scenario in itertools.product(_SCENARIO_SIZES, repeat=len(free)):
@@ -263,11 +299,12 @@ def plan_contraction(
 
     paired = [tuple(op) for op in operands]  # the operands the pairwise steps start from
     shapes = [tuple(size_of(s) for s in op) for op in operands]
-    strategy = "optimal" if len(operands) <= OPTIMAL_MAX_OPERANDS else "dp"
+    strategy = "optimal" if len(operands) <= OPTIMAL_MAX_OPERANDS else "dp"  # for a `path` given
     naive_eq = _spec_string([tuple(op) for op in inputs], output, letter_map)
     naive_shapes = [tuple(size_of(s) for s in op) for op in inputs]
+    # The naive cost does not depend on the order: one step of everything.
     _, naive_info = opt_einsum.contract_path(
-        naive_eq, *naive_shapes, shapes=True, optimize="optimal" if len(inputs) <= 2 else strategy
+        naive_eq, *naive_shapes, shapes=True, optimize=[tuple(range(len(inputs)))]
     )
     naive_flops = int(naive_info.naive_cost)
 
@@ -281,9 +318,9 @@ def plan_contraction(
             # one may copy far less.
             path = _cheapest_path(operands, output, size_of)
             strategy = "all orders"
-        found, info = opt_einsum.contract_path(
-            eq, *shapes, shapes=True, optimize=list(path) if path else strategy
-        )
+        elif not path:
+            path, strategy = _search_path(eq, shapes)
+        found, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=list(path))
         path = tuple(tuple(pair) for pair in found)
         planned_flops = int(info.opt_cost)
         largest = max(largest, int(info.largest_intermediate))
@@ -377,3 +414,227 @@ def _numel(shape: tuple[int, ...]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _search_path(eq: str, shapes: list[tuple[int, ...]]) -> tuple[tuple, str]:
+    """A pairwise order for `eq` and the strategy that found it (a key of STRATEGY_TEXT).
+
+    Every search here is bounded; the orders are compared by FLOPs, the
+    earlier strategy winning ties.
+    """
+    inputs_text, output_text = eq.split("->")
+    words = inputs_text.split(",")
+    # Letters as integers: sets of strings iterate in an order that changes
+    # with PYTHONHASHSEED, and greedy's tie-breaking follows that order.
+    index = {c: k for k, c in enumerate(dict.fromkeys("".join(words) + output_text))}
+    inputs = [frozenset(index[c] for c in word) for word in words]
+    output = frozenset(index[c] for c in output_text)
+    size_dict = {index[c]: n for word, shape in zip(words, shapes) for c, n in zip(word, shape)}
+    if len(inputs) <= OPTIMAL_MAX_OPERANDS:
+        return tuple(opt_einsum.paths.optimal(inputs, output, size_dict)), "optimal"
+    found = []
+    degrees = _degrees(inputs, output)
+    dp_path = _connected_dp(inputs, output, size_dict, DP_MAX_PAIRS)
+    if dp_path is None and len(inputs) <= CAPPED_DP_MAX_OPERANDS and max(degrees) <= CAPPED_DP_MAX_DEGREE:
+        dp_path = _capped_dp(inputs, output, size_dict, CAPPED_DP_MAX_CALLS)
+    if dp_path is not None:
+        found.append((dp_path, "dp"))
+    found.append((opt_einsum.paths.greedy(inputs, output, size_dict), "greedy"))
+    if dp_path is None:
+        state = random.getstate()  # random-greedy seeds the global generator
+        try:
+            low, high = RANDOM_GREEDY_TRIALS
+            count = max(low, min(high, RANDOM_GREEDY_WORK // max(1, sum(d * d for d in degrees))))
+            trials = opt_einsum.RandomGreedy(max_repeats=count, parallel=False)
+            found.append((trials(inputs, output, size_dict), "random-greedy"))
+        finally:
+            random.setstate(state)
+
+    def flops(path) -> int:
+        return int(opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=list(path))[1].opt_cost)
+
+    path, strategy = min(found, key=lambda item: flops(item[0]))
+    return tuple(tuple(pair) for pair in path), strategy
+
+
+class _TooMany(Exception):
+    pass
+
+
+def _degrees(inputs, output) -> list[int]:
+    """How many operands each operand shares a summed letter with."""
+    return [
+        sum(1 for j, other in enumerate(inputs) if j != i and (word & other) - output)
+        for i, word in enumerate(inputs)
+    ]
+
+
+def _capped_dp(inputs, output, size_dict, max_calls: int):
+    """opt_einsum's dp path, or None once it has costed `max_calls` pairs."""
+    calls = [0]
+
+    def counted(*args):
+        calls[0] += 1
+        if calls[0] > max_calls:
+            raise _TooMany
+        return opt_einsum.paths._dp_compare_flops(*args)
+
+    try:
+        return opt_einsum.paths.DynamicProgramming(minimize=counted)(inputs, output, size_dict)
+    except _TooMany:
+        return None
+
+
+def _connected_dp(inputs, output, size_dict, max_pairs: int):
+    """The order of least FLOPs among those without outer products, or None past `max_pairs`.
+
+    Dynamic programming over connected sets of operands (DPccp, Moerkotte
+    and Neumann 2006): every split of a connected set into two connected
+    ones is costed once, so a chain of n costs n^3/6 splits, not 2^n.
+    The same search space as opt_einsum's "dp"; disconnected parts are
+    joined at the end, smallest first, as there.
+    """
+    n = len(inputs)
+    letters = sorted(set().union(*inputs))
+    bit = {c: 1 << k for k, c in enumerate(letters)}
+    sizes = [size_dict[c] for c in letters]
+    words = [sum(bit[c] for c in word) for word in inputs]
+    out = sum(bit[c] for c in output if c in bit)
+    holders = [sum(1 << v for v, word in enumerate(words) if word >> k & 1) for k in range(len(letters))]
+    neighbours = [0] * n
+    for k, who in enumerate(holders):
+        if not out >> k & 1:
+            for v in range(n):
+                if who >> v & 1:
+                    neighbours[v] |= who & ~(1 << v)
+    pairs = _ccp_pairs(neighbours, max_pairs)
+    if pairs is None:
+        return None
+
+    def numel(mask: int) -> int:
+        total = 1
+        while mask:
+            low = mask & -mask
+            total *= sizes[low.bit_length() - 1]
+            mask ^= low
+        return total
+
+    def legs(group: int, union: int) -> int:
+        kept, rest = 0, union & ~out
+        while rest:
+            low = rest & -rest
+            if holders[low.bit_length() - 1] & ~group:
+                kept |= low
+            rest ^= low
+        return kept | (union & out)
+
+    best = {1 << v: (0, None, words[v]) for v in range(n)}
+    for left, right in sorted(pairs, key=lambda p: (p[0] | p[1]).bit_count()):
+        group = left | right
+        cost_l, _, legs_l = best[left]
+        cost_r, _, legs_r = best[right]
+        union = legs_l | legs_r
+        kept = best[group][2] if group in best else legs(group, union)
+        cost = cost_l + cost_r + numel(union) * (2 if union != kept else 1)
+        if group not in best or cost < best[group][0]:
+            best[group] = (cost, (left, right), kept)
+    return _linear_path(best, _components(neighbours), numel, n)
+
+
+def _ccp_pairs(neighbours: list[int], limit: int):
+    """Every (connected set, connected neighbour set) pair once, or None past `limit` of them.
+
+    The connected sets themselves count against `limit` too: a set may
+    have no pair, and the search must stop all the same.
+    """
+    pairs: list[tuple[int, int]] = []
+    spent = [0]
+
+    def spend() -> None:
+        spent[0] += 1
+        if spent[0] > limit:
+            raise _TooMany
+
+    def around(group: int) -> int:
+        found, rest = 0, group
+        while rest:
+            low = rest & -rest
+            found |= neighbours[low.bit_length() - 1]
+            rest ^= low
+        return found & ~group
+
+    def subsets(mask: int):
+        sub = mask
+        while sub:
+            yield sub
+            sub = (sub - 1) & mask
+
+    def add(pair) -> None:
+        pairs.append(pair)
+        spend()
+
+    def complements(first: int, second: int, excluded: int) -> None:
+        grow = around(second) & ~excluded
+        for sub in subsets(grow):
+            add((first, second | sub))
+        for sub in subsets(grow):
+            complements(first, second | sub, excluded | grow)
+
+    def emit(first: int) -> None:
+        spend()
+        low = first & -first
+        excluded = first | (low << 1) - 1
+        grow = around(first) & ~excluded
+        for v in reversed(range(grow.bit_length())):
+            if grow >> v & 1:
+                add((first, 1 << v))
+                complements(first, 1 << v, excluded | (grow & ((2 << v) - 1)))
+
+    def connected(first: int, excluded: int) -> None:
+        grow = around(first) & ~excluded
+        for sub in subsets(grow):
+            emit(first | sub)
+        for sub in subsets(grow):
+            connected(first | sub, excluded | grow)
+
+    try:
+        for v in reversed(range(len(neighbours))):
+            emit(1 << v)
+            connected(1 << v, (2 << v) - 1)
+    except _TooMany:
+        return None
+    return pairs
+
+
+def _components(neighbours: list[int]) -> list[int]:
+    seen, parts = 0, []
+    for v in range(len(neighbours)):
+        if not seen >> v & 1:
+            part, frontier = 1 << v, 1 << v
+            while frontier:
+                low = frontier & -frontier
+                frontier ^= low
+                new = neighbours[low.bit_length() - 1] & ~part
+                part |= new
+                frontier |= new
+            seen |= part
+            parts.append(part)
+    return parts
+
+
+def _linear_path(best: dict, parts: list[int], numel, n: int) -> list[tuple[int, int]]:
+    """opt_einsum's path (positions in the shrinking operand list) for the best splits."""
+    ssa: list[tuple[int, int]] = []
+
+    def build(group: int) -> int:
+        if group & (group - 1) == 0:
+            return group.bit_length() - 1
+        left, right = best[group][1]
+        ssa.append((build(left), build(right)))
+        return n + len(ssa) - 1
+
+    ids = [build(part) for part in sorted(parts, key=lambda p: (numel(best[p][2]), p))]
+    for other in ids[1:]:
+        ssa.append((ids[0], other))
+        ids[0] = n + len(ssa) - 1
+    return opt_einsum.paths.ssa_to_linear(ssa)

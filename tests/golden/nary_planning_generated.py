@@ -633,7 +633,8 @@ def long_chain(
 
     Plan:
     einsum("ab,bc,cd,de,ef,fg->ag")
-      order (opt_einsum dp): ef,fg->eg; de,eg->dg; cd,dg->cg; bc,cg->bg; ab,bg->ag
+      order (dynamic programming): ef,fg->eg; de,eg->dg; cd,dg->cg; bc,cg->bg;
+        ab,bg->ag
       FLOPs: 2,621,440 planned, 26,388,279,066,624 naive; largest intermediate:
         4,096 element(s)
       sizes assumed: a=64*, b=64*, c=64*, d=64*, e=64*, f=64*, g=64*
