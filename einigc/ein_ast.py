@@ -66,6 +66,21 @@ class Operand:
     pos: Pos = _pos()
 
 
+def terms_text(terms) -> str:
+    """Terms written back as spec text, without whitespace: `b(ij)_...K`."""
+    out = []
+    for term in terms:
+        if isinstance(term, (Axis, Composite)):
+            out.append(term.letter)
+        elif isinstance(term, Ellipsis_):
+            out.append("...")
+        elif isinstance(term, Unit):
+            out.append("_")
+        elif isinstance(term, Group):
+            out.append("(" + terms_text(term.terms) + ")")
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed spec string. `grad_pairs` holds (left, right) operand indices of each `%`."""

@@ -83,20 +83,6 @@ def _leaves(terms, ellipsis_letter: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _text(terms) -> str:
-    out = []
-    for term in terms:
-        if isinstance(term, (A.Axis, A.Composite)):
-            out.append(term.letter)
-        elif isinstance(term, A.Ellipsis_):
-            out.append("...")
-        elif isinstance(term, A.Unit):
-            out.append("_")
-        elif isinstance(term, A.Group):
-            out.append("(" + _text(term.terms) + ")")
-    return "".join(out)
-
-
 def _slots(operand: A.Operand, ellipsis_letter: str, merged: dict) -> tuple[Slot, ...]:
     slots = []
     for term in operand.terms:
@@ -110,7 +96,7 @@ def _slots(operand: A.Operand, ellipsis_letter: str, merged: dict) -> tuple[Slot
             slots.append(Slot((), pos=term.pos))
         elif isinstance(term, A.Group):
             leaves = _leaves(term.terms, ellipsis_letter or ELLIPSIS)
-            text = "(" + _text(term.terms) + ")"
+            text = "(" + A.terms_text(term.terms) + ")"
             slots.append(Slot(merged.get(leaves, leaves), pos=term.pos, text=text))
     return tuple(slots)
 

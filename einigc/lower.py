@@ -164,7 +164,7 @@ class _FunctionLowering:
 
         Returns the checked names; the positions in `discard` are checked only ("_").
         """
-        words = [spec_word(op.terms) for op in operands]
+        words = [A.terms_text(op.terms) for op in operands]
         # The same tensor against the same word again adds nothing: checked once.
         same = {
             k: j
@@ -184,13 +184,13 @@ class _FunctionLowering:
             return [
                 "_" if k in discard else by_position[same.get(k, k)] for k in range(len(names))
             ]
-        letters = set(spec_word([t for op in operands for t in op.terms]))
+        letters = set(A.terms_text([t for op in operands for t in op.terms]))
         sizes = tuple(
             (letter, size)
             for letter, (size, source) in sorted(self.sizes.items())
             if source == "where =" and letter in letters
         )
-        spec = ",".join(spec_word(op.terms) for op in operands)
+        spec = ",".join(A.terms_text(op.terms) for op in operands)
         # Parameters are rebound to their checked selves, except a variable a
         # tape watches: it must keep its name, so inside that tape its checked
         # self gets a name of its own.
@@ -660,21 +660,6 @@ def _wrap(line: str, width: int = 80, extra_indent: str = "  ") -> str:
     return "\n".join(
         textwrap.wrap(line, width, subsequent_indent=indent + extra_indent, break_on_hyphens=False)
     )
-
-
-def spec_word(terms) -> str:
-    """An operand written back as spec text, without whitespace."""
-    out = []
-    for term in terms:
-        if isinstance(term, (A.Axis, A.Composite)):
-            out.append(term.letter)
-        elif isinstance(term, A.Ellipsis_):
-            out.append("...")
-        elif isinstance(term, A.Unit):
-            out.append("_")
-        elif isinstance(term, A.Group):
-            out.append("(" + spec_word(term.terms) + ")")
-    return "".join(out)
 
 
 def _builds_jacobian(statements) -> bool:
