@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 from einigc import ir
 from einigc.errors import InternalError
