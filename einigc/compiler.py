@@ -1,4 +1,4 @@
-"""The pipeline: parse → check → lower (with planning) → prune → emit → format."""
+"""The pipeline: parse → check → lower (with planning) → passes (prune, ...) → emit → format."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import dataclasses
 
 from einigc import checks, ein_parser, emit, fmt, lower
-from einigc.passes import prune
+from einigc.passes import prune, returns
 from einigc.errors import Diagnostic, DiagnosticSink
 
 
@@ -30,7 +30,13 @@ def compile_text(text: str, source_name: str = "specs.ein") -> Result:
     module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
-    ir_module = dataclasses.replace(ir_module, functions=tuple(map(prune.prune, ir_module.functions)))
+    ir_module = dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
     chunks = emit.emit(ir_module)
     names = tuple(function.name for function in ir_module.functions)
     return Result(fmt.format_chunks(chunks), tuple(sink.notes), names)
+
+
+def _passes(function):
+    """The IR -> IR passes, in order."""
+    function = prune.prune(function)
+    return returns.inline_return(function)

@@ -581,8 +581,7 @@ class _FunctionLowering:
             self.function.name,
             self.function.params,
             "\n".join(doc),
-            tuple(self.body),
-            result,
+            (*self.body, ir.Return(ir.Name(result))),
             _builds_jacobian(self.body),
             self.signatures.hints(self.function.name),
         )
