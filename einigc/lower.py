@@ -22,9 +22,7 @@ from einigc.signature import Signatures
 from einigc.select import select_pair
 from einigc.plan import (
     COPY_COST,
-    DEFAULT_SIZE,
     ELLIPSIS,
-    STRATEGY_TEXT,
     PairStep,
     Plan,
     UnaryStep,
@@ -70,10 +68,6 @@ def _word(symbols) -> str:
     return "".join(symbols)
 
 
-def _fmt_count(n: int) -> str:
-    return f"{n:,}"
-
-
 class _FunctionLowering:
     def __init__(self, function: M.Function, all_names: set[str], source_name: str, signatures: Signatures):
         self.function = function
@@ -81,8 +75,8 @@ class _FunctionLowering:
         self.source_name = source_name
         self.namer = Namer(set(function.params) | all_names)
         self.body: list[ir.Statement] = []
-        # (label, lines) per planned call; a second note on one call joins the first.
-        self.plan_notes: list[tuple[str, list[str]]] = []
+        # (label, entries) per planned call; a second note on one call joins the first.
+        self.plan_notes: list[tuple[str, list]] = []
         self.watched: list[str] = []  # the variables of the tapes being emitted
         self.tapes: list[int] = []  # an id per tape being emitted, beside `watched`
         self.tape_count = 0
@@ -502,15 +496,15 @@ class _FunctionLowering:
             )
         return name
 
-    def add_plan_note(self, label: str, lines: list[str]) -> None:
-        """Adds docstring lines about `label`, under the note already there for it if any."""
-        lines = [_wrap(line) for line in lines]
-        if any(note == label and all(line in said for line in lines) for note, said in self.plan_notes):
+    def add_plan_note(self, label: str, entries: list) -> None:
+        """Adds docstring entries (ir.PathInfo, ir.LoweringChoice) about `label`,
+        under the note already there for it if any."""
+        if any(note == label and all(e in said for e in entries) for note, said in self.plan_notes):
             return  # the same call planned again (under a tape): said already
         if self.plan_notes and self.plan_notes[-1][0] == label:
-            self.plan_notes[-1][1].extend(lines)
+            self.plan_notes[-1][1].extend(entries)
         else:
-            self.plan_notes.append((label, lines))
+            self.plan_notes.append((label, list(entries)))
 
     def describe_plan(
         self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
@@ -518,68 +512,47 @@ class _FunctionLowering:
         pairs = [s for s in plan.steps if isinstance(s, PairStep)]
         if len(pairs) < 2 and not alternatives:
             return  # one step or none: there was no order to choose
-        spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
-        # A group kept whole is one core axis, named by a free letter; say which.
-        whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
-        lines = [f"  implicit output: {spec}"] if implicit else []
-        if whole:
-            lines.append(f"  core axes: {spec}{whole}")
-        if len(pairs) > 1:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
-            )
-            how = (
-                "cheapest of all orders, copies counted"
-                if plan.strategy == "all orders"
-                else STRATEGY_TEXT[plan.strategy]
-            )
-            lines.append(f"  order ({how}): {order}")
-        lines.append(
-            f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
-            f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
-        )
         shown = {ELLIPSIS: "...", **(merged or {})}
-        sizes = ", ".join(
-            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
-            for s, size, src in plan.sizes
+        info = ir.PathInfo(
+            spec=",".join(_word(i) for i in inputs) + "->" + _word(output),
+            implicit=implicit,
+            groups=tuple(sorted((merged or {}).items())),
+            order=_pair_equations(plan) if len(pairs) > 1 else (),
+            strategy=plan.strategy,
+            planned_flops=plan.planned_flops,
+            naive_flops=plan.naive_flops,
+            largest_intermediate=plan.largest_intermediate,
+            sizes=tuple((shown.get(s, s), size, src) for s, size, src in plan.sizes),
+            alternatives=tuple(_pair_equations(other) for other in alternatives),
         )
-        lines.append(f"  sizes assumed: {sizes}")
-        if any(src == "default" for _, _, src in plan.sizes):
-            lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
-        for other in alternatives:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
-                for s in other.steps
-                if isinstance(s, PairStep)
-            )
-            lines.append(f"  or, if the static shapes make it cheaper: {order}")
-        self.add_plan_note(label, lines)
+        self.add_plan_note(label, [info])
 
     def run(self) -> ir.Function:
         result = self.lower_value(self.function.body)
-        doc = []
-        if self.function.doc:
-            doc.append(self.function.doc)
-            doc.append("")
-        # No line number: adding a line above must not change this function.
-        # Continuation lines are not indented: black would dedent them.
-        doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
-        doc.append("")
-        doc.extend(_wrap(line, 84, "    ") for line in self.signatures.docstring_lines(self.function.name))
-        if self.plan_notes:
-            doc.append("")
-            doc.append("Plan:")
-            for label, lines in self.plan_notes:
-                doc.append(label)
-                doc.extend(lines)
+        # No line number in the docstring: adding a line above must not change this function.
+        doc = ir.FunctionDoc(
+            self.function.doc,
+            self.source_name,
+            self.function.source_line,
+            tuple(self.signatures.docstring_lines(self.function.name)),
+            tuple(ir.PlanNote(label, tuple(entries)) for label, entries in self.plan_notes),
+        )
         return ir.Function(
             self.function.name,
             self.function.params,
-            "\n".join(doc),
+            doc,
             (*self.body, ir.Return(ir.Name(result))),
             _builds_jacobian(self.body),
             self.signatures.hints(self.function.name),
         )
+
+
+def _pair_equations(plan: Plan) -> tuple[str, ...]:
+    return tuple(
+        f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
+        for s in plan.steps
+        if isinstance(s, PairStep)
+    )
 
 
 def _called_parameters(functions) -> dict[str, set[int]]:
@@ -644,16 +617,6 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
         for f in functions
     ]
     return ir.Module(source_name, program.docstring, tuple(functions))
-
-
-def _wrap(line: str, width: int = 80, extra_indent: str = "  ") -> str:
-    """Wraps a docstring line, continuing under its own indentation."""
-    import textwrap
-
-    indent = line[: len(line) - len(line.lstrip())]
-    return "\n".join(
-        textwrap.wrap(line, width, subsequent_indent=indent + extra_indent, break_on_hyphens=False)
-    )
 
 
 def _builds_jacobian(statements) -> bool:

@@ -368,7 +368,7 @@ def _tape(ctx, call, names, comment: str, extra=None, persistent=False) -> tuple
 
 
 def _describe(ctx, label: str, lowering: str) -> None:
-    ctx.add_plan_note(label, [f"  lowering: {lowering}"])
+    ctx.add_plan_note(label, [ir.LoweringChoice(lowering)])
 
 
 def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:

@@ -16,7 +16,7 @@ from einigc.passes.returns import inline_return
 
 
 def function(*body) -> ir.Function:
-    return ir.Function("f", ("x", "y"), "", tuple(body))
+    return ir.Function("f", ("x", "y"), ir.FunctionDoc(), tuple(body))
 
 
 def test_reads_come_from_typed_fields_not_text():

@@ -89,7 +89,7 @@ def test_prune_drops_unread_shape_bookkeeping_only():
         ir.Assign("y", ir.MatMul("x", "x")),
         ir.Return(ir.Name("y")),
     )
-    function = prune(ir.Function("f", ("x",), "", body))
+    function = prune(ir.Function("f", ("x",), ir.FunctionDoc(), body))
     assert [s.target for s in function.body[:-1]] == ["kept", "y"]
     # A shape read's comment tells what follows: it moves; a reshape's goes with it.
     assert function.body[0].comment == "what the next steps do"

@@ -57,7 +57,7 @@ def test_ops_print_as_tensorflow_calls_and_unknown_nodes_fail():
 
 def test_a_function_returns_its_last_op():
     function = ir.Function(
-        "f", ("x",), "Doc.", (ir.Return(ir.Transpose("x", (1, 0)), "swap the axes"),), param_types=("tensor",)
+        "f", ("x",), ir.FunctionDoc("Doc."), (ir.Return(ir.Transpose("x", (1, 0)), "swap the axes"),), param_types=("tensor",)
     )
     source = render_function(function, Printer())
     assert "def f(x: tf.Tensor) -> tf.Tensor:" in source

@@ -8,6 +8,7 @@ import unicodedata
 from einigc import ir
 from einigc.errors import InternalError
 from einigc.resources import template_environment
+from einigc.targets.tensorflow.docstring import docstring_text
 
 
 def _axis_list(axes: tuple[int, ...]) -> str:
@@ -254,7 +255,7 @@ def render_function(function: ir.Function, printer: Printer) -> str:
     lines = _render_statements(function.body, printer)
     # Laid out as black lays out docstrings: the first line and trailing
     # spaces stripped, common indentation removed (inspect.cleandoc).
-    lines_of_doc = [line.rstrip() for line in inspect.cleandoc(function.docstring).split("\n")]
+    lines_of_doc = [line.rstrip() for line in inspect.cleandoc(docstring_text(function.doc)).split("\n")]
     docstring = "\n".join(
         ("    " + line if line and k else line)
         for k, line in enumerate(escape_docstring("\n".join(lines_of_doc)).split("\n"))
