@@ -69,3 +69,44 @@ def test_printer_needs_no_tensorflow():
     code = "import sys, einigc.targets.tensorflow.printer, einigc.emit; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_docstring_is_written_from_the_plan_as_data():
+    from einigc.targets.tensorflow.docstring import docstring_text
+
+    info = ir.PathInfo(
+        spec="ab,bc,cd->ad",
+        implicit=False,
+        groups=(),
+        order=("ab,bc->ac", "ac,cd->ad"),
+        strategy="all orders",
+        planned_flops=1200,
+        naive_flops=64000,
+        largest_intermediate=40,
+        sizes=(("a", 2, "where ~"), ("b", 64, "default")),
+        alternatives=(("bc,cd->bd", "ab,bd->ad"),),
+    )
+    doc = ir.FunctionDoc(
+        "Three matrices.",
+        "specs.ein",
+        'f(x, y, z) = einsum("ab,bc,cd->ad", x, y, z)',
+        ("Args:", "    x: [a, b]"),
+        (ir.PlanNote('einsum("ab,bc,cd->ad")', (info, ir.LoweringChoice("one einsum"))),),
+    )
+    assert docstring_text(doc).split("\n") == [
+        "Three matrices.",
+        "",
+        'Source (specs.ein): f(x, y, z) = einsum("ab,bc,cd->ad", x, y, z)',
+        "",
+        "Args:",
+        "    x: [a, b]",
+        "",
+        "Plan:",
+        'einsum("ab,bc,cd->ad")',
+        "  order (cheapest of all orders, copies counted): ab,bc->ac; ac,cd->ad",
+        "  FLOPs: 1,200 planned, 64,000 naive; largest intermediate: 40 element(s)",
+        "  sizes assumed: a=2, b=64*",
+        "  (* no `where` size: the default 64)",
+        "  or, if the static shapes make it cheaper: bc,cd->bd; ab,bd->ad",
+        "  lowering: one einsum",
+    ]
