@@ -1,4 +1,4 @@
-"""The checked model: declarations whose names, arities and specs are known to be valid."""
+"""The checked model: declarations whose names, arities and specs are known to be valid, specs resolved to layouts."""
 
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ class BuiltinCall:
 
     `inputs` and `output` are the spec's operands; in implicit mode `output`
     is the one numpy would infer and `implicit` is set. `layout` is the spec
-    resolved to core axes (for eingrad: its operands as written, `%` read as
-    `,`), with the function's `where` sizes.
+    resolved to core axes with the function's `where` sizes (for eingrad: its
+    operands as written, `%` read as `,`); `jacobian_layout`, for eingrad
+    only, resolves the Jacobian form `J[a, b], others -> output` that its
+    Jacobian lowering contracts.
     """
 
     func: str
@@ -87,6 +89,7 @@ class BuiltinCall:
     pos: Pos = field(compare=False)
     spec_pos: Pos = field(compare=False)
     layout: Layout
+    jacobian_layout: Layout | None = None
 
 
 @dataclass(frozen=True)

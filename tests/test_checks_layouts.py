@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks import check
 from einigc.checks.layout import analyse, plain_layout
@@ -214,6 +215,20 @@ def test_eingrad_is_checked_in_the_form_its_jacobian_is_contracted():
     assert error.message.startswith("the rank of composite 'I' cannot be determined")
     assert error.pos == Pos(1, 20)
     assert body('f(g, x) = eingrad("iJ%J->iJ", g, x)').layout.composite_source == (("J", 0),)
+
+
+def test_eingrad_carries_the_layout_of_its_jacobian_form():
+    call = body('f(g, x) = eingrad("b(hd)%bJ->bhdJ", g, x) where d = 2')
+    # J[a, b] is one operand: a's slots, then b's; `b` repeats as a diagonal
+    assert summary(call.jacobian_layout)["inputs"] == ["b (hd) b J / b h d b J"]
+    assert call.jacobian_layout.composite_source == (("J", 0),)
+    assert summary(call.layout)["inputs"] == ["b (hd) / b h d", "b J / b J"]
+    # what lowering's Jacobian path resolves today from the same operands
+    a, b = call.inputs
+    fabricated = A.Operand(a.terms + b.terms, a.pos)
+    exact = {"d"}
+    assert call.jacobian_layout == analyse((fabricated,), call.output, exact, reserved=exact)
+    assert body('f(a) = einsum("ij->j", a)').jacobian_layout is None
 
 
 PLAIN = [

@@ -86,12 +86,12 @@ class BodyChecker:
             return None
         inputs, output, implicit = checked
         # Resolved even when an argument has errors: its layout errors belong to the same pass.
-        layout = resolve_layout(expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink)
-        if layout is None or any(a is None for a in args):
+        layouts = resolve_layout(expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink)
+        if layouts is None or any(a is None for a in args):
             return None
         spec = expr.spec
         return M.BuiltinCall(
-            expr.func, inputs, output, implicit, spec.grad_pairs, spec.text, tuple(args), expr.pos, spec.pos, layout
+            expr.func, inputs, output, implicit, spec.grad_pairs, spec.text, tuple(args), expr.pos, spec.pos, *layouts
         )
 
     def unknown_function(self, expr: A.Call) -> None:

@@ -1,4 +1,4 @@
-"""Layout pass: composites, `...`, groups and `_` of one spec, resolved to core axes.
+"""Layout resolution: composites, `...`, groups and `_` of one spec, resolved to core axes (model.Layout).
 
 The core problem that planning sees has one axis per lowercase letter, one per
 composite (flattened), and `...` kept whole when it broadcasts. This pass says
@@ -12,6 +12,10 @@ and its members' sizes are never needed. Every other group member gets its
 size from an axis of its own, a `where` size, or its group (the group's size
 over the product of the others, when it is the group's only unknown member);
 a member that stays unknown is reported here, at its group.
+
+Checks resolves every spec the user writes (`specs.resolve_layout`) and keeps
+the result on the model; `plain_layout` builds the layout of a spec the
+compiler derives from plain letters, with no syntax and no error to raise.
 """
 
 from __future__ import annotations

@@ -194,25 +194,27 @@ def _check_output_letters(spec: A.Spec, sink: DiagnosticSink) -> bool:
 
 
 def resolve_layout(func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHint, ...], sink: DiagnosticSink):
-    """The spec's layout with the function's `where` sizes, or None after reporting why it has none.
+    """(layout, Jacobian layout) of a spec with the function's `where` sizes, or None after reporting why.
 
     Lowering resolves the same spec with the same sizes: `exact` are the
     letters given `=` sizes, and no stand-in letter may take a `where` letter.
-    For eingrad the layout is that of its operands as written; the spec is
-    also resolved in the form a Jacobian lowering contracts (J[a, b] as one
-    operand beside the others), since only that form can fail where the
-    written one does not (composites of `a` and `b` then share one operand).
+    For eingrad the layout is that of its operands as written, and the
+    Jacobian layout that of the form a Jacobian lowering contracts (J[a, b]
+    as one operand, then the others), which can fail where the written one
+    does not: composites of `a` and `b` then share one operand. Other
+    builtins have no Jacobian layout (None).
     """
     exact = {hint.letter for hint in sizes if hint.exact}
     reserved = {hint.letter for hint in sizes}
     try:
         layout = analyse(tuple(inputs), output, exact, reserved)
+        jacobian = None
         if func == "eingrad":
-            analyse(jacobian_operands(inputs, grad_pairs[0]), output, exact, reserved)
+            jacobian = analyse(jacobian_operands(inputs, grad_pairs[0]), output, exact, reserved)
     except (EinAxisError, EinUnsupportedError) as err:
         sink.error(err)
         return None
-    return layout
+    return layout, jacobian
 
 
 def jacobian_operands(inputs, pair: tuple[int, int]) -> tuple[A.Operand, ...]:
