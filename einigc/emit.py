@@ -11,6 +11,7 @@ import jinja2
 
 from einigc import ir
 from einigc.errors import InternalError
+from einigc.plan import DEFAULT_SIZE
 from einigc.resources import templates_dir
 
 
@@ -179,7 +180,7 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             assumed = ", ".join(f'"{letter}": {size}' for letter, size in statement.assumed)
             extra = f", assumed={{{assumed}}}" if assumed else ""
             lines.append(f"{indent}# The best order depends on sizes the compiler cannot see: pick it")
-            lines.append(f"{indent}# from the static shapes while tracing (64 where a size is unknown).")
+            lines.append(f"{indent}# from the static shapes while tracing ({DEFAULT_SIZE} where a size is unknown).")
             if statement.copy_cost:
                 lines.append(
                     f"{indent}# Cost: multiply-adds, and {statement.copy_cost} per element a transpose copies."

@@ -15,7 +15,7 @@ from einigc.errors import (
     InternalError,
 )
 from einigc.checks import MODULE_NAMES
-from einigc.layout import analyse, stand_ins
+from einigc.checks.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.signature import Signatures

@@ -7,6 +7,7 @@ import pytest
 from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks import check
+from einigc.checks.layout import plain_layout
 from einigc.ein_parser import parse
 from einigc.errors import CompileErrors, Pos
 
@@ -69,6 +70,7 @@ def test_model_of_one_einsum():
         (param("a"), param("b")),
         NOWHERE,
         NOWHERE,
+        plain_layout((("i", "j"), ("j", "k")), ("i", "k")),
     )
     assert function.body.pos == Pos(2, 12)
     assert function.body.spec_pos == Pos(2, 20)

@@ -114,9 +114,9 @@ def test_expected_file_is_well_formed(name):
 
 
 def message_templates() -> dict[str, tuple[str, int]]:
-    """Regex of each error and warning message in einigc/*.py, mapped to (file, line) of its raise site."""
+    """Regex of each error and warning message in einigc/**/*.py, mapped to (file, line) of its raise site."""
     templates: dict[str, tuple[str, int]] = {}
-    for path in sorted((REPO / "einigc").glob("*.py")):
+    for path in sorted((REPO / "einigc").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and len(node.args) >= 2):
