@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.tensorflow  # the harness times TensorFlow
+
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "bench" / "run.py"
 

@@ -17,6 +17,7 @@ def test_chunked_formatting_equals_black_on_the_whole_module(path):
     assert source == format_source(source)
 
 
+@pytest.mark.slow  # several seconds
 def test_many_declarations_with_long_lines_equal_black():
     lines = []
     for k in range(40):
@@ -29,7 +30,10 @@ def test_many_declarations_with_long_lines_equal_black():
     assert source == format_source(source)
 
 
-@pytest.mark.parametrize("name_length", range(1, 40))
+# Every length in make test; every fourth in make test-fast (each takes a compile and black).
+@pytest.mark.parametrize(
+    "name_length", [pytest.param(n, marks=() if n % 4 == 1 else pytest.mark.slow) for n in range(1, 40)]
+)
 def test_docstrings_near_the_line_length_equal_black(name_length):
     text = 'nested(x) = einsum("(b)((ij)k)->bijk", x) where i = 2, j = 3\n'
     source = compile_text(text, "x" * name_length + ".ein").source
