@@ -67,10 +67,10 @@ def tf():
 
 
 def compile_source(text: str, source_name: str = "specs.ein") -> str:
-    """The generated module for `text`; CompileErrors propagate."""
-    from einigc.compiler import compile_text
+    """The generated module for `text` (compiled once per process); CompileErrors propagate."""
+    from tests import golden
 
-    return compile_text(text, source_name).source
+    return golden.compiled(text, source_name)
 
 
 def compile_diagnostics(text: str) -> list:

@@ -6,6 +6,7 @@ import pytest
 
 from einigc.compiler import compile_text
 from einigc.fmt import format_source
+from tests.conftest import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(ROOT.glob("examples/*.ein")) + sorted(ROOT.glob("tests/golden/*.ein"))
@@ -13,7 +14,7 @@ SOURCES = sorted(ROOT.glob("examples/*.ein")) + sorted(ROOT.glob("tests/golden/*
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_chunked_formatting_equals_black_on_the_whole_module(path):
-    source = compile_text(path.read_text(encoding="utf-8"), path.name).source
+    source = compile_source(path.read_text(encoding="utf-8"), path.name)
     assert source == format_source(source)
 
 

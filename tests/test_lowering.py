@@ -1,6 +1,5 @@
 """Lowering choices, proven by counting what the generated code does."""
 
-import functools
 import re
 from pathlib import Path
 
@@ -8,17 +7,12 @@ import numpy as np
 import pytest
 
 from einigc.compiler import compile_text
+from tests.conftest import compile_source
 from tests.ein_harness import compile_module as load_module
 
 
-@functools.lru_cache(maxsize=32)
-def module_source(text: str) -> str:
-    """The generated module of `text`, compiled once: most tests here read several functions of one text."""
-    return compile_text(text).source
-
-
 def function_source(text: str, name: str) -> str:
-    source = module_source(text)
+    source = compile_source(text)  # compiled once per text: tests read several functions of one
     match = re.search(rf"^def {name}\(.*?(?=^def |^@|\Z)", source, re.S | re.M)
     assert match, f"{name} not in the generated module"
     return match.group(0)
@@ -232,7 +226,7 @@ def test_eingrad_docstrings_say_what_a_callable_is():
 
 
 def test_type_hints_and_callable_imported_only_where_used():
-    source = module_source(GLANCE)
+    source = compile_source(GLANCE)
     assert "def outer(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:" in source
     assert "def gradient(loss: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:" in source
     assert "from collections.abc import Callable\n" in source
@@ -313,7 +307,7 @@ def test_a_callable_that_ignores_its_variable_has_zero_derivatives(tf):
     vector = lambda t: tf.ones([2])  # noqa: E731
     np.testing.assert_array_equal(module.jacobian(vector, x).numpy(), np.zeros((2, 3)))
     # That is the helper's one job: no generated function repeats it.
-    source = module_source(GLANCE)
+    source = compile_source(GLANCE)
     functions = source[source.index("\ndef bmm3(") :]
     assert "UnconnectedGradients" not in functions
 
