@@ -11,6 +11,9 @@ another way: through a generated module or a subprocess.
 makes the suite run as on a machine without them: their modules are shadowed
 by packages that raise ModuleNotFoundError, in this process and, through
 PYTHONPATH, in every Python subprocess it starts (except `python -I`).
+
+Another framework (JAX, PyTorch) is a row of FRAMEWORKS, and a fixture in
+conftest.py (listed in its _FRAMEWORK_FIXTURES) if tests take it one by one.
 """
 
 from __future__ import annotations

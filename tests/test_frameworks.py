@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -128,3 +129,15 @@ def test_every_marker_of_a_framework_is_registered(pytestconfig):
     for framework in frameworks.FRAMEWORKS:
         assert f"{framework}: " in markers
     assert "slow: " in markers
+
+
+def test_no_test_module_imports_a_framework_plainly_at_its_top():
+    # `import tensorflow` there is a collection error where it is missing;
+    # `tf = pytest.importorskip("tensorflow")` skips the module instead.
+    found = []
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            found += [f"{path.name}:{node.lineno}: {n}" for n in names if frameworks.framework_of(n)]
+    assert found == [], found
