@@ -16,6 +16,10 @@ from types import SimpleNamespace
 from bench import plans
 from bench.cases import MODES, SMOKE_SIZES, build_cases  # tables only: no TensorFlow imported
 
+import pytest
+
+pytestmark = pytest.mark.tensorflow  # the harness times TensorFlow
+
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / "bench" / "run.py"
 CASES_EIN = REPO / "bench" / "cases.ein"

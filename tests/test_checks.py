@@ -299,11 +299,10 @@ def test_only_the_roots_of_too_deep_chains_are_reported():
     ]
 
 
-def test_call_chain_at_the_limit_runs_under_tf_function_from_deep_user_code():
+def test_call_chain_at_the_limit_runs_under_tf_function_from_deep_user_code(tf):
     import sys
 
     import numpy as np
-    import tensorflow as tf
 
     from einigc.checks import MAX_CALL_DEPTH
     from einigc.compiler import compile_text

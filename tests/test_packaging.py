@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import REPO, compile_source
 
+pytestmark = pytest.mark.slow  # builds a wheel and a virtual environment
+
 _NOT_SHIPPED = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "bench"
 )

@@ -19,13 +19,14 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from einigc.compiler import compile_text  # noqa: E402
 from einigc.errors import CompileErrors  # noqa: E402
 from tests import numpy_ref as R  # noqa: E402
 from tests.ein_harness import compile_module  # noqa: E402
 from tests.test_numeric import REFERENCE, SHAPES, SPECS, make_inputs  # noqa: E402
+
+tf = pytest.importorskip("tensorflow")
 
 # spec, where clause, letter sizes (a tuple for a composite or `...`), and the
 # members a group gives (member: the other members of that group).
