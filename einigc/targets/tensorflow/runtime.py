@@ -433,13 +433,11 @@ def _spec_terms(word, _cache={}):
 
 def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (letters `axes`) where repeated letters agree,
-    # laid out as `result_axes`: one gather of just those entries.
-    dims = _dims(tensor, len(axes))
-    index = _index_once(
-        ("diagonal", tuple(dims), axes, result_axes),
-        lambda: _diagonal_index(dims, axes, result_axes),
-    )
-    return tf.gather(tf.reshape(tensor, [-1]), index)
+    # laid out as `result_axes`: one gather of just those entries. Raw ops
+    # skip the wrappers' per-call Python work, which eagerly is most of it.
+    index = _index_once(_diagonal_index, tensor, axes, result_axes)
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
 def _diagonal_index(dims, axes, result_axes):
@@ -464,14 +462,7 @@ def _diagonal_index(dims, axes, result_axes):
         size[letter] = dims[axis]
         stride[letter] = stride.get(letter, 0) + step
         step = step * dims[axis]
-    index = 0
-    for axis, letter in enumerate(result_axes):
-        along = [1] * len(result_axes)
-        along[axis] = -1
-        index += tf.reshape(
-            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
-        )
-    return index
+    return _strided_positions(result_axes, size, stride, _index_dtype(dims))
 
 
 def _dims(tensor, rank=None, needed_by=""):
@@ -513,47 +504,65 @@ def _gradient(tape, target, source, cotangent=None):
     return tf.math.conj(gradient) if complex_ else gradient
 
 
-def _index_once(key, build, _cache={}):
-    # An index tensor, built once per `key` eagerly. Safe to share: it
-    # depends only on the sizes and letters in `key` and is never written.
-    # While tracing it is built in the graph, which folds it to a constant.
+def _index_once(build, tensor, axes, result_axes, _cache={}):
+    # What `build` makes of the sizes of `tensor` (letters `axes`) and
+    # `result_axes`, eagerly once per shape: the key is the static shape, as
+    # it is, so a call that finds it does no other Python work. Safe to
+    # share: the index depends only on the key and is never written. While
+    # tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
-        return build()
+        return build(_dims(tensor, len(axes)), axes, result_axes)
+    key = (build, tensor.shape, axes, result_axes)
     if key not in _cache:
         if len(_cache) >= 64:
             _cache.clear()
-        _cache[key] = build()
+        _cache[key] = build(list(tensor.shape), axes, result_axes)
     return _cache[key]
+
+
+def _index_dtype(dims):
+    # int32 positions where every one fits (half the memory, and what GPU
+    # kernels take natively); int64 where a size is large or unknown.
+    if all(isinstance(size, int) for size in dims) and math.prod(dims) < 2**31:
+        return tf.int32
+    return tf.int64
 
 
 def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct letters `axes`) placed where the repeated letters of
-    # `result_axes` agree, zeros elsewhere: one scatter.
-    size = dict(zip(axes, _dims(tensor, len(axes))))
-    result_shape = [size[letter] for letter in result_axes]
-    index = _index_once(
-        ("induced", tuple(result_shape), axes, result_axes),
-        lambda: _induced_index(size, axes, result_axes),
+    # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
+    # _diagonal).
+    index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.ScatterNd(
+        indices=index, updates=updates, shape=[math.prod(result_shape)]
     )
-    flat = tf.scatter_nd(index, tf.reshape(tensor, [-1]), [math.prod(result_shape)])
-    return tf.reshape(flat, result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
 
 
-def _induced_index(size, axes, result_axes):
+def _induced_index(dims, axes, result_axes):
     # Where each entry of the input lands in the flattened output, as the
-    # [n, 1] indices of tf.scatter_nd.
+    # [n, 1] indices of tf.scatter_nd, with the output's shape.
+    size = dict(zip(axes, dims))
+    result_shape = [size[letter] for letter in result_axes]
     stride, step = {}, 1
     for letter in reversed(result_axes):
         stride[letter] = stride.get(letter, 0) + step
         step = step * size[letter]
+    index = _strided_positions(axes, size, stride, _index_dtype(result_shape))
+    return tf.reshape(index, [-1, 1]), result_shape
+
+
+def _strided_positions(axes, size, stride, dtype):
+    # The flat position of each entry of a tensor laid out as `axes`, where
+    # a step along letter l moves stride[l]: sum of broadcast ranges.
     index = 0
     for axis, letter in enumerate(axes):
         along = [1] * len(axes)
         along[axis] = -1
-        index += tf.reshape(
-            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
-        )
-    return tf.reshape(index, [-1, 1])
+        steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
+        index += tf.reshape(steps, along)
+    return index
 
 
 def _jacobian(tape, target, source):
