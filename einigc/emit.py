@@ -1,4 +1,4 @@
-"""Emission: IR to Python source through the Jinja templates (formatting comes after)."""
+"""Emission: IR to Python source through the Jinja templates and the runtime helpers (formatting comes after)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from einigc import ir
 from einigc.errors import InternalError
 from einigc.plan import DEFAULT_SIZE
 from einigc.resources import templates_dir
+from einigc.targets import runtime_source
 
 
 @lru_cache(maxsize=None)
@@ -254,35 +255,27 @@ def emit(module: ir.Module) -> list[str]:
     """The module as top-level chunks: the header, then each helper and function."""
     printer = Printer()
     functions = [_render_function(f, printer) for f in module.functions]
-    helpers = set(printer.helpers)
-    for name in list(helpers):
-        helpers.update(_HELPER_NEEDS.get(name, ()))
-    helper_sources = [
-        _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
-    ]
+    # The printer names helpers without their underscore ("dims" for _dims).
+    helpers = _RUNTIME.needed(f"_{name}" for name in printer.helpers)
     header = _environment().get_template("module.py.j2").render(
-        stdlib_imports=_stdlib_imports(printer.helpers, "".join(functions)),
+        stdlib_imports=_stdlib_imports(helpers, "".join(functions)),
         typing_imports=["from collections.abc import Callable"] if "Callable[" in "".join(functions) else [],
         source_name=module.source_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
     )
-    return [header, *helper_sources, *functions]
+    return [header, *(helper.source for helper in helpers), *functions]
 
 
-# Helpers that call other helpers.
-_HELPER_NEEDS = {
-    "check_axes": ("dims",),
-    "diagonal": ("dims", "index_once"),
-    "induced_diagonal": ("dims", "index_once"),
-    "jacobian": ("gradient",),
-}
+# The helpers generated modules copy, and what each needs, read from the
+# target's runtime module: one module per target, TensorFlow today.
+_RUNTIME = runtime_source.runtime("tensorflow")
 
 
-def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
-    imports = []
-    if "trace_when_eager" in helpers:
-        imports.append("functools")
-    if "math.prod(" in code or "induced_diagonal" in helpers:
-        imports.append("math")
+def _stdlib_imports(helpers, code: str) -> list[str]:
+    # The header imports tensorflow always; the rest as the copied helpers
+    # (functools, math) or the printed code (math.prod) use them.
+    imports = set(_RUNTIME.modules_used(helpers)) - {"tensorflow"}
+    if "math.prod(" in code:
+        imports.add("math")
     return sorted(imports)

@@ -229,7 +229,7 @@ def test_declaration_cannot_shadow_a_helper_of_the_generated_module():
 
 
 def test_declaration_cannot_replace_a_helper_that_is_not_a_template_name():
-    # `_diagonal_index` is defined inside diagonal.py.j2: a declaration of it
+    # `_diagonal_index` is a helper of `_diagonal` in the runtime: a declaration of it
     # compiled to a module with two `def _diagonal_index`, breaking diagonals.
     error = one_error('_diagonal_index(x) = einsum("ii->i", x)\n')
     assert error.message == (

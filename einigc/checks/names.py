@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import builtins
 import difflib
 import keyword
@@ -10,7 +9,7 @@ import keyword
 from einigc import ein_ast as A
 from einigc.ein_parser import BUILTINS
 from einigc.errors import DiagnosticSink, EinNameError
-from einigc.resources import helper_templates
+from einigc.targets import runtime_source
 
 # What the generated module's header binds: `import tensorflow as tf`, the
 # standard-library names that emit adds when the code needs them, `__all__`.
@@ -19,18 +18,8 @@ _HEADER_NAMES = ("tf", "tensorflow", "functools", "math", "Callable", "__all__")
 
 def _module_names() -> frozenset[str]:
     """Every name the generated module binds at top level: its imports and all
-    that its helpers define, read from the helper templates (plain Python)."""
-    names = set(_HEADER_NAMES)
-    for path in helper_templates():
-        for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return frozenset(names)
+    that its helpers define, read from the target's runtime module."""
+    return frozenset(_HEADER_NAMES) | runtime_source.runtime("tensorflow").bound_names()
 
 
 # A declaration of one of these would replace it, and break the module.
