@@ -184,6 +184,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--budget", type=float, default=0.02, help="seconds per variant per round")
     parser.add_argument("--quick", action="store_true", help="two sizes per case, three rounds")
+    parser.add_argument("--only", choices=["heads", "composite", "overhead"], help="one table")
     args = parser.parse_args(argv)
     import numpy as np
     import tensorflow as tf
@@ -204,13 +205,14 @@ def main(argv=None):
 
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU(s), load {os.getloadavg()[0]:.2f};"
           f" {rounds} rounds, medians of per-round ratios\n")
-    print(sweep(tf, np, "`bqa,ahc->bqhc` (b, q, a, h, c)", module.heads, "bqa,ahc->bqhc",
-                heads_sizes, heads_shapes, rounds, args.budget))
-    print()
-    print(sweep(tf, np, "`Ij,jK->IK` (a, b, j, c, d), I = ab, K = cd", module.composite, "abj,jcd->abcd",
-                composite_sizes, composite_shapes, rounds, args.budget))
-    print()
-    print(overhead(tf, module, rounds, args.budget))
+    if args.only in (None, "heads"):
+        print(sweep(tf, np, "`bqa,ahc->bqhc` (b, q, a, h, c)", module.heads, "bqa,ahc->bqhc",
+                    heads_sizes, heads_shapes, rounds, args.budget), end="\n\n")
+    if args.only in (None, "composite"):
+        print(sweep(tf, np, "`Ij,jK->IK` (a, b, j, c, d), I = ab, K = cd", module.composite, "abj,jcd->abcd",
+                    composite_sizes, composite_shapes, rounds, args.budget), end="\n\n")
+    if args.only in (None, "overhead"):
+        print(overhead(tf, module, rounds, args.budget))
     print(f"\nload at the end {os.getloadavg()[0]:.2f}")
 
 
