@@ -421,11 +421,11 @@ class _FunctionLowering:
 
         Eagerly, `einsum` (the same product as one op) instead: see `select`.
         """
-        step_start = len(self.body)
+        step_start, shapes_read = len(self.body), self.shapes.saved()
         sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
         if None in sizes.values():
             return None  # sizes the reshapes need are only known to the data
-        start = len(self.body)  # after the shape reads, which both branches need
+        start = len(self.body)
 
         def product(run) -> ir.Scalar:
             # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
@@ -454,10 +454,14 @@ class _FunctionLowering:
         if len(op.rows) != 1 or len(op.cols) != 1:
             shape = tuple(ir.Scalar(sizes[s]) for s in op.rows + op.cols)
             name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
-        graph = tuple(self.body[start:])
-        if _eager_einsum_saves(graph, einsum):
-            # Not `reshaped`: the next step may not find `product_name` (the other branch).
-            del self.body[start:]
+        if _eager_einsum_saves(self.body[start:], einsum):
+            # The shape reads go into the branch that needs them (eagerly ~2 µs
+            # each): later steps read them again. Not `reshaped`: the next step
+            # may not find `product_name` (the other branch).
+            graph = tuple(self.body[step_start:])
+            del self.body[step_start:]
+            self.shapes.restore(shapes_read)
+            self.namer.taken -= {s.target for s in graph[: start - step_start]}
             graph = (dataclasses.replace(graph[0], comment=note),) + graph[1:]
             self.body.append(ir.EagerChoice((ir.Assign(name, einsum),), graph, comment))
             return name
@@ -607,7 +611,7 @@ def _rebound(last: ir.Statement, name: str, result: str) -> ir.Statement:
     return ir.Assign(result, last.op, last.comment)
 
 
-def _eager_einsum_saves(graph: tuple, einsum: ir.Einsum) -> bool:
+def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:
     """Whether one Einsum op runs fewer reshapes eagerly than the steps `graph`.
 
     An operand of `einsum` that `graph` does not read is a reshape the matrix
