@@ -15,7 +15,7 @@ shapes go the other way (BatchMatMul 1.3x faster at 256x512x512).
 Eagerly, though, each `tf.reshape` costs about 40 µs (its Python list of
 sizes becomes a tensor on every call) while the Einsum op reshapes in C++:
 for `bqa,ahc->bqhc` one Einsum op beat reshapes around a MatMul at every
-size from 5e2 to 1.3e8 FLOPs (0.1-0.9x) and tied within noise up to 1.1e9
+size from 5e2 to 5.4e8 FLOPs (0.1-0.95x) and tied within noise up to 1.1e9
 (bench/eager_crossover.py). tf.einsum itself is that op after parsing, so a
 FusedMatMul that saves reshapes runs as one Einsum op when TensorFlow runs
 eagerly (`ir.EagerChoice`), and as the MatMul under tf.function.
