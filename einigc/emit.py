@@ -204,6 +204,14 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
                 else:
                     lines.append(f"{indent}elif {order} == {k}:")
                 lines.extend(_render_statements(body, printer, indent + "    "))
+        elif isinstance(statement, ir.EagerChoice):
+            for line in statement.comment.splitlines():
+                lines.append(f"{indent}# {line}")
+            lines.append(f"{indent}# Eagerly, each reshape costs tens of µs: one Einsum op is faster.")
+            lines.append(f"{indent}if tf.executing_eagerly():")
+            lines.extend(_render_statements(statement.eager, printer, indent + "    "))
+            lines.append(f"{indent}else:")
+            lines.extend(_render_statements(statement.graph, printer, indent + "    "))
         elif isinstance(statement, ir.Tape):
             if statement.comment:
                 lines.append(f"{indent}# {statement.comment}")

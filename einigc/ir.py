@@ -191,7 +191,16 @@ class ChooseOrder:
     order_name: str = "order"
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape"]
+@dataclass(frozen=True)
+class EagerChoice:
+    """`eager` (one op) when TensorFlow runs eagerly, else `graph`; both bind one name."""
+
+    eager: tuple["Statement", ...]
+    graph: tuple["Statement", ...]
+    comment: str = ""  # above the choice (the step it implements)
+
+
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape"]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 import collections
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -113,6 +114,8 @@ SHAPES = {
 def test_runs_of_axes_become_one_matmul_and_no_einsum():
     for name in ("project", "rows", "swapped", "transposed"):
         code = code_lines(function_source(FUSED, name))
+        # Eagerly one Einsum op instead, where that saves reshapes (test_eager_choice).
+        code = re.sub(r"if tf.executing_eagerly\(\):\n.*?\n *else:\n", "", code, flags=re.S)
         assert code.count("tf.raw_ops.MatMul(") == 1, name
         assert "Einsum(" not in code and "tf.transpose(" not in code, name
     # The group (ij) of w already is the matrix: only x is reshaped.

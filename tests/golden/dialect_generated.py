@@ -687,12 +687,17 @@ def attention_out(ctx: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         [b, q, e]
     """
     ctx, w = _check_axes("attention_out", "bq(hd),(hd)e", [("ctx", ctx), ("w", w)])
-    # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
-    ctx_shape = _dims(ctx, needed_by="")
-    w_shape = _dims(w, needed_by="")
-    ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
-    ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
-    return tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
+    # Eagerly, each reshape costs tens of µs: one Einsum op is faster.
+    if tf.executing_eagerly():
+        ctx_w = tf.raw_ops.Einsum(inputs=[ctx, w], equation="bqZ,Ze->bqe")
+    else:
+        # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
+        ctx_shape = _dims(ctx, needed_by="")
+        w_shape = _dims(w, needed_by="")
+        ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
+        ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
+        ctx_w = tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
+    return ctx_w
 
 
 def as_is(x: tf.Tensor) -> tf.Tensor:
