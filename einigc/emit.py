@@ -1,9 +1,10 @@
-"""Emission: the module assembled from printed functions, helpers and the header (formatting comes after)."""
+"""Emission: the module assembled from printed functions, the runtime helpers and the header (formatting comes after)."""
 
 from __future__ import annotations
 
 from einigc import ir
 from einigc.resources import template_environment as _environment
+from einigc.targets import runtime_source
 from einigc.targets.tensorflow.printer import Printer, escape_docstring, render_function
 
 
@@ -19,35 +20,27 @@ def emit(module: ir.Module) -> list[str]:
     """The module as top-level chunks: the header, then each helper and function."""
     printer = Printer()
     functions = [render_function(f, printer) for f in module.functions]
-    helpers = set(printer.helpers)
-    for name in list(helpers):
-        helpers.update(_HELPER_NEEDS.get(name, ()))
-    helper_sources = [
-        _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
-    ]
+    # The printer names helpers without their underscore ("dims" for _dims).
+    helpers = _RUNTIME.needed(f"_{name}" for name in printer.helpers)
     header = _environment().get_template("module.py.j2").render(
-        stdlib_imports=_stdlib_imports(printer.helpers, printer.imports),
+        stdlib_imports=_stdlib_imports(helpers, printer.imports),
         typing_imports=["from collections.abc import Callable"] if "Callable" in printer.imports else [],
         source_name=module.source_name,
         docstring=escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
     )
-    return [header, *helper_sources, *functions]
+    return [header, *(helper.source for helper in helpers), *functions]
 
 
-# Helpers that call other helpers.
-_HELPER_NEEDS = {
-    "check_axes": ("dims",),
-    "diagonal": ("dims", "index_once"),
-    "induced_diagonal": ("dims", "index_once"),
-    "jacobian": ("gradient",),
-}
+# The helpers generated modules copy, and what each needs, read from the
+# target's runtime module: one module per target, TensorFlow today.
+_RUNTIME = runtime_source.runtime("tensorflow")
 
 
-def _stdlib_imports(helpers: set[str], printed: set[str]) -> list[str]:
-    imports = []
-    if "trace_when_eager" in helpers:
-        imports.append("functools")
-    if "math" in printed or "induced_diagonal" in helpers:
-        imports.append("math")
+def _stdlib_imports(helpers, printed: set[str]) -> list[str]:
+    # The header imports tensorflow always; the rest as the copied helpers
+    # (functools, math) or the printed code (math.prod) use them.
+    imports = set(_RUNTIME.modules_used(helpers)) - {"tensorflow"}
+    if "math" in printed:
+        imports.add("math")
     return sorted(imports)

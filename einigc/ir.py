@@ -289,6 +289,15 @@ class ChooseOrder:
 
 
 @dataclass(frozen=True)
+class EagerChoice:
+    """`eager` (one op) when TensorFlow runs eagerly, else `graph`; both bind one name."""
+
+    eager: tuple["Statement", ...]
+    graph: tuple["Statement", ...]
+    comment: str = ""  # above the choice (the step it implements)
+
+
+@dataclass(frozen=True)
 class Comment:
     """A comment for the statement after it; passes.attach_comments moves it there."""
 
@@ -303,7 +312,7 @@ class Return:
     comment: str = ""
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape", Return, Comment]
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape", Return, Comment]
 
 
 # --- the plan and the docstring, as data -------------------------------------
@@ -450,6 +459,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     CheckAxes: ("operands",),
     ChooseOrder: ("operands",),
     Tape: ("watch",),
+    EagerChoice: (),
     Return: (),
     Comment: (),
 }

@@ -15,7 +15,7 @@ from einigc.errors import (
     InternalError,
 )
 from einigc.checks import MODULE_NAMES
-from einigc.layout import analyse, stand_ins
+from einigc.checks.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.signature import Signatures
@@ -346,10 +346,7 @@ class _FunctionLowering:
             self.shapes.restore(shapes_read)
             taken |= self.namer.taken
             self.namer.taken, self.stems, self.reshaped = names_before
-            last = self.body[-1]
-            if not (isinstance(last, ir.Assign) and last.target == name):
-                raise InternalError("lower", "a candidate order ended without a step")
-            self.body[-1] = ir.Assign(result, last.op, last.comment)
+            self.body[-1] = _rebound(self.body[-1], name, result)
             bodies.append(tuple(self.body))
             self.body = saved
         self.namer.taken = taken
@@ -393,7 +390,7 @@ class _FunctionLowering:
                 op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
                 hint = f"{self.stem(left)}_{self.stem(right)}"
                 if isinstance(op, ir.FusedMatMul):
-                    name = self.fused_matmul(hint, op, comment)
+                    name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))
                     if name is None:
                         op = ir.Einsum(eq, (left, right))
                 if not isinstance(op, ir.FusedMatMul):
@@ -410,10 +407,14 @@ class _FunctionLowering:
             raise InternalError("lower", "plan left more than one operand")
         return operands[0]
 
-    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str) -> str | None:
-        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
+    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str, einsum: ir.Einsum) -> str | None:
+        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back.
+
+        Eagerly, `einsum` (the same product as one op) instead: see `select`.
+        """
         if not all(self.shapes.knows_size(s) for s in op.rows + op.inner + op.cols):
             return None  # sizes the reshapes need are only known to the data
+        shapes_read = self.shapes.saved()
         whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
 
         def word(run) -> str:
@@ -423,9 +424,14 @@ class _FunctionLowering:
             f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
             f" columns {word(op.cols)} (reshapes, no copies)"
         )
-        # Above the first statement of the step (passes.attach_comments).
-        self.body.append(ir.Comment("\n".join(line for line in (comment, note) if line)))
+        # Above the first statement of the step (passes.attach_comments): the
+        # step's comment, then the note (which goes with the graph branch).
+        if comment:
+            self.body.append(ir.Comment(comment))
+        graph_start = len(self.body)
+        self.body.append(ir.Comment(note))
         sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
+        start = len(self.body)
 
         def product(run) -> ir.Value:
             # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
@@ -441,11 +447,22 @@ class _FunctionLowering:
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),
             stem=hint,
         )
-        if len(op.rows) == len(op.cols) == 1:
-            return product_name
-        shape = tuple(sizes[s] for s in op.rows + op.cols)
-        name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
-        self.reshaped[name] = (product_name, (op.rows, op.cols))
+        name = product_name
+        if len(op.rows) != 1 or len(op.cols) != 1:
+            shape = tuple(sizes[s] for s in op.rows + op.cols)
+            name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
+        if _eager_einsum_saves(self.body[start:], einsum):
+            # The shape reads go into the branch that needs them (eagerly ~2 µs
+            # each): later steps read them again. Not `reshaped`: the next step
+            # may not find `product_name` (the other branch).
+            graph = tuple(self.body[graph_start:])
+            del self.body[graph_start:]
+            self.shapes.restore(shapes_read)
+            self.namer.taken -= {s.target for s in graph[1 : start - graph_start]}
+            self.body.append(ir.EagerChoice((ir.Assign(name, einsum),), graph))
+            return name
+        if name != product_name:
+            self.reshaped[name] = (product_name, (op.rows, op.cols))
         return name
 
     def as_matrix(self, name: str, groups, shape) -> str:
@@ -553,6 +570,29 @@ def _pair_equations(plan: Plan) -> tuple[str, ...]:
         for s in plan.steps
         if isinstance(s, PairStep)
     )
+
+
+def _rebound(last: ir.Statement, name: str, result: str) -> ir.Statement:
+    """The step `last`, which binds `name`, binding `result` instead."""
+    if isinstance(last, ir.EagerChoice):
+        eager, graph = (_rebound(body[-1], name, result) for body in (last.eager, last.graph))
+        return dataclasses.replace(last, eager=last.eager[:-1] + (eager,), graph=last.graph[:-1] + (graph,))
+    if not (isinstance(last, ir.Assign) and last.target == name):
+        raise InternalError("lower", "a candidate order ended without a step")
+    return ir.Assign(result, last.op, last.comment)
+
+
+def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:
+    """Whether one Einsum op runs fewer reshapes eagerly than the steps `graph`.
+
+    An operand of `einsum` that `graph` does not read is a reshape the matrix
+    product skipped (it reshapes the original): the Einsum op keeps it.
+    """
+    ops = [s.op for s in graph]
+    reshapes = sum(isinstance(op, ir.Reshape) for op in ops)
+    read = {op.operand for op in ops if isinstance(op, ir.Reshape)}
+    read |= {name for op in ops if isinstance(op, ir.MatMul) for name in (op.a, op.b)}
+    return reshapes > sum(operand not in read for operand in einsum.operands)
 
 
 def _called_parameters(functions) -> dict[str, set[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from einigc import ir
 from einigc.errors import InternalError
-from einigc.layout import Layout, Slot
+from einigc.model import Layout, Slot
 from einigc.plan import ELLIPSIS
 
 

@@ -1,1 +1,1 @@
-"""Targets: a printer (and runtime helpers) per framework the generated code runs on."""
+"""Code generation targets: one package per framework."""

@@ -1,1 +1,1 @@
-"""The TensorFlow target: its printer and runtime helpers."""
+"""The TensorFlow target."""

@@ -7,6 +7,7 @@ import unicodedata
 
 from einigc import ir
 from einigc.errors import InternalError
+from einigc.plan import DEFAULT_SIZE
 from einigc.resources import template_environment
 from einigc.targets.tensorflow.docstring import docstring_text
 
@@ -216,7 +217,7 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             assumed = ", ".join(f'"{letter}": {size}' for letter, size in statement.assumed)
             extra = f", assumed={{{assumed}}}" if assumed else ""
             lines.append(f"{indent}# The best order depends on sizes the compiler cannot see: pick it")
-            lines.append(f"{indent}# from the static shapes while tracing (64 where a size is unknown).")
+            lines.append(f"{indent}# from the static shapes while tracing ({DEFAULT_SIZE} where a size is unknown).")
             if statement.copy_cost:
                 lines.append(
                     f"{indent}# Cost: multiply-adds, and {statement.copy_cost} per element a transpose copies."
@@ -239,6 +240,14 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
                 else:
                     lines.append(f"{indent}elif {order} == {k}:")
                 lines.extend(_render_statements(body, printer, indent + "    "))
+        elif isinstance(statement, ir.EagerChoice):
+            for line in statement.comment.splitlines():
+                lines.append(f"{indent}# {line}")
+            lines.append(f"{indent}# Eagerly, each reshape costs tens of µs: one Einsum op is faster.")
+            lines.append(f"{indent}if tf.executing_eagerly():")
+            lines.extend(_render_statements(statement.eager, printer, indent + "    "))
+            lines.append(f"{indent}else:")
+            lines.extend(_render_statements(statement.graph, printer, indent + "    "))
         elif isinstance(statement, ir.Tape):
             if statement.comment:
                 lines.append(f"{indent}# {statement.comment}")
