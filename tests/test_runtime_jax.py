@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
-
-import jax.numpy as jnp  # noqa: E402
+jnp = pytest.importorskip("jax.numpy")
 
 from einigc.targets.jax import runtime  # noqa: E402
 from einigc.targets.runtime_source import runtime as runtime_module  # noqa: E402
