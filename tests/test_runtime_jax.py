@@ -103,6 +103,20 @@ def test_the_diagonals_are_each_others_adjoints_under_grad_and_vmap():
     np.testing.assert_array_equal(batched, np.einsum("bijji->bij", np.stack([x, v])))
 
 
+# ---- _jacobian
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64])
+def test_jacobian_of_a_map_with_a_closed_form_holomorphic_for_complex_dtypes(dtype):
+    rng = np.random.default_rng(3)
+    a = jnp.asarray(rng.standard_normal((3, 3)), dtype)
+    x = jnp.asarray(rng.standard_normal(3) + (1j * rng.standard_normal(3) if dtype == jnp.complex64 else 0), dtype)
+    jacobian = runtime._jacobian(lambda x: a @ x + x * x, x)
+    np.testing.assert_allclose(jacobian, np.asarray(a) + np.diag(2 * np.asarray(x)), rtol=1e-5)
+    jitted = jax.jit(lambda x: runtime._jacobian(lambda y: y * y, x))
+    np.testing.assert_allclose(jitted(x), np.diag(2 * np.asarray(x)), rtol=1e-6)
+
+
 # ---- the small ones
 
 

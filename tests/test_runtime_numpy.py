@@ -203,3 +203,11 @@ def test_the_runtime_copies_stand_alone_with_the_axis_rules_in_place_of_their_im
     exec(compile(source, "generated", "exec"), namespace)
     with pytest.raises(ValueError, match=r"^f: axis 'j' is 3 in 'a' but 5 in 'b'$"):
         namespace["_check_axes"]("f", "ij,jk", [("a", np.ones((2, 3))), ("b", np.ones((5, 4)))])
+
+
+def test_static_sizes_take_the_shapes_then_the_assumed_size_then_64():
+    # The TensorFlow runtime's rule, on shapes that are always known here.
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    assert runtime._static_sizes("ij,jk->ijk", a, b) == [2, 3, 4]
+    assert runtime._static_sizes("ij->ijm", a, assumed={"m": 8}) == [2, 3, 8]
+    assert runtime._static_sizes("i->im", np.ones(5)) == [5, 64]

@@ -130,6 +130,37 @@ def test_induced_diagonal_under_vmap():
     np.testing.assert_array_equal(induced, expected)
 
 
+# ---- _vjp, _jacobian
+
+
+def test_vjp_of_small_closed_forms_holomorphic_for_complex_dtypes():
+    x = torch.tensor([1.0, -2.0, 3.0])
+    value, gradient = runtime._vjp(lambda x: (x**3).sum(), x, torch.tensor(1.0))
+    np.testing.assert_allclose(gradient, 3 * x.numpy() ** 2)
+    assert float(value) == 20.0  # 1 - 8 + 27
+    # A function that ignores its variable has a zero gradient.
+    _, zero = runtime._vjp(lambda x: torch.tensor(5.0), x, torch.tensor(1.0))
+    np.testing.assert_array_equal(zero, np.zeros(3))
+    # d(z^2)/dz = 2z, with a cotangent of 1; with cotangent c, 2zc.
+    z = torch.tensor([1 + 2j, -0.5j])
+    for c in (torch.ones(2, dtype=z.dtype), torch.tensor([2 - 1j, 1j])):
+        _, gradient = runtime._vjp(lambda z: z * z, z, c)
+        np.testing.assert_allclose(gradient, 2 * z.numpy() * c.numpy())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_jacobian_of_a_map_with_a_closed_form(dtype):
+    rng = np.random.default_rng(3)
+    a = torch.tensor(rng.standard_normal((4, 3)), dtype=dtype)
+    x = torch.tensor(rng.standard_normal(3) + (1j * rng.standard_normal(3) if dtype.is_complex else 0), dtype=dtype)
+    jacobian = runtime._jacobian(lambda x: a @ x + (x * x).sum(), x)  # 3 -> 4
+    expected = a.numpy() + 2 * x.numpy()
+    np.testing.assert_allclose(jacobian, expected, rtol=1e-12)
+    matrix = runtime._jacobian(lambda m: m * m, a)  # 4x3 -> 4x3: [a, b, c, d] shaped
+    assert matrix.shape == (4, 3, 4, 3)
+    np.testing.assert_allclose(matrix.reshape(12, 12), np.diag(2 * a.numpy().reshape(12)), rtol=1e-12)
+
+
 # ---- the small ones
 
 

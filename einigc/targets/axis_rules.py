@@ -1,4 +1,4 @@
-"""The run-time axis checks of the numpy, torch and jax runtimes on plain Python shapes; copied with them, by source.
+"""The numpy, torch and jax runtimes' axis checks and sizes on plain Python shapes; copied with them, by source.
 
 The rules and messages are those of the TensorFlow runtime's _AxisCheck, for
 frameworks whose shapes are known when the checks run: numpy and eager torch
@@ -34,6 +34,20 @@ def _check_shapes(
     if len(_passed) >= 1024:
         _passed.clear()
     _passed.add(key)
+
+
+def _static_sizes(spec, *operands, assumed=None):
+    # The sizes of the letters after '->' in `spec` from the operands' shapes
+    # (anything with a .shape), to choose a contraction order when called;
+    # a letter no operand has counts as its `where ~` size in `assumed`,
+    # else 64, as the compile-time plan did (as the TensorFlow runtime does).
+    words, letters = spec.split("->")
+    known = {}
+    for word, operand in zip(words.split(","), operands):
+        for letter, size in zip(word, operand.shape):
+            known.setdefault(letter, size)
+    assumed = assumed or {}
+    return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
 
 def _is_run(term):

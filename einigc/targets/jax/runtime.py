@@ -13,7 +13,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from einigc.targets.axis_rules import _check_shapes
+from einigc.targets.axis_rules import _check_shapes, _static_sizes  # noqa: F401
 
 
 def _check_axes(function, spec, operands, sizes=None):
@@ -95,3 +95,10 @@ def _require_bool(array, function, operand):
         raise TypeError(
             f"{function}: operand '{operand}' must be boolean, got {array.dtype.name}"
         )
+
+
+def _jacobian(function, primal):
+    # The full Jacobian J[a, b] = d a / d b. jax's derivatives are
+    # holomorphic already; jax.jacrev takes complex inputs only when told.
+    # (A VJP needs no helper: jax.vjp is holomorphic too.)
+    return jax.jacrev(function, holomorphic=jnp.iscomplexobj(primal))(primal)

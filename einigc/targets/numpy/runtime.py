@@ -9,7 +9,7 @@ imported from einigc.targets.axis_rules are copied in place of the import.
 
 import numpy as np
 
-from einigc.targets.axis_rules import _check_shapes
+from einigc.targets.axis_rules import _check_shapes, _static_sizes  # noqa: F401
 
 
 def _check_axes(function, spec, operands, sizes=None):

@@ -9,7 +9,7 @@ imported from einigc.targets.axis_rules are copied in place of the import.
 
 import torch
 
-from einigc.targets.axis_rules import _check_shapes
+from einigc.targets.axis_rules import _check_shapes, _static_sizes  # noqa: F401
 
 
 def _check_axes(function, spec, operands, sizes=None):
@@ -106,3 +106,27 @@ def _require_bool(tensor, function, operand):
             f"{function}: operand '{operand}' must be boolean, "
             f"got {_dtype_name(tensor.dtype)}"
         )
+
+
+def _vjp(function, primal, cotangent):
+    # `function`'s value at `primal` and cotangent^T J, J[a, b] = d a / d b.
+    # PyTorch, as TensorFlow, gives the conjugate for complex dtypes:
+    # conjugating in and out makes it holomorphic (d(z^2)/dz = 2z). Out of
+    # place: a lazy conjugate, which .numpy() refuses, is no result to give.
+    value, pullback = torch.func.vjp(function, primal)
+    complex_ = primal.is_complex()
+    (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
+    return value, gradient.conj_physical() if complex_ else gradient
+
+
+def _jacobian(function, primal):
+    # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes):
+    # one reverse pass per entry of the value, batched by vmap. Not
+    # torch.func.jacrev, which refuses complex inputs; the basis is real,
+    # so only the rows are conjugated.
+    value, pullback = torch.func.vjp(function, primal)
+    size = value.numel()
+    basis = torch.eye(size, dtype=value.dtype, device=value.device)
+    (rows,) = torch.func.vmap(pullback)(basis.reshape(size, *value.shape))
+    rows = rows.conj_physical() if primal.is_complex() else rows
+    return rows.reshape(*value.shape, *primal.shape)
