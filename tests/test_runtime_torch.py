@@ -75,14 +75,16 @@ def test_check_axes_under_torch_compile_guards_on_the_sizes():
     # of inductor's code generation on this CPU.
     def product(a, b):
         a, b = runtime._check_axes("compiled", "ij,jk", [("a", a), ("b", b)])
-        return runtime._diagonal(a @ b, "ii", "i")
+        return runtime._diagonal(a @ b, "ii", "i"), runtime._induced_diagonal(a, "ij", "iji")
 
-    compiled = torch.compile(product, backend="eager", dynamic=True)
+    compiled = torch.compile(product, backend="eager", dynamic=True, fullgraph=True)
     a, b = torch.arange(6.0).reshape(2, 3), torch.arange(6.0).reshape(3, 2)
-    np.testing.assert_array_equal(compiled(a, b), np.diag(a.numpy() @ b.numpy()))
-    np.testing.assert_array_equal(compiled(a.T, b.T), np.diag(a.T.numpy() @ b.T.numpy()))
-    with pytest.raises(ValueError) as raised:
-        compiled(a, a)
+    for x, y in [(a, b), (a.T, b.T)]:  # the second with other sizes: SymInts
+        diagonal, induced = compiled(x, y)
+        np.testing.assert_array_equal(diagonal, np.diag(x.numpy() @ y.numpy()))
+        np.testing.assert_array_equal(induced, induced_reference(x.numpy(), "ij", "iji", dict(zip("ij", x.shape))))
+    with pytest.raises(ValueError) as raised:  # raised while tracing: eager fallback
+        torch.compile(product, backend="eager", dynamic=True)(a, a)
     assert str(raised.value) == "compiled: axis 'j' is 3 in 'a' but 2 in 'b'"
 
 
