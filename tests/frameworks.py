@@ -12,8 +12,9 @@ makes the suite run as on a machine without them: their modules are shadowed
 by packages that raise ModuleNotFoundError, in this process and, through
 PYTHONPATH, in every Python subprocess it starts (except `python -I`).
 
-Another framework (JAX, PyTorch) is a row of FRAMEWORKS, and a fixture in
-conftest.py (listed in its _FRAMEWORK_FIXTURES) if tests take it one by one.
+Another framework is a row of FRAMEWORKS (as torch and jax are), and a
+fixture in conftest.py (listed in its _FRAMEWORK_FIXTURES) if tests take it
+one by one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from pathlib import Path
 # TensorFlow blocks Keras too, which would otherwise import it.
 FRAMEWORKS: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow", "tf_keras", "keras"),
+    "torch": ("torch", "functorch", "torchgen"),
+    "jax": ("jax", "jaxlib"),
 }
 
 BLOCK_VARIABLE = "EINIG_BLOCK_FRAMEWORKS"

@@ -6,6 +6,9 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from einigc.errors import InternalError
 from einigc.targets.runtime_source import read, runtime
 from tests.conftest import REPO
 
@@ -78,3 +81,20 @@ def test_the_compiler_reads_the_runtime_without_importing_tensorflow():
         [sys.executable, "-c", code], cwd=REPO, env={"PYTHONPATH": str(REPO)}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_what_a_runtime_imports_from_einigc_is_copied_in_place_of_the_import(tmp_path):
+    path = tmp_path / "runtime.py"
+    path.write_text(
+        '"""A runtime."""\n\nimport numpy as np\n\nfrom einigc.targets.axis_rules import _check_shapes\n\n\n'
+        "def _check(shape):\n    _check_shapes('f', 'ij', ['a'], [np.shape(shape)])\n",
+        encoding="utf-8",
+    )
+    module = read(path)
+    names = [d.name for d in module.needed(["_check"])]
+    assert names[0] == "_check_shapes" and names[-1] == "_check" and "_AxisCheck" in names
+    assert module.imports == (("np", "numpy"), ("math", "math"))  # the axis rules' import, none of einigc
+    assert module.modules_used(module.needed(["_check"])) == ["math", "numpy"]
+    path.write_text("from einigc.targets.axis_rules import _no_such_rule\n", encoding="utf-8")
+    with pytest.raises(InternalError, match="_no_such_rule"):
+        read(path)

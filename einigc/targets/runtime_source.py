@@ -59,12 +59,22 @@ def runtime(target: str) -> Runtime:
 
 
 def read(path: Path) -> Runtime:
+    """A runtime module; what it imports from einigc's own pure-Python modules
+    (`from einigc.targets.axis_rules import _check_shapes`) becomes that module's
+    definitions (all of them: the copies take what they need) and imports."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     tree = ast.parse(text, str(path))
-    imports = tuple(_imported_names(tree))
+    imported = tuple(_imported_names(tree))
+    shared = [read(_shared_path(module)) for module in dict.fromkeys(m for _, m in imported) if _is_shared(module)]
+    imports = tuple(bound for bound in imported if not _is_shared(bound[1]))
+    imports += tuple(bound for module in shared for bound in module.imports if bound not in imports)
+    definitions = [definition for module in shared for definition in module.definitions]
+    missing = {name for name, module in imported if _is_shared(module)} - {d.name for d in definitions}
+    if missing:  # a copy binds a definition by its own name only: no `as`
+        raise InternalError("emit", f"{path.name}: imports {sorted(missing)}, which no einigc module defines")
     top_level = {name for name, _ in imports} | {name for node in tree.body for name in _defined_names(node)}
-    definitions = []
+    top_level |= {definition.name for definition in definitions}
     for node in tree.body:
         names = _defined_names(node)
         if not names:
@@ -75,7 +85,19 @@ def read(path: Path) -> Runtime:
         used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         source = "\n".join(lines[_first_line(node, lines) : node.end_lineno])
         definitions.append(Definition(name, source + "\n", frozenset((used & top_level) - {name})))
+    names = [definition.name for definition in definitions]
+    if len(set(names)) < len(names):
+        raise InternalError("emit", f"{path.name}: a name defined twice, here and in a module it imports from")
     return Runtime(tuple(definitions), imports)
+
+
+def _is_shared(module: str) -> bool:
+    return module.startswith("einigc.")
+
+
+def _shared_path(module: str) -> Path:
+    # "einigc.targets.axis_rules" -> <the einigc package>/targets/axis_rules.py
+    return Path(__file__).resolve().parent.parent.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
 def _imported_names(tree: ast.Module):
