@@ -4,7 +4,7 @@ fallback is held to it here. Runs without TensorFlow."""
 
 from __future__ import annotations
 
-from einigc import emit
+from einigc.targets.tensorflow import printer
 from einigc.compiler import compile_text
 from einigc.plan import DEFAULT_SIZE
 
@@ -20,7 +20,7 @@ def test_the_generated_module_prints_the_default_size_where_it_needs_it():
 
 
 def test_the_trace_time_comment_follows_the_constant(monkeypatch):
-    monkeypatch.setattr(emit, "DEFAULT_SIZE", 7)
+    monkeypatch.setattr(printer, "DEFAULT_SIZE", 7)
     source = compile_text(UNSIZED).source
     assert "(7 where a size is unknown)" in source
     assert f"({DEFAULT_SIZE} where a size is unknown)" not in source

@@ -6,10 +6,11 @@ under tf.function with static and unknown sizes (the reshapes and MatMul).
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.ein_harness import compile_module
 from tests.test_lowering import code_lines, function_source
+
+tf = pytest.importorskip("tensorflow")
 
 SPECS = """\
 heads(x, w) = einsum("bqa,ahc->bqhc", x, w)
