@@ -59,6 +59,8 @@ WRONG_OPERANDS = [
         "f: the '...' axes of 'a' ([2, 5]) and 'c' ([2, 4]) do not broadcast",
     ),
     ("(...i),...i", [(6,), (2, 4)], None, "f: group '(...i)' of 'a' ((...i)) has size 6, but its members make 8"),
+    # Too few axes even for the letters: the rank message, not an empty list of composites.
+    ("ijK,K", [(2,), (3,)], None, "f: operand 'a' (ijK) needs rank >= 2, got shape (2,)"),
 ]
 
 # Right operands: (spec, operand shapes, `where` sizes).

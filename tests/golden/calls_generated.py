@@ -241,6 +241,8 @@ class _AxisCheck:
         known = {run: composites[run][0] for run in runs if run in composites}
         unknown = set(runs) - set(known)
         in_runs = rank - (len(terms) - len(runs))
+        if in_runs < 0:
+            return known  # too few axes even for its letters: the rank check says so
         left = in_runs - sum(known[run] for run in runs if run in known)
         if len(unknown) == 1:
             (run,) = unknown
