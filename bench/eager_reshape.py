@@ -91,10 +91,11 @@ def patched(source, eager_branch=True, shapes=True):
             lambda m: m.group(0) + EAGER_BRANCH.format(spec=m.group(2) + "->" + OUTPUTS[m.group(1)])[1:],
             source,
         )
-    return source + "\n\n" + runtime_source("_shape", "_equation") + "\n"
+    return source + HELPERS + runtime_source("_shape", "_equation") + "\n"
 
 
 OUTPUTS = {"composite": "IK", "batched": "bIK"}
+HELPERS = "\n\n# ---- the runtime helpers the port adds\n\n"
 
 
 def targets_table(tf, np, module, rounds, budget):
@@ -196,6 +197,7 @@ def cases_table(tf, np, rounds, budget, only):
 
 
 def _function_source(source, name):
+    source = source.split(HELPERS)[0]
     match = re.search(rf"\ndef {name}\(.*?(?=\ndef |\Z)", source, re.S)
     return match.group(0) if match else ""
 

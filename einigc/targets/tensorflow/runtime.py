@@ -462,7 +462,7 @@ def _diagonal(tensor, axes, result_axes):
     # laid out as `result_axes`: one gather of just those entries. Raw ops
     # skip the wrappers' per-call Python work, which eagerly is most of it.
     index = _index_once(_diagonal_index, tensor, axes, result_axes)
-    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
@@ -559,11 +559,11 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
     # _diagonal).
     index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
-    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     flat = tf.raw_ops.ScatterNd(
-        indices=index, updates=updates, shape=[math.prod(result_shape)]
+        indices=index, updates=updates, shape=_shape([math.prod(result_shape)])
     )
-    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=_shape(result_shape))
 
 
 def _induced_index(dims, axes, result_axes):
