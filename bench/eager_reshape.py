@@ -9,13 +9,15 @@ round), medians of per-round ratios (reuses eager_crossover's timing):
   composites  `Ij,jK->IK` and `bIj,jK->bIK` over sizes: the generated code
               today, with `_shape` targets, and with an eager branch of one
               Einsum op whose equation `_equation` spells at call time;
-              eagerly, and under tf.function (where `_shape` returns the list)
+              eagerly, and under tf.function (where `_shape` returns the list);
+              `bqa,ahc->bqhc`: its eager choice (Einsum op) against its MatMul
+              branch run eagerly with `_shape` targets
   cases       every case of bench/cases.py at `make bench`'s sizes, eagerly:
               the generated module today against the same module hand-patched
               (reshape targets through `_shape`, the composite's eager branch)
 
 The patched module is the generated one with text replaced (see `patched`):
-it is how the printer would print the port described in the README's notes.
+it is how the printer would print the port (bench/results/eager_reshape.md).
 
 `python bench/eager_reshape.py [--rounds N] [--budget SECONDS] [--only NAME]`
 """
@@ -40,6 +42,7 @@ from bench.eager_crossover import compare  # noqa: E402
 COMPOSITE_SPECS = '''
 composite(x, y) = einsum("Ij,jK->IK", x, y)
 batched(x, y) = einsum("bIj,jK->bIK", x, y)
+heads(x, w) = einsum("bqa,ahc->bqhc", x, w)
 '''
 
 # The composite's eager branch, as the printer would print it.
@@ -120,6 +123,7 @@ def targets_table(tf, np, module, rounds, budget):
     return "\n".join(lines)
 
 
+HEADS_SIZES = [(1, 4, 8, 2, 4), (4, 16, 32, 4, 8), (4, 32, 64, 8, 16), (8, 64, 128, 8, 32), (16, 128, 256, 16, 32)]
 COMPOSITE_SIZES = [(2, 4, 8, 2, 4), (4, 8, 32, 4, 8), (8, 16, 64, 4, 16), (16, 32, 128, 8, 32), (16, 32, 256, 8, 32)]
 BATCHED_SIZES = [(2, 2, 4, 8, 2, 4), (4, 4, 8, 32, 4, 8), (8, 8, 16, 64, 4, 16), (8, 16, 32, 256, 8, 32)]
 
@@ -129,10 +133,14 @@ def composites_table(tf, np, today, shapes_only, both, rounds, budget):
     for name, equation, sizes in (
         ("composite", "abj,jcd->abcd", COMPOSITE_SIZES),
         ("batched", "zabj,jcd->zabcd", BATCHED_SIZES),
+        ("heads", "bqa,ahc->bqhc", HEADS_SIZES),
     ):
         rows = []
         for size in sizes:
-            if name == "composite":
+            if name == "heads":  # today's eager choice against its graph branch run eagerly
+                b, q, a, h, c = size
+                xs, ys, flops = (b, q, a), (a, h, c), 2 * b * q * a * h * c
+            elif name == "composite":
                 a, b, j, c, d = size
                 xs, ys, flops = (a, b, j), (j, c, d), 2 * a * b * j * c * d
             else:
@@ -155,7 +163,8 @@ def composites_table(tf, np, today, shapes_only, both, rounds, budget):
                 rows.append((size, flops, mode, compare(variants, (x, y), rounds, budget)))
                 print(f"  {name} {size} {mode} done", file=sys.stderr)
         names = list(eager)
-        spec = "Ij,jK->IK (a, b, j, c, d)" if name == "composite" else "bIj,jK->bIK (b, a1, a2, j, c, d)"
+        spec = {"composite": "Ij,jK->IK (a, b, j, c, d)", "batched": "bIj,jK->bIK (b, a1, a2, j, c, d)",
+                "heads": "bqa,ahc->bqhc (b, q, a, h, c); _shape: its MatMul branch eagerly (no Einsum op)"}[name]
         lines += [f"### `{spec}`", "", "| sizes | FLOPs | mode | " + " | ".join(f"{n} µs" for n in names)
                   + " | " + " | ".join(f"{n}/tf.einsum" for n in names[:-1]) + " |",
                   "| --- | ---: | --- | " + " | ".join("---:" for _ in names) + " | " + " | ".join("---:" for _ in names[:-1]) + " |"]
@@ -171,7 +180,6 @@ def cases_table(tf, np, rounds, budget, only):
 
     text = (REPO / "bench" / "cases.ein").read_text()
     source = compiled(text)
-    OUTPUTS["composite"] = "IK"
     today = load(source, "cases_today")
     after = load(patched(source), "cases_after")
     lines = ["### Bench cases eagerly (make bench's sizes)", "",
@@ -215,7 +223,8 @@ def main(argv=None):
     random.seed(0)
     source = compiled(COMPOSITE_SPECS)
     today = load(source, "composites_today")
-    shapes_only = load(patched(source, eager_branch=False), "composites_shape")
+    matmul_eagerly = patched(source, eager_branch=False).replace("if tf.executing_eagerly():", "if False:")
+    shapes_only = load(matmul_eagerly, "composites_shape")
     both = load(patched(source), "composites_both")
     print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU(s), load {os.getloadavg()[0]:.2f};"
           f" {args.rounds} rounds, medians of per-round ratios\n")
