@@ -500,7 +500,7 @@ def _diagonal(tensor, axes, result_axes):
     # laid out as `result_axes`: one gather of just those entries. Raw ops
     # skip the wrappers' per-call Python work, which eagerly is most of it.
     index = _index_once(_diagonal_index, tensor, axes, result_axes)
-    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
@@ -597,11 +597,11 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
     # _diagonal).
     index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
-    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     flat = tf.raw_ops.ScatterNd(
-        indices=index, updates=updates, shape=[math.prod(result_shape)]
+        indices=index, updates=updates, shape=_shape([math.prod(result_shape)])
     )
-    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=_shape(result_shape))
 
 
 def _induced_index(dims, axes, result_axes):
@@ -670,6 +670,22 @@ def _static_sizes(spec, *operands, assumed=None):
                 known.setdefault(letter, size)
     assumed = assumed or {}
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
+
+
+def _shape(sizes, _cache={}):
+    # A reshape's target. Eagerly every size is an int: an int32 tensor made
+    # once per target, which TensorFlow takes as it is (a list of ints is
+    # converted on every call, ~25 µs here). While tracing the list as it
+    # is: it may hold sizes unknown until run time, and the graph folds it.
+    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
+        return sizes
+    key = tuple(sizes)
+    if key not in _cache:
+        if len(_cache) >= 1024:
+            _cache.clear()
+        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
+        _cache[key] = tf.constant(key, dtype)
+    return _cache[key]
 
 
 def bmm3(x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:

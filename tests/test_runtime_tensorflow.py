@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -215,3 +217,65 @@ def test_trace_when_eager_runs_the_function_traced_and_keeps_its_name():
     value, eagerly = double(tf.constant([1.0, 2.0]))
     np.testing.assert_array_equal(value, [2.0, 4.0])
     assert not bool(eagerly) and double.__name__ == "double" and double.__doc__ == "Twice x."
+
+
+# ---- _shape, _equation
+
+
+def test_shape_is_one_int32_tensor_per_target_eagerly():
+    target = runtime._shape([4, 16])
+    assert isinstance(target, tf.Tensor) and target.dtype == tf.int32
+    np.testing.assert_array_equal(target, [4, 16])
+    assert runtime._shape([4, 16]) is target  # made once, found after
+    assert runtime._shape([2**31, 1]).dtype == tf.int64
+    x = np.arange(64, dtype=np.float32).reshape(8, 8)
+    np.testing.assert_array_equal(tf.reshape(x, runtime._shape([4, -1])), x.reshape(4, 16))
+    np.testing.assert_array_equal(tf.raw_ops.Reshape(tensor=x, shape=runtime._shape([64])), x.reshape(64))
+    # A size that is a tensor (never one eagerly from _dims) keeps the list.
+    sizes = [tf.constant(4), 16]
+    assert runtime._shape(sizes) is sizes
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_shape_keeps_the_list_while_tracing_unknown_sizes(jit_compile):
+    def flatten(x):
+        dims = runtime._dims(x)
+        target = [dims[0], math.prod(dims[1:])]
+        assert runtime._shape(target) is target  # the list, tensors and all
+        return tf.reshape(x, runtime._shape(target))
+
+    function = tf.function(flatten, input_signature=[tf.TensorSpec([None, 3, None])], jit_compile=jit_compile)
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_array_equal(function(x), x.reshape(2, 12))
+    static = tf.function(lambda x: tf.reshape(x, runtime._shape([6, 4])), jit_compile=jit_compile)
+    np.testing.assert_array_equal(static(x), x.reshape(6, 4))
+
+
+@pytest.mark.parametrize(
+    "spec, shapes, equation",
+    [
+        ("Ij,jK->IK", [(2, 3, 4), (4, 5, 6)], "abj,jcd->abcd"),
+        ("Ij,jK->IK", [(4,), (4, 5)], "j,ja->a"),  # a composite of no axes
+        ("bIj,jK->bIK", [(2, 3, 4, 5), (5, 6)], "bacj,jd->bacd"),
+        ("...Ij,jI->...", [(7, 2, 3, 4), (4, 2, 3)], "...abj,jab->..."),  # `...` stays
+        ("IJ,J->I", [(2, 3, 4), (3, 4)], "abc,bc->a"),  # J's rank from y, then I's from x
+    ],
+)
+def test_equation_spells_composites_for_the_operands_ranks_and_matches_numpy(spec, shapes, equation):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    operands = [tf.constant(array) for array in arrays]
+    assert runtime._equation(spec, *operands) == equation
+    expected = np.einsum(equation, *arrays)
+    np.testing.assert_allclose(tf.raw_ops.Einsum(inputs=operands, equation=equation), expected, rtol=1e-5, atol=1e-5)
+    # The ranks are static while tracing too, with unknown sizes.
+    traced_einsum = traced(
+        lambda *xs: tf.raw_ops.Einsum(inputs=list(xs), equation=runtime._equation(spec, *xs)),
+        *[[None] * len(shape) for shape in shapes],
+    )
+    np.testing.assert_allclose(traced_einsum(*operands), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_equation_refuses_ranks_that_leave_a_composite_open():
+    with pytest.raises(ValueError, match=r"^\.\.\.Ij,jK->\.\.\.IK: the ranks \(3, 2\) leave a composite's open"):
+        runtime._equation("...Ij,jK->...IK", tf.ones([2, 3, 4]), tf.ones([4, 5]))

@@ -467,7 +467,7 @@ def _diagonal(tensor, axes, result_axes):
     # laid out as `result_axes`: one gather of just those entries. Raw ops
     # skip the wrappers' per-call Python work, which eagerly is most of it.
     index = _index_once(_diagonal_index, tensor, axes, result_axes)
-    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
@@ -556,6 +556,22 @@ def _strided_positions(axes, size, stride, dtype):
         steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
         index += tf.reshape(steps, along)
     return index
+
+
+def _shape(sizes, _cache={}):
+    # A reshape's target. Eagerly every size is an int: an int32 tensor made
+    # once per target, which TensorFlow takes as it is (a list of ints is
+    # converted on every call, ~25 µs here). While tracing the list as it
+    # is: it may hold sizes unknown until run time, and the graph folds it.
+    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
+        return sizes
+    key = tuple(sizes)
+    if key not in _cache:
+        if len(_cache) >= 1024:
+            _cache.clear()
+        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
+        _cache[key] = tf.constant(key, dtype)
+    return _cache[key]
 
 
 def gram_trace(x: tf.Tensor) -> tf.Tensor:

@@ -523,11 +523,11 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
     # _diagonal).
     index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
-    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     flat = tf.raw_ops.ScatterNd(
-        indices=index, updates=updates, shape=[math.prod(result_shape)]
+        indices=index, updates=updates, shape=_shape([math.prod(result_shape)])
     )
-    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=_shape(result_shape))
 
 
 def _induced_index(dims, axes, result_axes):
@@ -553,6 +553,22 @@ def _strided_positions(axes, size, stride, dtype):
         steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
         index += tf.reshape(steps, along)
     return index
+
+
+def _shape(sizes, _cache={}):
+    # A reshape's target. Eagerly every size is an int: an int32 tensor made
+    # once per target, which TensorFlow takes as it is (a list of ints is
+    # converted on every call, ~25 µs here). While tracing the list as it
+    # is: it may hold sizes unknown until run time, and the graph folds it.
+    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
+        return sizes
+    key = tuple(sizes)
+    if key not in _cache:
+        if len(_cache) >= 1024:
+            _cache.clear()
+        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
+        _cache[key] = tf.constant(key, dtype)
+    return _cache[key]
 
 
 def tensordot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:

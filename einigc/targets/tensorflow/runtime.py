@@ -464,7 +464,7 @@ def _diagonal(tensor, axes, result_axes):
     # laid out as `result_axes`: one gather of just those entries. Raw ops
     # skip the wrappers' per-call Python work, which eagerly is most of it.
     index = _index_once(_diagonal_index, tensor, axes, result_axes)
-    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
@@ -561,11 +561,11 @@ def _induced_diagonal(tensor, axes, result_axes):
     # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
     # _diagonal).
     index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
-    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
     flat = tf.raw_ops.ScatterNd(
-        indices=index, updates=updates, shape=[math.prod(result_shape)]
+        indices=index, updates=updates, shape=_shape([math.prod(result_shape)])
     )
-    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=_shape(result_shape))
 
 
 def _induced_index(dims, axes, result_axes):
@@ -650,3 +650,50 @@ def _trace_when_eager(function):
         return function(*args, **kwargs)
 
     return run
+
+
+def _shape(sizes, _cache={}):
+    # A reshape's target. Eagerly every size is an int: an int32 tensor made
+    # once per target, which TensorFlow takes as it is (a list of ints is
+    # converted on every call, ~25 µs here). While tracing the list as it
+    # is: it may hold sizes unknown until run time, and the graph folds it.
+    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
+        return sizes
+    key = tuple(sizes)
+    if key not in _cache:
+        if len(_cache) >= 1024:
+            _cache.clear()
+        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
+        _cache[key] = tf.constant(key, dtype)
+    return _cache[key]
+
+
+def _equation(spec, *operands, _cache={}):
+    # `spec` ("Ij,jK->IK") as one Einsum equation for these operands: each
+    # composite spelled out as letters the spec does not use, as many as the
+    # operands' ranks give it ("abj,jcd->abcd"); `...` stays, the Einsum op
+    # takes it. Once per spec and ranks. Groups and `_` are not einsum.
+    ranks = tuple(len(operand.shape) for operand in operands)
+    key = (spec, ranks)
+    if key not in _cache:
+        words, result = spec.split("->")
+        words = words.split(",")
+        terms = [_spec_terms(word) for word in words]
+        found = _AxisCheck(spec, words, None).run_ranks(words, terms, ranks)
+        run_ranks = {run: n for runs in found for run, n in runs.items()}
+        free = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        free = (c for c in free if c not in spec)
+        letters = {
+            run: "".join(next(free) for _ in range(n))
+            for run, n in run_ranks.items()
+            if run != "..."
+        }
+
+        def spelled(word):
+            terms = _spec_terms(word)
+            if any(_is_run(t) and t != "..." and t not in letters for t in terms):
+                raise ValueError(f"{spec}: the ranks {ranks} leave a composite's open")
+            return "".join(letters.get(term, term) for term in terms)
+
+        _cache[key] = ",".join(map(spelled, words)) + "->" + spelled(result)
+    return _cache[key]
