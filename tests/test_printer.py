@@ -9,7 +9,7 @@ import pytest
 
 from einigc import ir
 from einigc.errors import InternalError
-from einigc.targets.tensorflow.printer import Printer, render_function
+from einigc.targets.tensorflow.printer import Printer, _render_statements, render_function
 
 
 def text(node) -> str:
@@ -32,8 +32,19 @@ def test_runs_slice_and_splice_into_reshapes():
     assert text(run) == "x_shape[1 + A_rank:-1]"
     assert text(ir.Slice("r", None, None)) == "r[:]"
     reshape = ir.Reshape("x", (ir.Dim("x_shape", ir.Const(0)), ir.Shape("A_shape"), ir.Const(1)))
-    assert text(reshape) == "tf.reshape(x, [x_shape[0]] + A_shape + [1])"
-    assert text(ir.Reshape("x", ())) == "tf.reshape(x, [])"
+    assert text(reshape) == "tf.reshape(x, _shape([x_shape[0]] + A_shape + [1]))"
+    assert text(ir.Reshape("x", ())) == "tf.reshape(x, _shape([]))"
+
+
+def test_a_reshape_that_runs_only_while_tracing_takes_its_list_as_it_is():
+    # The graph branch of an eager choice: `_shape` would only return the list there.
+    reshape = ir.Reshape("x", (ir.Dim("x_shape", ir.Const(0)), ir.Const(4)))
+    choice = ir.EagerChoice((ir.Assign("y", ir.Einsum("ij->ij", ("x",))),), (ir.Assign("y", reshape),))
+    printer = Printer()
+    lines = _render_statements((choice,), printer)
+    assert "    y = tf.reshape(x, [x_shape[0], 4])" in lines
+    assert "shape" not in printer.helpers
+    assert text(reshape) == "tf.reshape(x, _shape([x_shape[0], 4]))"  # elsewhere it may run eagerly
 
 
 def test_imports_are_collected_from_what_was_printed():
