@@ -154,11 +154,10 @@ def _is_run(term):
     return term == "..." or "A" <= term <= "Z"
 
 
-class _AxisCheck:
+class _AxisSizes:
     # The sizes seen so far for each letter, composite, `...` and whole
     # group, with the operand they came from; the conditions that only the
-    # run time can decide. In the order of a check: the operands' ranks and
-    # the ranks of their runs, each term's size, then the groups' members.
+    # run time can decide.
 
     def __init__(self, function, words, sizes):
         self.function = function
@@ -198,112 +197,6 @@ class _AxisCheck:
                 tf.equal(tf.cast(known, tf.int64), tf.cast(size, tf.int64)),
                 run_time_message,
             )
-
-    # ---- ranks
-
-    def operands(self, names, tensors):
-        terms = [_spec_terms(word) for word in self.words]
-        ranks = [tf.TensorShape(tensor.shape).rank for tensor in tensors]
-        run_ranks = self.run_ranks(names, terms, ranks)
-        for name, word, ts, tensor, rank, runs in zip(
-            names, self.words, terms, tensors, ranks, run_ranks
-        ):
-            dims = self.operand_dims(f"operand '{name}' ({word})", ts, tensor, rank)
-            for term, size in _term_sizes(ts, dims, runs):
-                self.term(name, word, term, size)
-
-    def operand_dims(self, where, terms, tensor, rank):
-        # The sizes of the axes of `tensor`, once its rank fits its terms:
-        # exactly one axis per term but runs, at least that many with runs.
-        fixed = sum(not _is_run(term) for term in terms)
-        has_runs = fixed < len(terms)
-        self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
-        if rank is None:
-            return self.dims_of_unknown_rank(where, terms, tensor, fixed, has_runs)
-        shape = tf.TensorShape(tensor.shape)
-        if has_runs and rank < fixed:
-            self.fail(f"{where} needs rank >= {fixed}, got shape {shape}")
-        if not has_runs and rank != fixed:
-            self.fail(f"{where} must have rank {fixed}, got shape {shape}")
-        return _dims(tensor)
-
-    def dims_of_unknown_rank(self, where, terms, tensor, fixed, has_runs):
-        # A rank unknown while tracing is asserted; a composite cannot be
-        # laid out without it (a `...` can: it takes what the others leave).
-        if any(_is_run(term) and term != "..." for term in terms):
-            self.fail(
-                f"{where}: its rank is unknown while tracing, and its composites "
-                "need the rank; give the input signature a rank, "
-                "e.g. tf.TensorSpec([None, None])"
-            )
-        rank = tf.rank(tensor)
-        self.require(
-            rank >= fixed if has_runs else tf.equal(rank, fixed),
-            f"{where} needs rank {'>= ' if has_runs else ''}{fixed}",
-        )
-        dims = tf.shape(tensor, out_type=tf.int64)
-        return dims if has_runs else [dims[axis] for axis in range(fixed)]
-
-    def run_ranks(self, names, terms, ranks):
-        # The rank of each run of each operand: an operand whose runs but
-        # one have known ranks fixes that one (a repeated composite, `II`,
-        # splits its axes into equal parts), until nothing changes.
-        composites = {}  # composite -> (rank, the operand that fixed it)
-        found = [{} for _ in terms]
-        changed = True
-        while changed:
-            changed = False
-            for k, (name, word, ts, rank) in enumerate(
-                zip(names, self.words, terms, ranks)
-            ):
-                runs = [term for term in ts if _is_run(term)]
-                if rank is None or not runs:
-                    continue
-                found[k] = self.operand_run_ranks(name, word, ts, rank, composites)
-                for run, run_rank in found[k].items():
-                    if run not in composites and run != "...":  # `...` is local
-                        composites[run] = (run_rank, name)
-                        changed = True
-        return found
-
-    def operand_run_ranks(self, name, word, terms, rank, composites):
-        # The ranks of one operand's runs that the composites fixed so far
-        # give, with the one the axes `left` give if just one is unknown.
-        where = f"operand '{name}' ({word})"
-        runs = [term for term in terms if _is_run(term)]
-        known = {run: composites[run][0] for run in runs if run in composites}
-        unknown = set(runs) - set(known)
-        in_runs = rank - (len(terms) - len(runs))
-        if in_runs < 0:
-            return known  # too few axes even for its letters: the rank check says so
-        left = in_runs - sum(known[run] for run in runs if run in known)
-        if len(unknown) == 1:
-            (run,) = unknown
-            count = runs.count(run)
-            if left < 0:
-                fixed_by = ", ".join(
-                    f"'{r}' has {n} in '{composites[r][1]}'" for r, n in known.items()
-                )
-                self.fail(
-                    f"{where} has rank {rank}, too small for its composites: {fixed_by}"
-                )
-            if left % count:
-                self.fail(
-                    f"{where} has {left} axes for composite '{run}', "
-                    f"which do not split into {count} equal parts"
-                )
-            known[run] = left // count
-        elif not unknown and left:
-            run = runs[0]
-            if set(runs) == {run} and left % runs.count(run) == 0:
-                self.fail(
-                    f"composite '{run}' has {known[run]} axes in '{composites[run][1]}' "
-                    f"but {known[run] + left // runs.count(run)} in '{name}'"
-                )
-            self.fail(
-                f"{where} has rank {rank}, which its composites' ranks do not make"
-            )
-        return known
 
     # ---- sizes
 
@@ -446,6 +339,117 @@ class _AxisCheck:
             f"{where} is no multiple of the size of its members other than '{member}'",
         )
         self.seen[member] = (size // tf.maximum(product, 1), f"'{name}'")
+
+
+class _AxisCheck(_AxisSizes):
+    # One check, in its order: the operands' ranks and the ranks of their
+    # runs, then each term's size (_AxisSizes), then the groups' members.
+
+    # ---- ranks
+
+    def operands(self, names, tensors):
+        terms = [_spec_terms(word) for word in self.words]
+        ranks = [tf.TensorShape(tensor.shape).rank for tensor in tensors]
+        run_ranks = self.run_ranks(names, terms, ranks)
+        for name, word, ts, tensor, rank, runs in zip(
+            names, self.words, terms, tensors, ranks, run_ranks
+        ):
+            dims = self.operand_dims(f"operand '{name}' ({word})", ts, tensor, rank)
+            for term, size in _term_sizes(ts, dims, runs):
+                self.term(name, word, term, size)
+
+    def operand_dims(self, where, terms, tensor, rank):
+        # The sizes of the axes of `tensor`, once its rank fits its terms:
+        # exactly one axis per term but runs, at least that many with runs.
+        fixed = sum(not _is_run(term) for term in terms)
+        has_runs = fixed < len(terms)
+        self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
+        if rank is None:
+            return self.dims_of_unknown_rank(where, terms, tensor, fixed, has_runs)
+        shape = tf.TensorShape(tensor.shape)
+        if has_runs and rank < fixed:
+            self.fail(f"{where} needs rank >= {fixed}, got shape {shape}")
+        if not has_runs and rank != fixed:
+            self.fail(f"{where} must have rank {fixed}, got shape {shape}")
+        return _dims(tensor)
+
+    def dims_of_unknown_rank(self, where, terms, tensor, fixed, has_runs):
+        # A rank unknown while tracing is asserted; a composite cannot be
+        # laid out without it (a `...` can: it takes what the others leave).
+        if any(_is_run(term) and term != "..." for term in terms):
+            self.fail(
+                f"{where}: its rank is unknown while tracing, and its composites "
+                "need the rank; give the input signature a rank, "
+                "e.g. tf.TensorSpec([None, None])"
+            )
+        rank = tf.rank(tensor)
+        self.require(
+            rank >= fixed if has_runs else tf.equal(rank, fixed),
+            f"{where} needs rank {'>= ' if has_runs else ''}{fixed}",
+        )
+        dims = tf.shape(tensor, out_type=tf.int64)
+        return dims if has_runs else [dims[axis] for axis in range(fixed)]
+
+    def run_ranks(self, names, terms, ranks):
+        # The rank of each run of each operand: an operand whose runs but
+        # one have known ranks fixes that one (a repeated composite, `II`,
+        # splits its axes into equal parts), until nothing changes.
+        composites = {}  # composite -> (rank, the operand that fixed it)
+        found = [{} for _ in terms]
+        changed = True
+        while changed:
+            changed = False
+            for k, (name, word, ts, rank) in enumerate(
+                zip(names, self.words, terms, ranks)
+            ):
+                runs = [term for term in ts if _is_run(term)]
+                if rank is None or not runs:
+                    continue
+                found[k] = self.operand_run_ranks(name, word, ts, rank, composites)
+                for run, run_rank in found[k].items():
+                    if run not in composites and run != "...":  # `...` is local
+                        composites[run] = (run_rank, name)
+                        changed = True
+        return found
+
+    def operand_run_ranks(self, name, word, terms, rank, composites):
+        # The ranks of one operand's runs that the composites fixed so far
+        # give, with the one the axes `left` give if just one is unknown.
+        where = f"operand '{name}' ({word})"
+        runs = [term for term in terms if _is_run(term)]
+        known = {run: composites[run][0] for run in runs if run in composites}
+        unknown = set(runs) - set(known)
+        in_runs = rank - (len(terms) - len(runs))
+        if in_runs < 0:
+            return known  # too few axes even for its letters: the rank check says so
+        left = in_runs - sum(known[run] for run in runs if run in known)
+        if len(unknown) == 1:
+            (run,) = unknown
+            count = runs.count(run)
+            if left < 0:
+                fixed_by = ", ".join(
+                    f"'{r}' has {n} in '{composites[r][1]}'" for r, n in known.items()
+                )
+                self.fail(
+                    f"{where} has rank {rank}, too small for its composites: {fixed_by}"
+                )
+            if left % count:
+                self.fail(
+                    f"{where} has {left} axes for composite '{run}', "
+                    f"which do not split into {count} equal parts"
+                )
+            known[run] = left // count
+        elif not unknown and left:
+            run = runs[0]
+            if set(runs) == {run} and left % runs.count(run) == 0:
+                self.fail(
+                    f"composite '{run}' has {known[run]} axes in '{composites[run][1]}' "
+                    f"but {known[run] + left // runs.count(run)} in '{name}'"
+                )
+            self.fail(
+                f"{where} has rank {rank}, which its composites' ranks do not make"
+            )
+        return known
 
 
 def _term_sizes(terms, dims, runs):
