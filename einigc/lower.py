@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
-import keyword
 
 from einigc import ein_ast as A
 from einigc import ir
@@ -14,7 +12,7 @@ from einigc.errors import (
     EinigError,
     InternalError,
 )
-from einigc.checks import MODULE_NAMES
+from einigc.builder import Block
 from einigc.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
@@ -31,27 +29,6 @@ from einigc.plan import (
     candidate_paths,
     copied_words,
 )
-
-_MAX_NAME = 24
-
-
-class Namer:
-    """Hands out readable, unique, deterministic names for intermediates."""
-
-    def __init__(self, taken: set[str]):
-        self.taken = set(taken) | MODULE_NAMES | set(dir(builtins)) | set(keyword.kwlist)
-
-    def fresh(self, hint: str) -> str:
-        base = hint if hint.isidentifier() and len(hint) <= _MAX_NAME else "t"
-        if base not in self.taken:
-            self.taken.add(base)
-            return base
-        n = 1
-        while f"{base}_{n}" in self.taken:
-            n += 1
-        name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
 
 
 def core_symbols(operand: A.Operand) -> tuple[str, ...]:
@@ -75,91 +52,69 @@ def _fmt_count(n: int) -> str:
 
 
 class _FunctionLowering:
+    """One function: its value dispatch, the values computed once, the notes about its plans."""
+
     def __init__(self, function: M.Function, all_names: set[str], source_name: str, signatures: Signatures):
         self.function = function
         self.signatures = signatures
         self.source_name = source_name
-        self.namer = Namer(set(function.params) | all_names)
-        self.body: list[ir.Statement] = []
+        self.block = Block.root(set(function.params) | all_names)
         # (label, lines) per planned call; a second note on one call joins the first.
         self.plan_notes: list[tuple[str, list[str]]] = []
-        self.watched: list[str] = []  # the variables of the tapes being emitted
-        self.tapes: list[int] = []  # an id per tape being emitted, beside `watched`
-        self.tape_count = 0
-        self.computed: dict[M.Value, tuple[str, tuple[int, ...]]] = {}  # value -> (name, tapes)
+        # value -> (name, the tapes it was computed inside)
+        self.computed: dict[M.Value, tuple[str, tuple[Block, ...]]] = {}
         self.variable_ranks: dict[str, int] = {}  # eingrad variables checked to have this rank
-        # What an intermediate is named after: `x_flat` and `x` both read as
-        # `x` when naming a product of them.
-        self.stems: dict[str, str] = {}
         self.notes: list[tuple] = []  # (pos, message, hint) for the user, not errors
-        # Names bound to a reshape: what they reshape and its runs of letters.
-        self.reshaped: dict[str, tuple[str, tuple | None]] = {}
-        self.shapes: ShapeEnv | None = None  # the shapes of the contraction being lowered
         self.sizes = {
             hint.letter: (hint.size, "where =" if hint.exact else "where ~")
             for hint in function.sizes
         }
 
-    def emit(self, hint: str, op: ir.Op, comment: str = "", stem: str = "") -> str:
-        name = self.namer.fresh(hint)
-        self.stems[name] = stem or self.stems.get(hint, hint)
-        self.body.append(ir.Assign(name, op, comment))
-        return name
-
-    def stem(self, name: str) -> str:
-        return self.stems.get(name, name)
-
-    def lower_value(self, value: M.Value) -> str:
+    def lower_value(self, block: Block, value: M.Value) -> str:
         if isinstance(value, M.ParamValue):
             return value.name
         # A value written twice is computed once (model values compare equal
         # without their positions); see `reusable` for tapes.
         found = self.computed.get(value)
-        if found is not None and self.reusable(value, found[1]):
+        if found is not None and _reusable(block, value, found[1]):
             return found[0]
-        name = self.lower_new_value(value)
-        self.computed.setdefault(value, (name, tuple(self.tapes)))
+        name = self.lower_new_value(block, value)
+        self.computed.setdefault(value, (name, block.tapes()))
         return name
 
-    def reusable(self, value: M.Value, tapes: tuple) -> bool:
-        """Whether `value`, computed inside `tapes`, may be reused here.
-
-        A tape entered since then watches its variable: a value that uses
-        that variable must be computed again under it, or the tape would not
-        see how it depends on the variable.
-        """
-        return not any(
-            tape not in tapes and uses(value, watched) for tape, watched in zip(self.tapes, self.watched)
-        )
-
-    def lower_new_value(self, value: M.Value) -> str:
+    def lower_new_value(self, block: Block, value: M.Value) -> str:
         if isinstance(value, M.DeclarationCall):
-            args = tuple(self.lower_value(a) for a in value.args)
-            return self.emit(value.callee, ir.CallFunction(value.callee, args))
+            args = tuple(self.lower_value(block, a) for a in value.args)
+            return block.emit(value.callee, ir.CallFunction(value.callee, args))
         if isinstance(value, M.BuiltinCall):
-            return self.lower_builtin(value)
+            return self.lower_builtin(block, value)
         raise InternalError("lower", f"unexpected value {value!r}")
 
-    def lower_builtin(self, call: M.BuiltinCall) -> str:
+    def lower_builtin(self, block: Block, call: M.BuiltinCall) -> str:
         if call.func == "eingrad":
-            return lower_eingrad(self, call)
+            return lower_eingrad(self, block, call)
         labels = [M.source_text(a) for a in call.args]
-        names = self.check_axes(call.inputs, [self.lower_value(a) for a in call.args], labels)
+        names = self.check_axes(block, call.inputs, [self.lower_value(block, a) for a in call.args], labels)
         if call.func in ("eincount", "einany"):
             dtype = "int64" if call.func == "eincount" else "float32"
             for name in names:
-                self.body.append(ir.RequireBool(name, self.function.name))
+                block.add(ir.RequireBool(name, self.function.name))
             suffix = "int" if dtype == "int64" else "float"
-            names = [self.emit(f"{name}_{suffix}", ir.Cast(name, dtype)) for name in names]
+            names = [block.emit(f"{name}_{suffix}", ir.Cast(name, dtype)) for name in names]
         label = f'{call.func}("{call.spec_text}")'
-        result = self.lower_contraction(call.inputs, call.output, names, label, call.implicit)
+        result = self.lower_contraction(block, call.inputs, call.output, names, label, call.implicit)
         if call.func == "einany":
-            result = self.emit(
+            result = block.emit(
                 f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true"
             )
         return result
 
-    def check_axes(self, operands, names, labels=None, discard=()) -> list[str]:
+    def lower_contraction(self, block: Block, inputs, output, names, label: str, implicit: bool = False) -> str:
+        """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
+        contraction = _Contraction(block, self.function, self.sizes, self.describe_plan)
+        return contraction.lower(inputs, output, names, label, implicit)
+
+    def check_axes(self, block: Block, operands, names, labels=None, discard=()) -> list[str]:
         """Checks `names` against `operands`; `labels` are the user's names for them.
 
         Returns the checked names; the positions in `discard` are checked only ("_").
@@ -175,6 +130,7 @@ class _FunctionLowering:
         if same:
             kept = [k for k in range(len(names)) if k not in same]
             checked = self.check_axes(
+                block,
                 [operands[k] for k in kept],
                 [names[k] for k in kept],
                 [labels[k] for k in kept] if labels else None,
@@ -203,19 +159,132 @@ class _FunctionLowering:
                 targets.append("_")
                 checked.append("_" if k in discard else checked[first])
                 continue
-            if name in self.watched:
-                targets.append(self.namer.fresh(f"{self.stem(name)}_checked"))
+            if name in block.watched():
+                targets.append(block.fresh(f"{block.stem(name)}_checked"))
             else:
                 targets.append(name)
             checked.append(targets[-1])
-            self.stems[targets[-1]] = self.stem(name)
+            block.stems[targets[-1]] = block.stem(name)
         labels = tuple(labels or names)
-        self.body.append(
+        block.add(
             ir.CheckAxes(
                 self.function.name, spec, tuple(names), sizes, tuple(targets), labels if labels != tuple(names) else ()
             )
         )
         return checked
+
+    def add_plan_note(self, label: str, lines: list[str]) -> None:
+        """Adds docstring lines about `label`, under the note already there for it if any."""
+        lines = [_wrap(line) for line in lines]
+        if any(note == label and all(line in said for line in lines) for note, said in self.plan_notes):
+            return  # the same call planned again (under a tape): said already
+        if self.plan_notes and self.plan_notes[-1][0] == label:
+            self.plan_notes[-1][1].extend(lines)
+        else:
+            self.plan_notes.append((label, lines))
+
+    def describe_plan(
+        self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
+    ) -> None:
+        pairs = [s for s in plan.steps if isinstance(s, PairStep)]
+        if len(pairs) < 2 and not alternatives:
+            return  # one step or none: there was no order to choose
+        spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
+        # A group kept whole is one core axis, named by a free letter; say which.
+        whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
+        lines = [f"  implicit output: {spec}"] if implicit else []
+        if whole:
+            lines.append(f"  core axes: {spec}{whole}")
+        if len(pairs) > 1:
+            order = "; ".join(
+                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
+            )
+            how = (
+                "cheapest of all orders, copies counted"
+                if plan.strategy == "all orders"
+                else STRATEGY_TEXT[plan.strategy]
+            )
+            lines.append(f"  order ({how}): {order}")
+        lines.append(
+            f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
+            f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
+        )
+        shown = {ELLIPSIS: "...", **(merged or {})}
+        sizes = ", ".join(
+            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
+            for s, size, src in plan.sizes
+        )
+        lines.append(f"  sizes assumed: {sizes}")
+        if any(src == "default" for _, _, src in plan.sizes):
+            lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
+        for other in alternatives:
+            order = "; ".join(
+                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
+                for s in other.steps
+                if isinstance(s, PairStep)
+            )
+            lines.append(f"  or, if the static shapes make it cheaper: {order}")
+        self.add_plan_note(label, lines)
+
+    def run(self) -> ir.Function:
+        result = self.lower_value(self.block, self.function.body)
+        doc = []
+        if self.function.doc:
+            doc.append(self.function.doc)
+            doc.append("")
+        # No line number: adding a line above must not change this function.
+        # Continuation lines are not indented: black would dedent them.
+        doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
+        doc.append("")
+        doc.extend(_wrap(line, 84, "    ") for line in self.signatures.docstring_lines(self.function.name))
+        if self.plan_notes:
+            doc.append("")
+            doc.append("Plan:")
+            for label, lines in self.plan_notes:
+                doc.append(label)
+                doc.extend(lines)
+        return ir.Function(
+            self.function.name,
+            self.function.params,
+            "\n".join(doc),
+            tuple(self.block.statements),
+            result,
+            _builds_jacobian(self.block.statements),
+            self.signatures.hints(self.function.name),
+        )
+
+
+class _Contraction:
+    """One einsum-family call being lowered: its layout, its shapes and the reshapes it made.
+
+    Each branch of a trace-time order choice is a contraction of its own, on a
+    block of its own, with a fork of the shapes read so far.
+    """
+
+    def __init__(self, block: Block, function: M.Function, sizes, describe_plan, shapes=None, reshaped=None):
+        self.block = block
+        self.function = function
+        self.sizes = sizes
+        self.describe_plan = describe_plan
+        self.shapes: ShapeEnv | None = shapes
+        # Names bound to a reshape: what they reshape and its runs of letters.
+        self.reshaped: dict[str, tuple[str, tuple | None]] = {} if reshaped is None else reshaped
+
+    def branch(self) -> _Contraction:
+        block = self.block.branch()
+        return _Contraction(
+            block, self.function, self.sizes, self.describe_plan, self.shapes.fork(block), dict(self.reshaped)
+        )
+
+    def emit(self, hint: str, op: ir.Op, comment: str = "", stem: str = "") -> str:
+        return self.block.emit(hint, op, comment, stem)
+
+    def stem(self, name: str) -> str:
+        return self.block.stem(name)
+
+    @property
+    def body(self) -> list[ir.Statement]:
+        return self.block.statements
 
     def induced_beside_ellipsis(self, result: str, core: tuple, out_core: tuple) -> str:
         """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
@@ -256,7 +325,7 @@ class _FunctionLowering:
             stem=self.stem(result),
         )
 
-    def lower_contraction(self, inputs, output, names, label: str, implicit: bool = False) -> str:
+    def lower(self, inputs, output, names, label: str, implicit: bool = False) -> str:
         """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
         exact = {letter for letter, (_, source) in self.sizes.items() if source == "where ="}
         lay = analyse(tuple(inputs), output, exact, reserved=set(self.sizes))
@@ -264,7 +333,7 @@ class _FunctionLowering:
         if keepdims:
             # `ij->i_`: the summed axes stay as size-1 axes, one op.
             return self.emit(f"{self.stem(names[0])}_sum", ir.ReduceSum(names[0], keepdims, keepdims=True))
-        shapes = ShapeEnv(self, names, lay, self.sizes, self.function.name)
+        shapes = ShapeEnv(self.block, names, lay, self.sizes, self.function.name)
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
             if operand.needs_reshape:
@@ -321,7 +390,7 @@ class _FunctionLowering:
                 operands[step.operand] = self.lower_unary(operands[step.operand], step)
         paired = plans[0].paired
         letters = tuple(dict.fromkeys(s for op in paired for s in op))
-        size_names = tuple(self.namer.fresh(f"n_{s}") for s in letters)
+        size_names = tuple(self.block.fresh(f"n_{s}") for s in letters)
         size_of = dict(zip(letters, size_names))
         assumed = tuple(
             (s, size) for s, (size, source) in sorted(self.sizes.items()) if s in size_of
@@ -341,28 +410,21 @@ class _FunctionLowering:
             copies_counted = copies_counted or bool(copies)
             costs.append(" + ".join(terms))
             labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
-        result = self.namer.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
+        result = self.block.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
         bodies = []
-        taken = set(self.namer.taken)
-        for plan in plans:
-            saved, self.body = self.body, []
-            # Shapes read inside one branch are not there in the others; names
-            # bound in one branch are free in the next (only one runs), and
-            # taken after the choice.
-            shapes_read = self.shapes.saved()
-            names_before = (set(self.namer.taken), dict(self.stems), dict(self.reshaped))
-            name = self.lower_plan(plan, operands, pairs_only=True)
-            self.shapes.restore(shapes_read)
-            taken |= self.namer.taken
-            self.namer.taken, self.stems, self.reshaped = names_before
-            last = self.body[-1]
+        # Shapes read inside one branch are not there in the others; names
+        # bound in one branch are free in the next (only one runs), and
+        # taken after the choice.
+        branches = [self.branch() for _ in plans]
+        for plan, branch in zip(plans, branches):
+            name = branch.lower_plan(plan, operands, pairs_only=True)
+            statements = branch.block.statements
+            last = statements[-1]
             if not (isinstance(last, ir.Assign) and last.target == name):
                 raise InternalError("lower", "a candidate order ended without a step")
-            self.body[-1] = ir.Assign(result, last.op, last.comment)
-            bodies.append(tuple(self.body))
-            self.body = saved
-        self.namer.taken = taken
-        self.body.append(
+            bodies.append((*statements[:-1], ir.Assign(result, last.op, last.comment)))
+        self.block.adopt([branch.block for branch in branches])
+        self.block.add(
             ir.ChooseOrder(
                 spec,
                 tuple(operands),
@@ -371,12 +433,12 @@ class _FunctionLowering:
                 tuple(costs),
                 tuple(labels),
                 tuple(bodies),
-                flops_name=self.namer.fresh("cost"),
-                order_name=self.namer.fresh("order"),
+                flops_name=self.block.fresh("cost"),
+                order_name=self.block.fresh("order"),
                 copy_cost=COPY_COST if copies_counted else 0,
             )
         )
-        self.stems[result] = result
+        self.block.stems[result] = result
         return result
 
     def lower_plan(self, plan: Plan, names: list[str], pairs_only: bool = False) -> str:
@@ -507,85 +569,14 @@ class _FunctionLowering:
             )
         return name
 
-    def add_plan_note(self, label: str, lines: list[str]) -> None:
-        """Adds docstring lines about `label`, under the note already there for it if any."""
-        lines = [_wrap(line) for line in lines]
-        if any(note == label and all(line in said for line in lines) for note, said in self.plan_notes):
-            return  # the same call planned again (under a tape): said already
-        if self.plan_notes and self.plan_notes[-1][0] == label:
-            self.plan_notes[-1][1].extend(lines)
-        else:
-            self.plan_notes.append((label, lines))
+def _reusable(block: Block, value: M.Value, tapes: tuple[Block, ...]) -> bool:
+    """Whether `value`, computed inside `tapes`, may be reused in `block`.
 
-    def describe_plan(
-        self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
-    ) -> None:
-        pairs = [s for s in plan.steps if isinstance(s, PairStep)]
-        if len(pairs) < 2 and not alternatives:
-            return  # one step or none: there was no order to choose
-        spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
-        # A group kept whole is one core axis, named by a free letter; say which.
-        whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
-        lines = [f"  implicit output: {spec}"] if implicit else []
-        if whole:
-            lines.append(f"  core axes: {spec}{whole}")
-        if len(pairs) > 1:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
-            )
-            how = (
-                "cheapest of all orders, copies counted"
-                if plan.strategy == "all orders"
-                else STRATEGY_TEXT[plan.strategy]
-            )
-            lines.append(f"  order ({how}): {order}")
-        lines.append(
-            f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
-            f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
-        )
-        shown = {ELLIPSIS: "...", **(merged or {})}
-        sizes = ", ".join(
-            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
-            for s, size, src in plan.sizes
-        )
-        lines.append(f"  sizes assumed: {sizes}")
-        if any(src == "default" for _, _, src in plan.sizes):
-            lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
-        for other in alternatives:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
-                for s in other.steps
-                if isinstance(s, PairStep)
-            )
-            lines.append(f"  or, if the static shapes make it cheaper: {order}")
-        self.add_plan_note(label, lines)
-
-    def run(self) -> ir.Function:
-        result = self.lower_value(self.function.body)
-        doc = []
-        if self.function.doc:
-            doc.append(self.function.doc)
-            doc.append("")
-        # No line number: adding a line above must not change this function.
-        # Continuation lines are not indented: black would dedent them.
-        doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
-        doc.append("")
-        doc.extend(_wrap(line, 84, "    ") for line in self.signatures.docstring_lines(self.function.name))
-        if self.plan_notes:
-            doc.append("")
-            doc.append("Plan:")
-            for label, lines in self.plan_notes:
-                doc.append(label)
-                doc.extend(lines)
-        return ir.Function(
-            self.function.name,
-            self.function.params,
-            "\n".join(doc),
-            tuple(self.body),
-            result,
-            _builds_jacobian(self.body),
-            self.signatures.hints(self.function.name),
-        )
+    A tape entered since then watches its variable: a value that uses
+    that variable must be computed again under it, or the tape would not
+    see how it depends on the variable.
+    """
+    return not any(tape not in tapes and uses(value, tape.watch) for tape in block.tapes())
 
 
 def _called_parameters(functions) -> dict[str, set[int]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 
 from einigc import ir
+from einigc.builder import Block
 from einigc.errors import InternalError
 from einigc.layout import Layout, Slot
 from einigc.plan import ELLIPSIS
@@ -33,8 +35,8 @@ def reshape_comment(slots, core, output: bool = False) -> str:
 class ShapeEnv:
     """Trace-time shape expressions for one call, emitted on first use."""
 
-    def __init__(self, lowering, names, lay: Layout, sizes, function: str):
-        self.lowering = lowering
+    def __init__(self, block: Block, names, lay: Layout, sizes, function: str):
+        self.block = block  # where the shape reads go, as they are first needed
         self.names = names
         self.lay = lay
         self.function = function
@@ -47,17 +49,13 @@ class ShapeEnv:
         self.sources = dict(lay.composite_source)
         self.derived = {member: (index, j) for member, index, j in lay.derived}
 
-    def saved(self) -> tuple:
-        """The shape reads emitted so far (to forget those of a branch)."""
-        return tuple(
-            dict(d)
-            for d in (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars)
-        )
-
-    def restore(self, saved: tuple) -> None:
-        (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars) = (
-            dict(d) for d in saved
-        )
+    def fork(self, block: Block) -> ShapeEnv:
+        """The shapes read so far, emitting what else is needed into `block` (a branch)."""
+        forked = copy.copy(self)
+        forked.block = block
+        for field in ("shape_vars", "shape_reads", "rank_vars", "composite_shapes", "member_vars"):
+            setattr(forked, field, dict(getattr(self, field)))
+        return forked
 
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:
@@ -65,7 +63,7 @@ class ShapeEnv:
             slots = self.lay.inputs[index].slots
             if any(slot.is_variable for slot in slots):
                 # The rank is the data's: a composite or `...` needs it known.
-                op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.lowering.stem(name)}'")
+                op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.block.stem(name)}'")
             else:
                 op = ir.ShapeOf(name)  # _check_axes gave it the spec's rank where it was unknown
             # One tensor given twice is read once.
@@ -73,7 +71,7 @@ class ShapeEnv:
             if same:
                 self.shape_vars[index] = self.shape_vars[same[0]]
             else:
-                self.shape_vars[index] = self.lowering.emit(f"{name}_shape", op)
+                self.shape_vars[index] = self.block.emit(f"{name}_shape", op)
             self.shape_reads[index] = op
         return self.shape_vars[index]
 
@@ -96,7 +94,7 @@ class ShapeEnv:
         if count > 1:
             text = f"({text}) // {count}" if " - " in text else f"{text} // {count}"
         hint = "ellipsis" if letter == ELLIPSIS else letter
-        self.rank_vars[key] = self.lowering.emit(f"{hint}_rank", ir.ShapeArithmetic(text))
+        self.rank_vars[key] = self.block.emit(f"{hint}_rank", ir.ShapeArithmetic(text))
         return self.rank_vars[key]
 
     def span(self, slots, j: int, index: int) -> tuple[str, str]:
@@ -181,7 +179,7 @@ class ShapeEnv:
             hint = "ellipsis_size" if member == self.lay.ellipsis_letter else (
                 member if member.islower() else f"{member}_size"
             )
-            self.member_vars[member] = self.lowering.emit(hint, op)
+            self.member_vars[member] = self.block.emit(hint, op)
         return self.member_vars[member]
 
     def composite_shape(self, letter: str) -> str:
@@ -190,7 +188,7 @@ class ShapeEnv:
             slots = self.lay.inputs[source].slots
             j = next(k for k, s in enumerate(slots) if s.variable == letter)
             name = "ellipsis" if letter == self.lay.ellipsis_letter else letter
-            self.composite_shapes[letter] = self.lowering.emit(
+            self.composite_shapes[letter] = self.block.emit(
                 f"{name}_shape", ir.ShapeArithmetic(self.vector_at(source, j))
             )
         return self.composite_shapes[letter]
@@ -227,7 +225,7 @@ class ShapeEnv:
             nonlocal r_shape
             if r_shape is None:
                 op = ir.ShapeOf(result, needed_by=f"{self.function}: the result of the contraction")
-                r_shape = self.lowering.emit(f"{result}_shape", op)
+                r_shape = self.block.emit(f"{result}_shape", op)
             return r_shape
 
         ell_at = core.index(ELLIPSIS) if ELLIPSIS in core else -1
