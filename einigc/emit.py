@@ -35,6 +35,7 @@ class Printer:
 
     def __init__(self):
         self.helpers: set[str] = set()  # module-level helpers the printed code calls
+        self.imports: set[str] = set()  # modules and names the printed code uses ("math", "Callable")
 
     def expr(self, op: ir.Op) -> str:
         method = getattr(self, f"_print_{type(op).__name__}", None)
@@ -73,13 +74,13 @@ class Printer:
         pieces: list[str] = []
         scalars: list[str] = []
         for piece in op.shape:
-            if isinstance(piece, ir.Scalar):
-                scalars.append(piece.text)
+            if not isinstance(piece, ir.RUNS):
+                scalars.append(self.expr(piece))
                 continue
             if scalars:
                 pieces.append(f"[{', '.join(scalars)}]")
                 scalars = []
-            pieces.append(piece.text)
+            pieces.append(self.expr(piece))
         if scalars or not pieces:
             pieces.append(f"[{', '.join(scalars)}]")
         return f"tf.reshape({op.operand}, {' + '.join(pieces)})"
@@ -90,8 +91,50 @@ class Printer:
             return f"_dims({op.operand}, {op.rank})"
         return f'_dims({op.operand}, needed_by="{op.needed_by}")'
 
-    def _print_ShapeArithmetic(self, op: ir.ShapeArithmetic) -> str:
-        return op.text
+    # --- shape values, parenthesised by precedence ------------------------
+
+    def _operand(self, value: ir.Value, parent: int, strict: bool = False) -> str:
+        """`value` as an operand of an operator of precedence `parent`;
+        `strict` for a right operand of `-` or `//`, which do not associate."""
+        text = self.expr(value)
+        own = _PRECEDENCE.get(type(value), _ATOM)
+        return f"({text})" if own < parent or strict and own == parent else text
+
+    def _print_Const(self, value: ir.Const) -> str:
+        return str(value.value)
+
+    def _print_Name(self, value: ir.Name) -> str:
+        return value.name
+
+    def _print_Shape(self, value: ir.Shape) -> str:
+        return value.name
+
+    def _print_Dim(self, value: ir.Dim) -> str:
+        return f"{value.shape}[{self.expr(value.index)}]"
+
+    def _print_Slice(self, value: ir.Slice) -> str:
+        start = "" if value.start is None else self.expr(value.start)
+        stop = "" if value.stop is None else self.expr(value.stop)
+        return f"{value.shape}[{start}:{stop}]"
+
+    def _print_Len(self, value: ir.Len) -> str:
+        return f"len({value.shape})"
+
+    def _print_Add(self, value: ir.Add) -> str:
+        return " + ".join(self._operand(term, _SUM) for term in value.terms)
+
+    def _print_Sub(self, value: ir.Sub) -> str:
+        return f"{self._operand(value.left, _SUM)} - {self._operand(value.right, _SUM, strict=True)}"
+
+    def _print_Mul(self, value: ir.Mul) -> str:
+        return " * ".join(self._operand(factor, _PRODUCT) for factor in value.factors)
+
+    def _print_FloorDiv(self, value: ir.FloorDiv) -> str:
+        return f"{self._operand(value.left, _PRODUCT)} // {self._operand(value.right, _PRODUCT, strict=True)}"
+
+    def _print_Prod(self, value: ir.Prod) -> str:
+        self.imports.add("math")
+        return f"math.prod({self.expr(value.run)})"
 
     def _print_Diagonal(self, op: ir.Diagonal) -> str:
         self.helpers.add("diagonal")
@@ -124,6 +167,10 @@ class Printer:
 
     def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
         return f"tf.greater({op.operand}, 0)"
+
+
+_SUM, _PRODUCT, _ATOM = 1, 2, 3
+_PRECEDENCE = {ir.Add: _SUM, ir.Sub: _SUM, ir.Mul: _PRODUCT, ir.FloorDiv: _PRODUCT}
 
 
 def _escape_docstring(text: str) -> str:
@@ -191,7 +238,7 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             flops, order = statement.flops_name, statement.order_name
             lines.append(f"{indent}{flops} = [")
             for cost, label in zip(statement.costs, statement.labels):
-                lines.append(f"{indent}    {cost},  # {label}")
+                lines.append(f"{indent}    {printer.expr(cost)},  # {label}")
             lines.append(f"{indent}]")
             lines.append(f"{indent}{order} = {flops}.index(min({flops}))")
             for k, body in enumerate(statement.bodies):

@@ -21,6 +21,22 @@ class MatMul:
 
 
 @dataclass(frozen=True)
+class FusedMatMul:
+    """A 2-D matrix product after merging runs of axes: rows, inner, cols.
+
+    Op selection's answer, not a step: lowering expands it into reshapes and a MatMul.
+    """
+
+    a: str  # the operand that gives the rows
+    b: str
+    rows: tuple[str, ...]
+    inner: tuple[str, ...]
+    cols: tuple[str, ...]
+    transpose_a: bool
+    transpose_b: bool
+
+
+@dataclass(frozen=True)
 class BatchMatMul:
     """Leading batch axes shared by both operands, then a matrix product."""
 
@@ -66,24 +82,109 @@ class GreaterThanZero:
     operand: str
 
 
+# --- shape values: trace-time sizes, ranks and runs of shape lists ---------
+#
+# A shape read (`ShapeOf`) binds a Python list of sizes (ints where static);
+# these nodes compute from such lists at trace time, with no TensorFlow op.
+
+
 @dataclass(frozen=True)
-class Scalar:
-    """One entry of a shape: a Python expression of a scalar size."""
-
-    text: str
+class Const:
+    value: int
 
 
 @dataclass(frozen=True)
-class Vector:
-    """A run of entries of a shape: a Python expression of a 1-D size tensor."""
+class Name:
+    """A scalar bound earlier (a rank, a size)."""
 
-    text: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The whole shape list bound to `name`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One entry of the shape list `shape` (a negative index counts from the back)."""
+
+    shape: str
+    index: "Value"
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A run of entries of the shape list `shape`; a bound of None is open."""
+
+    shape: str
+    start: "Value | None"
+    stop: "Value | None"
+
+
+@dataclass(frozen=True)
+class Len:
+    """The length of the shape list `shape`: the rank."""
+
+    shape: str
+
+
+@dataclass(frozen=True)
+class Add:
+    terms: tuple["Value", ...]
+
+
+@dataclass(frozen=True)
+class Sub:
+    left: "Value"
+    right: "Value"
+
+
+@dataclass(frozen=True)
+class Mul:
+    factors: tuple["Value", ...]
+
+
+@dataclass(frozen=True)
+class FloorDiv:
+    left: "Value"
+    right: "Value"
+
+
+@dataclass(frozen=True)
+class Prod:
+    """The product of the entries of a run (`Shape` or `Slice`)."""
+
+    run: "Value"
+
+
+Value = Union[Const, Name, Shape, Dim, Slice, Len, Add, Sub, Mul, FloorDiv, Prod]
+VALUES = (Const, Name, Shape, Dim, Slice, Len, Add, Sub, Mul, FloorDiv, Prod)
+RUNS = (Shape, Slice)  # values that are lists of sizes, not one size
+
+
+def product(factors) -> Value:
+    """The product of `factors`: the factor itself when there is one, 1 when none."""
+    factors = tuple(factors)
+    if not factors:
+        return Const(1)
+    return factors[0] if len(factors) == 1 else Mul(factors)
+
+
+def total(terms) -> Value:
+    """The sum of `terms`: the term itself when there is one, 0 when none."""
+    terms = tuple(terms)
+    if not terms:
+        return Const(0)
+    return terms[0] if len(terms) == 1 else Add(terms)
 
 
 @dataclass(frozen=True)
 class Reshape:
     operand: str
-    shape: tuple[Union[Scalar, Vector], ...]
+    shape: tuple[Value, ...]  # sizes, and runs (`RUNS`) spliced in
 
 
 @dataclass(frozen=True)
@@ -97,13 +198,6 @@ class ShapeOf:
     operand: str
     rank: int | None = None
     needed_by: str = ""
-
-
-@dataclass(frozen=True)
-class ShapeArithmetic:
-    """Trace-time arithmetic on shapes and ranks (slices, products, ranks)."""
-
-    text: str
 
 
 @dataclass(frozen=True)
@@ -133,7 +227,7 @@ Op = Union[
     "Jacobian",
     Reshape,
     ShapeOf,
-    ShapeArithmetic,
+    Value,  # shape arithmetic, bound to a name
     Diagonal,
     InducedDiagonal,
     Einsum,
@@ -183,7 +277,7 @@ class ChooseOrder:
     operands: tuple[str, ...]
     size_names: tuple[str, ...]
     assumed: tuple[tuple[str, int], ...]  # `where ~` sizes for dimensions unknown while tracing
-    costs: tuple[str, ...]  # the cost of each order, as Python expressions of the sizes
+    costs: tuple[Value, ...]  # the cost of each order, of the sizes (`Name`s of size_names)
     labels: tuple[str, ...]
     bodies: tuple[tuple["Statement", ...], ...]
     flops_name: str = "cost"

@@ -17,7 +17,7 @@ from einigc.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.signature import Signatures
-from einigc.select import FusedMatMul, select_pair
+from einigc.select import select_pair
 from einigc.plan import (
     COPY_COST,
     DEFAULT_SIZE,
@@ -294,11 +294,11 @@ class _Contraction:
         needed_by = f"{self.function.name}: the result of the contraction"
         shape = self.emit(f"{self.stem(result)}_shape", ir.ShapeOf(result, needed_by=needed_by))
 
-        def dim(j: int) -> ir.Scalar:
-            return ir.Scalar(f"{shape}[{j if j < k else j - len(core)}]")
+        def dim(j: int) -> ir.Dim:
+            return ir.Dim(shape, ir.Const(j if j < k else j - len(core)))
 
-        ellipsis_dims = f"{shape}[{k or ''}:{-after if after else ''}]"
-        flat = [dim(j) for j in range(k)] + [ir.Scalar(f"math.prod({ellipsis_dims})")]
+        ellipsis_dims = ir.Slice(shape, ir.Const(k) if k else None, ir.Const(-after) if after else None)
+        flat = [dim(j) for j in range(k)] + [ir.Prod(ellipsis_dims)]
         flat += [dim(j) for j in range(k + 1, len(core))]
         flattened = self.emit(
             f"{self.stem(result)}_flat",
@@ -317,7 +317,7 @@ class _Contraction:
             "repeated output letters: place the values on that diagonal, zeros elsewhere",
             stem=self.stem(result),
         )
-        back = tuple(ir.Vector(ellipsis_dims) if s == ELLIPSIS else dim(core.index(s)) for s in out_core)
+        back = tuple(ellipsis_dims if s == ELLIPSIS else dim(core.index(s)) for s in out_core)
         return self.emit(
             f"{self.stem(result)}_out",
             ir.Reshape(diag, back),
@@ -398,17 +398,17 @@ class _Contraction:
         spec = ",".join(_word(op) for op in paired) + "->" + _word(letters)
         costs = []
         labels = []
-        def product(word) -> str:
-            return " * ".join(size_of[s] for s in dict.fromkeys(word)) or "1"
+        def product(word) -> ir.Value:
+            return ir.product(ir.Name(size_of[s]) for s in dict.fromkeys(word))
 
         copies_counted = False
         for plan in plans:
             pairs = [step for step in plan.steps if isinstance(step, PairStep)]
             terms = [product(p.left_symbols + p.right_symbols) for p in pairs]
             copies = [word for p in pairs for word in copied_words(p.left_symbols, p.right_symbols, p.output)]
-            terms += [f"{COPY_COST} * {product(word)}" for word in copies]
+            terms += [ir.Mul((ir.Const(COPY_COST), product(word))) for word in copies]
             copies_counted = copies_counted or bool(copies)
-            costs.append(" + ".join(terms))
+            costs.append(ir.total(terms))
             labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
         result = self.block.fresh("_".join(self.stem(n) for n in names) if len(names) <= 3 else "result")
         bodies = []
@@ -463,11 +463,11 @@ class _Contraction:
                     comment = ""
                 op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
                 hint = f"{self.stem(left)}_{self.stem(right)}"
-                if isinstance(op, FusedMatMul):
+                if isinstance(op, ir.FusedMatMul):
                     name = self.fused_matmul(hint, op, comment)
                     if name is None:
                         op = ir.Einsum(eq, (left, right))
-                if not isinstance(op, FusedMatMul):
+                if not isinstance(op, ir.FusedMatMul):
                     name = self.emit(hint, op, comment)
                 if step.sum_ellipsis:
                     name = self.emit(
@@ -481,16 +481,16 @@ class _Contraction:
             raise InternalError("lower", "plan left more than one operand")
         return operands[0]
 
-    def fused_matmul(self, hint: str, op: FusedMatMul, comment: str) -> str | None:
+    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str) -> str | None:
         """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
         start = len(self.body)
         sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
         if None in sizes.values():
             return None  # sizes the reshapes need are only known to the data
 
-        def product(run) -> ir.Scalar:
+        def product(run) -> ir.Value:
             # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
-            return ir.Scalar(" * ".join(sizes[s] for s in run))
+            return ir.product(sizes[s] for s in run)
 
         inner, rows, cols = product(op.inner), product(op.rows), product(op.cols)
         a_groups = (op.inner, op.rows) if op.transpose_a else (op.rows, op.inner)
@@ -516,7 +516,7 @@ class _Contraction:
         self.body[start] = ir.Assign(first.target, first.op, "\n".join(line for line in (comment, note) if line))
         if len(op.rows) == len(op.cols) == 1:
             return product_name
-        shape = tuple(ir.Scalar(sizes[s]) for s in op.rows + op.cols)
+        shape = tuple(sizes[s] for s in op.rows + op.cols)
         name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
         self.reshaped[name] = (product_name, (op.rows, op.cols))
         return name

@@ -13,7 +13,7 @@ import re
 
 from einigc import ir
 
-_PURE = (ir.Reshape, ir.ShapeOf, ir.ShapeArithmetic)
+_PURE = (ir.Reshape, ir.ShapeOf, *ir.VALUES)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -15,30 +15,15 @@ shapes go the other way (BatchMatMul 1.3x faster at 256x512x512).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from einigc import ir
 from einigc.plan import matmul_form
 
-__all__ = ["FusedMatMul", "select_pair"]
-
-
-@dataclass(frozen=True)
-class FusedMatMul:
-    """A 2-D matrix product after merging runs of axes: rows, inner, cols."""
-
-    a: str  # the operand that gives the rows
-    b: str
-    rows: tuple[str, ...]
-    inner: tuple[str, ...]
-    cols: tuple[str, ...]
-    transpose_a: bool
-    transpose_b: bool
+__all__ = ["select_pair"]
 
 
 def select_pair(
     left: tuple[str, ...], right: tuple[str, ...], out: tuple[str, ...], a: str, b: str
-) -> ir.Op | FusedMatMul:
+) -> ir.Op | ir.FusedMatMul:
     form = matmul_form(left, right, out)
     if form is not None:
         x, y = (b, a) if form.swap else (a, b)
@@ -49,7 +34,7 @@ def select_pair(
             else:
                 return ir.MatMul(x, y, form.transpose_a, form.transpose_b)
         elif not form.batch:
-            return FusedMatMul(
+            return ir.FusedMatMul(
                 x, y, form.rows, form.inner, form.cols, form.transpose_a, form.transpose_b
             )
         # Batched with transposes or runs: BatchMatMulV2 only offers adjoints,

@@ -41,11 +41,11 @@ class ShapeEnv:
         self.lay = lay
         self.function = function
         self.where_exact = {k: v for k, (v, src) in sizes.items() if src == "where ="}
-        self.shape_vars: dict[int, str] = {}
+        self.shape_vars: dict[int, str] = {}  # operand -> the name of its shape list
         self.shape_reads: dict[int, ir.ShapeOf] = {}  # operand -> what its shape read reads
-        self.rank_vars: dict[str, str] = {}
-        self.composite_shapes: dict[str, str] = {}
-        self.member_vars: dict[str, str] = {}
+        self.rank_vars: dict[str, ir.Name] = {}
+        self.composite_shapes: dict[str, ir.Shape] = {}
+        self.member_vars: dict[str, ir.Name] = {}
         self.sources = dict(lay.composite_source)
         self.derived = {member: (index, j) for member, index, j in lay.derived}
 
@@ -77,7 +77,7 @@ class ShapeEnv:
 
     # --- ranks and positions -------------------------------------------
 
-    def rank(self, index: int, letter: str) -> str:
+    def rank(self, index: int, letter: str) -> ir.Name:
         """The rank of a variable run (a composite, or `...` of operand `index`)."""
         key = letter if letter != ELLIPSIS else f"...{index}"
         if key in self.rank_vars:
@@ -87,18 +87,19 @@ class ShapeEnv:
         fixed = sum(1 for s in slots if not s.is_variable)
         others = [s.variable for s in slots if s.is_variable and s.variable != letter]
         count = sum(1 for s in slots if s.variable == letter)
-        shape = self.shape_of(source)
-        text = f"len({shape}) - {fixed}" if fixed else f"len({shape})"
+        value: ir.Value = ir.Len(self.shape_of(source))
+        if fixed:
+            value = ir.Sub(value, ir.Const(fixed))
         for other in others:
-            text += f" - {self.rank(source, other)}"
+            value = ir.Sub(value, self.rank(source, other))
         if count > 1:
-            text = f"({text}) // {count}" if " - " in text else f"{text} // {count}"
+            value = ir.FloorDiv(value, ir.Const(count))
         hint = "ellipsis" if letter == ELLIPSIS else letter
-        self.rank_vars[key] = self.block.emit(f"{hint}_rank", ir.ShapeArithmetic(text))
+        self.rank_vars[key] = ir.Name(self.block.emit(f"{hint}_rank", value))
         return self.rank_vars[key]
 
-    def span(self, slots, j: int, index: int) -> tuple[str, str]:
-        """Start and stop of slot j as slice bounds ('' for open).
+    def span(self, slots, j: int, index: int) -> tuple[ir.Value, ir.Value | None]:
+        """Start and stop of slot j as slice bounds (None for open).
 
         Counted from the front while no variable run precedes the slot, from
         the back while none follows it, and with trace-time ranks otherwise.
@@ -107,63 +108,64 @@ class ShapeEnv:
         var_before = any(s.is_variable for s in before)
         var_after = any(s.is_variable for s in after)
         is_var = slots[j].is_variable
+        from_back = ir.Const(-len(after)) if after else None
         if not var_before:
-            start = str(len(before))
+            start = ir.Const(len(before))
             if not is_var:
-                return start, str(len(before) + 1)
+                return start, ir.Const(len(before) + 1)
             if not var_after:
-                return start, (f"-{len(after)}" if after else "")
+                return start, from_back
             return start, _plus(start, self.rank(index, slots[j].variable))
         if not var_after:
             if not is_var:
                 n = len(after) + 1
-                return f"-{n}", (f"-{n - 1}" if n > 1 else "")
-            return self._start(slots, j, index), (f"-{len(after)}" if after else "")
+                return ir.Const(-n), (ir.Const(-(n - 1)) if n > 1 else None)
+            return self._start(slots, j, index), from_back
         start = self._start(slots, j, index)
-        return start, _plus(start, "1" if not is_var else self.rank(index, slots[j].variable))
+        return start, _plus(start, ir.Const(1) if not is_var else self.rank(index, slots[j].variable))
 
-    def _start(self, slots, j, index) -> str:
-        text = str(sum(1 for s in slots[:j] if not s.is_variable))
+    def _start(self, slots, j, index) -> ir.Value:
+        value: ir.Value = ir.Const(sum(1 for s in slots[:j] if not s.is_variable))
         for s in slots[:j]:
             if s.is_variable:
-                text = _plus(text, self.rank(index, s.variable))
-        return text
+                value = _plus(value, self.rank(index, s.variable))
+        return value
 
-    def scalar_at(self, index: int, j: int) -> str:
+    def scalar_at(self, index: int, j: int) -> ir.Dim:
         slots = self.lay.inputs[index].slots
         start, stop = self.span(slots, j, index)
-        return f"{self.shape_of(index)}[{start}]"
+        return ir.Dim(self.shape_of(index), start)
 
-    def vector_at(self, index: int, j: int) -> str:
+    def vector_at(self, index: int, j: int) -> ir.Shape | ir.Slice:
         slots = self.lay.inputs[index].slots
         start, stop = self.span(slots, j, index)
-        start = "" if start == "0" else start
-        if not start and not stop:
-            return self.shape_of(index)
-        return f"{self.shape_of(index)}[{start}:{stop}]"
+        start = None if start == ir.Const(0) else start
+        if start is None and stop is None:
+            return ir.Shape(self.shape_of(index))
+        return ir.Slice(self.shape_of(index), start, stop)
 
     # --- sizes ------------------------------------------------------------
 
-    def letter_size(self, letter: str) -> str | None:
-        """A scalar expression of a core axis's size, or None if nothing fixes it."""
+    def letter_size(self, letter: str) -> ir.Value | None:
+        """A core axis's size, or None if nothing fixes it."""
         for index, operand in enumerate(self.lay.inputs):
             for j, slot in enumerate(operand.slots):
                 if not slot.is_variable and slot.leaves == (letter,):
                     return self.scalar_at(index, j)
         if letter in self.where_exact:
-            return str(self.where_exact[letter])
+            return ir.Const(self.where_exact[letter])
         if letter in self.sources:
-            return f"math.prod({self.composite_shape(letter)})"
+            return ir.Prod(self.composite_shape(letter))
         for index, operand in enumerate(self.lay.inputs):
             variables = [s for s in operand.slots if s.is_variable]
             for j, slot in enumerate(operand.slots):
                 if slot.variable == letter and len(variables) == 1:
-                    return f"math.prod({self.vector_at(index, j)})"
+                    return ir.Prod(self.vector_at(index, j))
         if letter in self.derived:
             return self.member_size(letter)
         return None
 
-    def member_size(self, member: str) -> str:
+    def member_size(self, member: str) -> ir.Name:
         """A group member's size: the group's size over its other members' (layout solved it)."""
         if member not in self.member_vars:
             index, j = self.derived[member]
@@ -174,23 +176,20 @@ class ShapeEnv:
             group = self.scalar_at(index, j)
             # _check_axes already required the other members' product to be
             # positive (else the member is undetermined): a plain division.
-            others = " * ".join(others)
-            op = ir.ShapeArithmetic(f"{group} // ({others})" if "*" in others else f"{group} // {others}")
+            op = ir.FloorDiv(group, ir.product(others))
             hint = "ellipsis_size" if member == self.lay.ellipsis_letter else (
                 member if member.islower() else f"{member}_size"
             )
-            self.member_vars[member] = self.block.emit(hint, op)
+            self.member_vars[member] = ir.Name(self.block.emit(hint, op))
         return self.member_vars[member]
 
-    def composite_shape(self, letter: str) -> str:
+    def composite_shape(self, letter: str) -> ir.Shape:
         if letter not in self.composite_shapes:
             source = self.sources[letter]
             slots = self.lay.inputs[source].slots
             j = next(k for k, s in enumerate(slots) if s.variable == letter)
             name = "ellipsis" if letter == self.lay.ellipsis_letter else letter
-            self.composite_shapes[letter] = self.block.emit(
-                f"{name}_shape", ir.ShapeArithmetic(self.vector_at(source, j))
-            )
+            self.composite_shapes[letter] = ir.Shape(self.block.emit(f"{name}_shape", self.vector_at(source, j)))
         return self.composite_shapes[letter]
 
     def input_target(self, index: int) -> tuple:
@@ -199,16 +198,16 @@ class ShapeEnv:
         entries: list = []
         for j, slot in enumerate(self.lay.inputs[index].slots):
             if slot.variable == ELLIPSIS:
-                entries.append(ir.Vector(self.vector_at(index, j)))
+                entries.append(self.vector_at(index, j))
             elif slot.is_variable:
-                entries.append(ir.Scalar(f"math.prod({self.vector_at(index, j)})"))
+                entries.append(ir.Prod(self.vector_at(index, j)))
             elif len(slot.leaves) == 1:
-                entries.append(ir.Scalar(self.scalar_at(index, j)))
+                entries.append(self.scalar_at(index, j))
             else:
-                entries.extend(ir.Scalar(self.known_size(leaf)) for leaf in slot.leaves)
+                entries.extend(self.known_size(leaf) for leaf in slot.leaves)
         return tuple(entries)
 
-    def known_size(self, letter: str) -> str:
+    def known_size(self, letter: str) -> ir.Value:
         size = self.letter_size(letter)
         if size is None:
             raise InternalError("lower", f"no size for '{letter}' (layout checks every group member)")
@@ -230,25 +229,28 @@ class ShapeEnv:
 
         ell_at = core.index(ELLIPSIS) if ELLIPSIS in core else -1
         after = len(core) - ell_at - 1
-        ellipsis_dims = f"[{'' if ell_at == 0 else ell_at}:{'-' + str(after) if after else ''}]"
+
+        def ellipsis_dims() -> ir.Slice:
+            return ir.Slice(r(), ir.Const(ell_at) if ell_at else None, ir.Const(-after) if after else None)
+
         entries: list = []
         for slot in out.slots:
             if slot.variable == ELLIPSIS:
-                entries.append(ir.Vector(r() + ellipsis_dims))
+                entries.append(ellipsis_dims())
             elif slot.is_variable:
-                entries.append(ir.Vector(self.composite_shape(slot.variable)))
+                entries.append(self.composite_shape(slot.variable))
             elif not slot.leaves:
-                entries.append(ir.Scalar("1"))
+                entries.append(ir.Const(1))
             else:
                 parts = [
-                    f"math.prod({r()}{ellipsis_dims})" if leaf == ELLIPSIS else self.known_size(leaf)
+                    ir.Prod(ellipsis_dims()) if leaf == ELLIPSIS else self.known_size(leaf)
                     for leaf in slot.leaves
                 ]
-                entries.append(ir.Scalar(" * ".join(parts)))
+                entries.append(ir.product(parts))
         return tuple(entries)
 
 
-def _plus(a: str, b: str) -> str:
-    if a == "0":
+def _plus(a: ir.Value, b: ir.Value) -> ir.Value:
+    if a == ir.Const(0):
         return b
-    return f"{a} + {b}"
+    return ir.Add((a, b))

@@ -15,7 +15,7 @@ from einigc.compiler import to_ir
 # op lists: it is how the computing ops get their sizes, not what they compute.
 REPO = Path(__file__).resolve().parent.parent
 
-_BOOKKEEPING = ("ShapeOf", "ShapeArithmetic")
+_BOOKKEEPING = (ir.ShapeOf, *ir.VALUES)
 
 
 def lowered(text: str, name: str | None = None) -> ir.Function:
@@ -32,9 +32,8 @@ def op_list(statements) -> list:
     out: list = []
     for statement in statements:
         if isinstance(statement, ir.Assign):
-            kind = type(statement.op).__name__
-            if kind not in _BOOKKEEPING:
-                out.append(kind)
+            if not isinstance(statement.op, _BOOKKEEPING):
+                out.append(type(statement.op).__name__)
         elif isinstance(statement, ir.Tape):
             out.append(("Tape", op_list(statement.body)))
         elif isinstance(statement, ir.ChooseOrder):

@@ -84,7 +84,7 @@ def test_candidates_keep_every_order_worth_choosing():
 def test_prune_drops_unread_shape_bookkeeping_only():
     body = (
         ir.Assign("x_shape", ir.ShapeOf("x"), "what the next steps do"),
-        ir.Assign("unused", ir.Reshape("x", (ir.Scalar("x_shape[0]"), ir.Scalar("-1"))), "x as a matrix"),
+        ir.Assign("unused", ir.Reshape("x", (ir.Dim("x_shape", ir.Const(0)), ir.Const(-1))), "x as a matrix"),
         ir.Assign("kept", ir.Einsum("ij->i", ("x",))),
         ir.Assign("y", ir.MatMul("x", "x")),
     )
