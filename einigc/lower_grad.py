@@ -136,6 +136,30 @@ def closed_form(call: M.BuiltinCall):
     inner_letters = sorted(set().union(*(_letters(op) for op in inner.inputs)))
     if len(spare) < len(inner_letters):
         return None
+    rename = {c: "#" + c for c in inner_letters}  # inner letters live in their own namespace
+    deltas = [(rename[i], o) for i, o in (*zip(out_inner, a_letters), *zip(x_letters, b_letters))]
+    letter = _unified(deltas, [rename[c] for c in inner_letters], spare)
+
+    def renamed(op: A.Operand, inner_side: bool) -> A.Operand:
+        terms = tuple(A.Axis(letter(rename[t.letter] if inner_side else t.letter), t.pos) for t in op.terms)
+        return A.Operand(terms, op.pos)
+
+    outer_others = [k for k in range(len(call.inputs)) if k not in (p, q)]
+    inputs = [renamed(call.inputs[k], False) for k in outer_others]
+    inputs += [renamed(inner.inputs[k], True) for k in others_inner]
+    args = [call.args[k] for k in outer_others] + [inner.args[k] for k in others_inner]
+    output = renamed(call.output, False)
+    if not inputs or set(_letters(output)) - set().union(*(_letters(op) for op in inputs)):
+        return None
+    return inputs, output, args, renamed(inner.inputs[m], True)
+
+
+def _unified(deltas, inner_letters, spare: list[str]):
+    """The letter each letter becomes once the pairs in `deltas` (Kronecker deltas) are one letter.
+
+    The user's outer letters name what they join; an inner letter (`#i`) that
+    joins none keeps its own name where that is spare, else takes a spare one.
+    """
     parent: dict[str, str] = {}
 
     def find(c: str) -> str:
@@ -150,13 +174,11 @@ def closed_form(call: M.BuiltinCall):
             keep, drop = sorted((c, d), key=lambda e: (e.startswith("#"), e))
             parent[drop] = keep
 
-    rename = {c: "#" + c for c in inner_letters}  # inner letters live in their own namespace
-    for inner_letter, outer_letter in zip(out_inner, a_letters):
-        union(rename[inner_letter], outer_letter)
-    for inner_letter, outer_letter in zip(x_letters, b_letters):
-        union(rename[inner_letter], outer_letter)
+    for inner_letter, outer_letter in deltas:
+        union(inner_letter, outer_letter)
+    spare = list(spare)
     spare_for: dict[str, str] = {}
-    for root in sorted({find(rename[c]) for c in inner_letters if find(rename[c]).startswith("#")}):
+    for root in sorted({find(c) for c in inner_letters if find(c).startswith("#")}):
         own = root[1:]
         spare_for[root] = own if own in spare else next(c for c in spare if c not in spare_for.values() and c != own)
         if own in spare:
@@ -168,18 +190,7 @@ def closed_form(call: M.BuiltinCall):
         root = find(c)
         return spare_for.get(root, root)
 
-    def renamed(op: A.Operand, inner_side: bool) -> A.Operand:
-        terms = tuple(A.Axis(letter(rename[t.letter] if inner_side else t.letter), t.pos) for t in op.terms)
-        return A.Operand(terms, op.pos)
-
-    outer_others = [k for k in range(len(call.inputs)) if k not in (p, q)]
-    inputs = [renamed(call.inputs[k], False) for k in outer_others]
-    inputs += [renamed(inner.inputs[k], True) for k in others_inner]
-    args = [call.args[k] for k in outer_others] + [inner.args[k] for k in others_inner]
-    output = renamed(call.output, False)
-    if not inputs or set(_letters(output)) - set().union(*(_letters(op) for op in inputs)):
-        return None
-    return inputs, output, args, renamed(inner.inputs[m], True)
+    return letter
 
 
 def _plain_letters(operand: A.Operand) -> bool:
