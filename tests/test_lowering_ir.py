@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from einigc import ir
+from einigc.builder import Block
 from einigc.compiler import to_ir
 
 # Shape bookkeeping (reading shapes, arithmetic on them) is left out of the
@@ -297,3 +298,38 @@ def test_lowering_needs_no_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# --- the builder --------------------------------------------------------------
+
+
+def test_block_names_are_fresh_and_stems_follow_the_hint():
+    block = Block.root({"x"})
+    assert block.emit("x", ir.Transpose("x", (1, 0))) == "x_1"
+    assert block.emit("x_1_core", ir.Transpose("x_1", (1, 0)), stem="x") == "x_1_core"
+    assert block.stem("x_1_core") == "x"
+    assert block.fresh("not an identifier") == "t"
+    assert [s.target for s in block.statements] == ["x_1", "x_1_core"]
+
+
+def test_tape_blocks_chain_their_watched_variables():
+    root = Block.root(set())
+    outer = root.tape("x")
+    inner = outer.tape("u")
+    assert root.tapes() == () and root.watched() == ()
+    assert inner.tapes() == (outer, inner)
+    assert inner.watched() == ("x", "u")
+    # A tape's body shares the function's names: none is handed out twice.
+    assert inner.fresh("a") == "a" and root.fresh("a") == "a_1"
+    inner.emit("b", ir.ZerosLike("a"))
+    assert root.statements == [] and [s.target for s in inner.statements] == ["b"]
+
+
+def test_branches_reuse_names_until_the_choice_adopts_them():
+    root = Block.root(set())
+    first, second = root.branch(), root.branch()
+    assert first.emit("y", ir.ZerosLike("x")) == "y"
+    assert second.emit("y", ir.OnesLike("x")) == "y"  # only one branch runs
+    assert first.stem("y") == "y" and "y" not in root.stems  # stems too are the branch's own
+    root.adopt([first, second])
+    assert root.fresh("y") == "y_1"  # after the choice, a branch's names are taken
