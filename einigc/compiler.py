@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import dataclasses
 
-from einigc import checks, ein_parser, emit, fmt, ir, lower, prune
+from einigc import checks, ein_parser, emit, fmt, ir, lower
+from einigc.passes import prune
 from einigc.errors import Diagnostic, DiagnosticSink
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Union
+
+from einigc.errors import InternalError
 
 
 @dataclass(frozen=True)
@@ -347,3 +350,65 @@ class Tape:
     body: tuple["Statement", ...]
     comment: str = ""
     persistent: bool = False  # for several reverse passes (an eager Jacobian)
+
+
+# --- what a node reads ------------------------------------------------------
+
+# The fields of each node that name the values it reads (a name or a tuple of
+# names); its other fields that hold nodes are read through. A statement's
+# targets are not reads.
+_READ_FIELDS: dict[type, tuple[str, ...]] = {
+    Einsum: ("operands",),
+    MatMul: ("a", "b"),
+    BatchMatMul: ("x", "y"),
+    ReduceSum: ("operand",),
+    SumLeading: ("operand",),
+    Transpose: ("operand",),
+    CallFunction: ("function", "args"),  # the function may be a parameter
+    Cast: ("operand",),
+    GreaterThanZero: ("operand",),
+    Reshape: ("operand",),
+    ShapeOf: ("operand",),
+    Diagonal: ("operand",),
+    InducedDiagonal: ("operand",),
+    ZerosLike: ("operand",),
+    OnesLike: ("operand",),
+    Gradient: ("tape", "target", "source", "output_gradients"),
+    Jacobian: ("tape", "target", "source"),
+    Const: (),
+    Name: ("name",),
+    Shape: ("name",),
+    Dim: ("shape",),
+    Slice: ("shape",),
+    Len: ("shape",),
+    Add: (),
+    Sub: (),
+    Mul: (),
+    FloorDiv: (),
+    Prod: (),
+    Assign: (),
+    RequireBool: ("operand",),
+    CheckAxes: ("operands",),
+    ChooseOrder: ("operands",),
+    Tape: ("watch",),
+}
+
+
+def reads(node) -> set[str]:
+    """Every name `node` (a statement, op or value, or a tuple of them) reads."""
+    if isinstance(node, tuple):
+        return set().union(*map(reads, node))
+    if node is None or isinstance(node, (str, int, bool)):
+        return set()  # a name is read only through a field that says so
+    fields = _READ_FIELDS.get(type(node))
+    if fields is None:
+        raise InternalError("ir", f"no reads for {type(node).__name__}")
+    names: set[str] = set()
+    for field in dataclasses.fields(node):
+        value = getattr(node, field.name)
+        if field.name in fields:
+            names.update((value,) if isinstance(value, str) else value)
+        else:
+            names |= reads(value)
+    names.discard("")  # an optional name left out (no cotangent)
+    return names

@@ -22,7 +22,7 @@ from einigc.plan import (
     matmul_form,
     plan_contraction,
 )
-from einigc.prune import prune
+from einigc.passes.prune import prune
 from tests import plan_networks
 from tests.ein_harness import compile_module
 from tests.test_lowering import code_lines, function_source

@@ -1,0 +1,1 @@
+"""Passes: IR -> IR rewrites run between lowering and printing."""
