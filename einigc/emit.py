@@ -43,6 +43,15 @@ class Printer:
             raise InternalError("emit", f"no printer for {type(op).__name__}")
         return method(op)
 
+    def hint(self, kind: str) -> str:
+        """The type hint of a parameter of `kind` ("tensor", "callable")."""
+        if kind == "callable":
+            self.imports.add("Callable")
+            return "Callable[[tf.Tensor], tf.Tensor]"
+        if kind == "tensor":
+            return "tf.Tensor"
+        raise InternalError("emit", f"no type hint for a {kind!r} parameter")
+
     def _print_Einsum(self, op: ir.Einsum) -> str:
         # The raw op skips tf.einsum's per-call parsing of the equation.
         return f'tf.raw_ops.Einsum(inputs=[{", ".join(op.operands)}], equation="{op.equation}")'
@@ -286,8 +295,8 @@ def _render_function(function: ir.Function, printer: Printer) -> str:
         decorators=["_trace_when_eager"] if function.trace_when_eager else [],
         name=function.name,
         params=", ".join(
-            f"{param}: {hint}" if hint else param
-            for param, hint in zip(function.params, function.param_types or [""] * len(function.params))
+            f"{param}: {printer.hint(kind)}" if kind else param
+            for param, kind in zip(function.params, function.param_types or [""] * len(function.params))
         ),
         returns=" -> tf.Tensor" if function.param_types else "",
         docstring=docstring,
@@ -307,8 +316,8 @@ def emit(module: ir.Module) -> list[str]:
         _environment().get_template(f"{name}.py.j2").render() for name in sorted(helpers)
     ]
     header = _environment().get_template("module.py.j2").render(
-        stdlib_imports=_stdlib_imports(printer.helpers, "".join(functions)),
-        typing_imports=["from collections.abc import Callable"] if "Callable[" in "".join(functions) else [],
+        stdlib_imports=_stdlib_imports(printer.helpers, printer.imports),
+        typing_imports=["from collections.abc import Callable"] if "Callable" in printer.imports else [],
         source_name=module.source_name,
         docstring=_escape_docstring(module.docstring),
         exported=[f.name for f in module.functions],
@@ -325,10 +334,10 @@ _HELPER_NEEDS = {
 }
 
 
-def _stdlib_imports(helpers: set[str], code: str) -> list[str]:
+def _stdlib_imports(helpers: set[str], printed: set[str]) -> list[str]:
     imports = []
     if "trace_when_eager" in helpers:
         imports.append("functools")
-    if "math.prod(" in code or "induced_diagonal" in helpers:
+    if "math" in printed or "induced_diagonal" in helpers:
         imports.append("math")
     return sorted(imports)

@@ -299,7 +299,7 @@ class Function:
     body: tuple[Statement, ...]
     result: str
     trace_when_eager: bool = False  # eagerly, run as a tf.function (a Jacobian, no callable)
-    param_types: tuple[str, ...] = ()  # a type hint per parameter (none where empty)
+    param_types: tuple[str, ...] = ()  # "tensor" or "callable" per parameter, for type hints (none where empty)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from einigc import ein_ast as A
 from einigc import model as M
 
-TENSOR = "tf.Tensor"
-CALLABLE = "Callable[[tf.Tensor], tf.Tensor]"
+# What each parameter is, for its type hint (the printer spells it per target).
+TENSOR = "tensor"
+CALLABLE = "callable"
 
 
 @dataclass(frozen=True)
