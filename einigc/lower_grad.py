@@ -35,7 +35,7 @@ take no callable are traced when called eagerly (expression_jacobian: 0.5 ms).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from einigc import ein_ast as A
 from einigc import ir
@@ -258,7 +258,9 @@ def _tensor_value(lowering: FunctionLowering, block: Block, value: M.Value) -> s
     return lowering.lower_value(block, value)
 
 
-def _check_operands(lowering: FunctionLowering, block: Block, call, x: str, names: dict) -> dict:
+def _check_operands(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, x: str, names: dict[int, str]
+) -> dict[int, str]:
     """Checks the variable and the other operands before the tape; returns their checked names."""
     (p, q), = call.grad_pairs
     a_letters = set(_letters(call.inputs[p]))
@@ -283,7 +285,9 @@ def _check_operands(lowering: FunctionLowering, block: Block, call, x: str, name
     return dict(zip(ks, checked[-len(ks):] if ks else ()))
 
 
-def _check_value(lowering: FunctionLowering, block: Block, call, value: str, names: dict) -> None:
+def _check_value(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, value: str, names: dict[int, str]
+) -> None:
     """Checks the value of the operand left of `%` against its letters (inside the tape)."""
     (p, q), = call.grad_pairs
     left, right = call.args[p], call.args[q]
@@ -307,7 +311,9 @@ def _check_value(lowering: FunctionLowering, block: Block, call, value: str, nam
     lowering.check_axes(block, operands, tensors, labels, discard=(len(tensors) - 1,) if shares_variable else ())
 
 
-def _lower_closed_form(lowering: FunctionLowering, block: Block, call, inputs, output, args, x_operand) -> str:
+def _lower_closed_form(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, inputs, output, args, x_operand
+) -> str:
     (p, q), = call.grad_pairs
     x = call.args[q].name
     labels = [M.source_text(a) for a in args] + [x]
@@ -320,7 +326,7 @@ def _lower_closed_form(lowering: FunctionLowering, block: Block, call, inputs, o
     return lowering.lower_contraction(block, inputs, output, names, f'{label} in closed form: "{spec}"')
 
 
-def _note_independent(lowering: FunctionLowering, call, b_op, exact) -> None:
+def _note_independent(lowering: FunctionLowering, call: M.BuiltinCall, b_op: A.Operand, exact: set[str]) -> None:
     letters = ", ".join(sorted(exact))
     pos = next((t.pos for t in b_op.terms if isinstance(t, A.Axis) and t.letter in exact), call.pos)
     lowering.notes.append(
@@ -349,7 +355,15 @@ def subject(value: M.Value) -> str:
     return text if len(text) <= 40 else f"the {getattr(value, 'func', None) or value.callee} call"
 
 
-def _tape(lowering: FunctionLowering, block: Block, call, names, comment: str, extra=None, persistent=False) -> tuple[str, str, str | None]:
+def _tape(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    names: dict[int, str],
+    comment: str,
+    extra: Callable[[Block, str], str] | None = None,
+    persistent: bool = False,
+) -> tuple[str, str, str | None]:
     """Emits a tape block evaluating (and checking) the operand left of `%`; returns (tape, value, extra result).
 
     `comment` may name the operand left of `%` as `{y}`.
@@ -370,7 +384,18 @@ def _describe(lowering: FunctionLowering, label: str, how: str) -> None:
     lowering.add_plan_note(label, [f"  lowering: {how}"])
 
 
-def _lower_vjp(lowering: FunctionLowering, block: Block, call, pair, left, x, touching, rest, names, label) -> str:
+def _lower_vjp(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    touching: list[int],
+    rest: list[int],
+    names: dict[int, str],
+    label: str,
+) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.a_letters
     if not touching:
@@ -400,7 +425,18 @@ def _lower_vjp(lowering: FunctionLowering, block: Block, call, pair, left, x, to
     )
 
 
-def _lower_jvp(lowering: FunctionLowering, block: Block, call, pair, left, x, touching, rest, names, label) -> str:
+def _lower_jvp(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    touching: list[int],
+    rest: list[int],
+    names: dict[int, str],
+    label: str,
+) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.b_letters
     if not touching:
@@ -440,7 +476,18 @@ def _lower_jvp(lowering: FunctionLowering, block: Block, call, pair, left, x, to
     )
 
 
-def _lower_jacobian(lowering: FunctionLowering, block: Block, call, pair, left, x, others, names, independent, label) -> str:
+def _lower_jacobian(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    others: list[int],
+    names,
+    independent: set[str],
+    label,
+) -> str:
     a_terms = pair.a.terms
     batch_axes = ()
     if independent and pair.plain:
