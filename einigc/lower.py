@@ -74,7 +74,7 @@ class _FunctionLowering:
         if isinstance(value, M.ParamValue):
             return value.name
         # A value written twice is computed once (model values compare equal
-        # without their positions); see `reusable` for tapes.
+        # without their positions); see `_reusable` for tapes.
         found = self.computed.get(value)
         if found is not None and _reusable(block, value, found[1]):
             return found[0]
