@@ -1,4 +1,4 @@
-"""The pipeline: parse → check → lower (with planning) → prune → emit → format."""
+"""The pipeline: parse → check → lower (with planning) → passes (prune, ...) → emit → format."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import dataclasses
 
 from einigc import checks, ein_parser, emit, fmt, ir, lower
-from einigc.passes import prune
+from einigc.passes import prune, returns
 from einigc.errors import Diagnostic, DiagnosticSink
 
 
@@ -39,4 +39,10 @@ def to_ir(text: str, source_name: str = "specs.ein", sink: DiagnosticSink | None
     module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
     program = checks.check(module, sink)
     ir_module = lower.lower(program, source_name, sink)
-    return dataclasses.replace(ir_module, functions=tuple(map(prune.prune, ir_module.functions)))
+    return dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
+
+
+def _passes(function):
+    """The IR -> IR passes, in order."""
+    function = prune.prune(function)
+    return returns.inline_return(function)

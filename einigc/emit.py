@@ -214,6 +214,10 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
             for line in statement.comment.splitlines():
                 lines.append(f"{indent}# {line}")
             lines.append(f"{indent}{statement.target} = {printer.expr(statement.op)}")
+        elif isinstance(statement, ir.Return):
+            for line in statement.comment.splitlines():
+                lines.append(f"{indent}# {line}")
+            lines.append(f"{indent}return {printer.expr(statement.value)}")
         elif isinstance(statement, ir.RequireBool):
             printer.helpers.add("require_bool")
             lines.append(
@@ -271,17 +275,7 @@ def _render_statements(statements, printer: Printer, indent: str = "") -> list[s
 
 
 def _render_function(function: ir.Function, printer: Printer) -> str:
-    body = list(function.body)
-    result = function.result
-    # The last assignment of the result becomes the return statement.
-    if body and isinstance(body[-1], ir.Assign) and body[-1].target == result:
-        last = body.pop()
-        body.append(ir.Assign("", last.op, last.comment))
-    lines = _render_statements(body, printer)
-    if body and isinstance(body[-1], ir.Assign) and body[-1].target == "":
-        lines[-1] = "return " + lines[-1][len(" = "):]
-    else:
-        lines.append(f"return {result}")
+    lines = _render_statements(function.body, printer)
     # Laid out as black lays out docstrings: the first line and trailing
     # spaces stripped, common indentation removed (inspect.cleandoc).
     lines_of_doc = [line.rstrip() for line in inspect.cleandoc(function.docstring).split("\n")]

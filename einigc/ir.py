@@ -288,7 +288,15 @@ class ChooseOrder:
     order_name: str = "order"
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape"]
+@dataclass(frozen=True)
+class Return:
+    """`return value`: a name bound before (`Name`), or an op (see passes.returns)."""
+
+    value: Union[Op, Name]
+    comment: str = ""
+
+
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape", Return]
 
 
 @dataclass(frozen=True)
@@ -296,8 +304,7 @@ class Function:
     name: str
     params: tuple[str, ...]
     docstring: str
-    body: tuple[Statement, ...]
-    result: str
+    body: tuple[Statement, ...]  # ends with a Return
     trace_when_eager: bool = False  # eagerly, run as a tf.function (a Jacobian, no callable)
     param_types: tuple[str, ...] = ()  # "tensor" or "callable" per parameter, for type hints (none where empty)
 
@@ -391,6 +398,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     CheckAxes: ("operands",),
     ChooseOrder: ("operands",),
     Tape: ("watch",),
+    Return: (),
 }
 
 

@@ -247,8 +247,7 @@ class _FunctionLowering:
             self.function.name,
             self.function.params,
             "\n".join(doc),
-            tuple(self.block.statements),
-            result,
+            (*self.block.statements, ir.Return(ir.Name(result))),
             _builds_jacobian(self.block.statements),
             self.signatures.hints(self.function.name),
         )

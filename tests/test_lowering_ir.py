@@ -28,11 +28,27 @@ def lowered(text: str, name: str | None = None) -> ir.Function:
     return next(f for f in functions if f.name == name)
 
 
+RETURNED = "<returned>"  # the target of a returned op in `assigned`
+
+
+def returned(function: ir.Function):
+    """What the function returns: a name bound before (ir.Name) or an op."""
+    (last,) = [s for s in function.body if isinstance(s, ir.Return)]
+    assert last is function.body[-1]
+    return last.value
+
+
 def op_list(statements) -> list:
-    """Op class names in order; a tape is ("Tape", [...]), a choice ("ChooseOrder", [[...], ...])."""
+    """Op class names in order; a tape is ("Tape", [...]), a choice ("ChooseOrder", [[...], ...]).
+
+    A returned op counts as a step; returning a name bound before adds nothing.
+    """
     out: list = []
     for statement in statements:
-        if isinstance(statement, ir.Assign):
+        if isinstance(statement, ir.Return):
+            if not isinstance(statement.value, ir.Name):
+                out.append(type(statement.value).__name__)
+        elif isinstance(statement, ir.Assign):
             if not isinstance(statement.op, _BOOKKEEPING):
                 out.append(type(statement.op).__name__)
         elif isinstance(statement, ir.Tape):
@@ -45,11 +61,13 @@ def op_list(statements) -> list:
 
 
 def assigned(statements) -> list[ir.Assign]:
-    """Every assignment, tapes and branches included, in order."""
+    """Every assignment, tapes and branches included, in order; a returned op as if bound to RETURNED."""
     out = []
     for statement in statements:
         if isinstance(statement, ir.Assign):
             out.append(statement)
+        elif isinstance(statement, ir.Return) and not isinstance(statement.value, ir.Name):
+            out.append(ir.Assign(RETURNED, statement.value, statement.comment))
         elif isinstance(statement, ir.Tape):
             out.extend(assigned(statement.body))
         elif isinstance(statement, ir.ChooseOrder):
@@ -148,7 +166,7 @@ def test_matmul_fields():
     assert (check.spec, check.operands, check.targets) == ("ij,kj", ("x", "x"), ("x", "_"))
     (matmul,) = ops_of(f, ir.MatMul)
     assert (matmul.a, matmul.b, matmul.transpose_a, matmul.transpose_b) == ("x", "x", False, True)
-    assert f.result == "x_x"
+    assert returned(f) == matmul
 
 
 def test_reductions_and_permutations_name_their_axes():
@@ -199,7 +217,7 @@ def test_eincount_casts_to_int64_and_einany_compares():
     anything = lowered('f(a, b) = einany("ij,jk->ik", a, b)')
     assert [c.dtype for c in ops_of(anything, ir.Cast)] == ["float32", "float32"]
     (compare,) = ops_of(anything, ir.GreaterThanZero)
-    assert anything.result == assigned(anything.body)[-1].target
+    assert returned(anything) == compare
     assert compare.operand == "a_float_b_float"
 
 
@@ -210,7 +228,7 @@ def test_candidate_orders_are_branches_with_their_own_names():
     assert choice.labels == ("bij,bjk; bik,bkl", "bjk,bkl; bij,bjl")
     first, second = ([a.target for a in body] for body in choice.bodies)
     # Both branches bind the result's name; only one runs, so names repeat across them.
-    assert first[-1] == second[-1] == f.result
+    assert returned(f) == ir.Name(first[-1]) and first[-1] == second[-1]
     assert first == ["x_y", "x_y_z"] and second == ["y_z", "x_y_z"]
     # Names bound in a branch are not reused after the choice.
     assert not {choice.flops_name, choice.order_name} & set(first + second)
@@ -287,7 +305,7 @@ def test_a_value_written_twice_is_computed_once():
 def test_closed_form_needs_no_tape():
     f = lowered('f(w, x) = eingrad("i%j->ij", einsum("ij,j->i", w, x), x)')
     assert not [s for s in f.body if isinstance(s, ir.Tape)]
-    assert f.result == "w"
+    assert returned(f) == ir.Name("w")
 
 
 def test_lowering_needs_no_tensorflow():

@@ -18,7 +18,7 @@ _PURE = (ir.Reshape, ir.ShapeOf, *ir.VALUES)
 def prune(function: ir.Function) -> ir.Function:
     body = list(function.body)
     while True:
-        used = {function.result} | ir.reads(tuple(body))
+        used = ir.reads(tuple(body))
         kept: list = []
         # A dropped shape read's comment describes the step after it and
         # moves there; a dropped reshape's comment describes only itself.
