@@ -11,6 +11,7 @@ import pytest
 from einigc import ir
 from einigc.builder import Block
 from einigc.compiler import to_ir
+from einigc.errors import DiagnosticSink
 
 # Shape bookkeeping (reading shapes, arithmetic on them) is left out of the
 # op lists: it is how the computing ops get their sizes, not what they compute.
@@ -148,6 +149,22 @@ CASES = {
             ("Tape", [("Tape", ["CallFunction", "CheckAxes"]), "Gradient"]),
             "Gradient",
         ],
+    ),
+    "hessian": (
+        'f(y, x) = eingrad("j%k->jk", eingrad(",%j->j", y, x), x)',
+        ["CheckAxes", ("Tape", [("Tape", ["CallFunction", "CheckAxes"]), "Gradient"]), "Jacobian"],
+    ),
+    "independent batch gradient": (
+        'f(y, x) = eingrad("b%bj->bj", y, x) where b independent',
+        ["CheckAxes", ("Tape", ["CallFunction", "CheckAxes"]), "Gradient"],
+    ),
+    "exact batch gradient": (
+        'f(y, x) = eingrad("b%bj->bj", y, x)',
+        ["CheckAxes", ("Tape", ["CallFunction", "CheckAxes"]), "Jacobian", "Diagonal"],
+    ),
+    "independent batch jacobian": (
+        'f(y, x) = eingrad("bi%bj->bij", y, x) where b independent',
+        ["CheckAxes", ("Tape", ["CallFunction", "CheckAxes", "ReduceSum"]), "Jacobian", "Transpose"],
     ),
     "closed form": ('f(w, x) = eingrad("i%j->ij", einsum("ij,j->i", w, x), x)', ["CheckAxes"]),
 }
@@ -351,3 +368,13 @@ def test_branches_reuse_names_until_the_choice_adopts_them():
     assert first.stem("y") == "y" and "y" not in root.stems  # stems too are the branch's own
     root.adopt([first, second])
     assert root.fresh("y") == "y_1"  # after the choice, a branch's names are taken
+
+
+def test_an_exact_shared_letter_is_noted_for_the_user():
+    sink = DiagnosticSink()
+    to_ir('f(y, x) = eingrad("b%bj->bj", y, x)', sink=sink)
+    (note,) = sink.notes
+    assert "'b' is shared across '%'" in note.message
+    quiet = DiagnosticSink()
+    to_ir('f(y, x) = eingrad("b%bj->bj", y, x) where b independent', sink=quiet)
+    assert not quiet.notes
