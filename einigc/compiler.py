@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import dataclasses
 
 from einigc import checks, ein_parser, emit, fmt, ir, lower
-from einigc.passes import prune, returns
+from einigc.passes import attach_comments, fold_transposes, prune, returns
 from einigc.errors import Diagnostic, DiagnosticSink
 
 
@@ -44,5 +44,7 @@ def to_ir(text: str, source_name: str = "specs.ein", sink: DiagnosticSink | None
 
 def _passes(function):
     """The IR -> IR passes, in order."""
+    function = fold_transposes.fold_transposes(function)
+    function = attach_comments.attach_comments(function)  # before prune, which moves comments on
     function = prune.prune(function)
     return returns.inline_return(function)

@@ -289,6 +289,13 @@ class ChooseOrder:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A comment for the statement after it; passes.attach_comments moves it there."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Return:
     """`return value`: a name bound before (`Name`), or an op (see passes.returns)."""
 
@@ -296,7 +303,7 @@ class Return:
     comment: str = ""
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape", Return]
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape", Return, Comment]
 
 
 @dataclass(frozen=True)
@@ -399,6 +406,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     ChooseOrder: ("operands",),
     Tape: ("watch",),
     Return: (),
+    Comment: (),
 }
 
 

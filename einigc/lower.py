@@ -359,18 +359,15 @@ class _Contraction:
             if ELLIPSIS in core_output:
                 result = self.induced_beside_ellipsis(result, core_output, lay.output.core)
             else:
-                axes = core_output
+                # passes.fold_transposes drops a transpose just before: named
+                # after what that transposes.
                 last = self.body[-1] if self.body else None
+                stem = self.stem(result)
                 if isinstance(last, ir.Assign) and last.target == result and isinstance(last.op, ir.Transpose):
-                    # The scatter places entries in any order: no transpose first.
-                    self.body.pop()
-                    result = last.op.operand
-                    axes = [""] * len(core_output)
-                    for k, source_axis in enumerate(last.op.perm):
-                        axes[source_axis] = core_output[k]
+                    stem = self.stem(last.op.operand)
                 result = self.emit(
-                    f"{self.stem(result)}_diag",
-                    ir.InducedDiagonal(result, _word(axes), _word(lay.output.core)),
+                    f"{stem}_diag",
+                    ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
                     "repeated output letters: place the values on that diagonal, zeros elsewhere",
                 )
         if lay.output.needs_reshape:
@@ -482,10 +479,20 @@ class _Contraction:
 
     def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str) -> str | None:
         """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
-        start = len(self.body)
-        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
-        if None in sizes.values():
+        if not all(self.shapes.knows_size(s) for s in op.rows + op.inner + op.cols):
             return None  # sizes the reshapes need are only known to the data
+        whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
+
+        def word(run) -> str:
+            return "".join(whole.get(s, s) for s in run)
+
+        note = (
+            f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
+            f" columns {word(op.cols)} (reshapes, no copies)"
+        )
+        # Above the first statement of the step (passes.attach_comments).
+        self.body.append(ir.Comment("\n".join(line for line in (comment, note) if line)))
+        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
 
         def product(run) -> ir.Value:
             # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
@@ -496,23 +503,11 @@ class _Contraction:
         b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
         a = self.as_matrix(op.a, a_groups, (inner, rows) if op.transpose_a else (rows, inner))
         b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
-        whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
-
-        def word(run) -> str:
-            return "".join(whole.get(s, s) for s in run)
-
-        note = (
-            f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
-            f" columns {word(op.cols)} (reshapes, no copies)"
-        )
         product_name = self.emit(
             f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),
             stem=hint,
         )
-        # The comments go above the first statement of the step (a reshape).
-        first = self.body[start]
-        self.body[start] = ir.Assign(first.target, first.op, "\n".join(line for line in (comment, note) if line))
         if len(op.rows) == len(op.cols) == 1:
             return product_name
         shape = tuple(sizes[s] for s in op.rows + op.cols)

@@ -165,6 +165,18 @@ class ShapeEnv:
             return self.member_size(letter)
         return None
 
+    def knows_size(self, letter: str) -> bool:
+        """Whether `letter_size` finds a size for `letter` (asked before anything is emitted)."""
+        fixed = any(
+            not slot.is_variable and slot.leaves == (letter,) for operand in self.lay.inputs for slot in operand.slots
+        )
+        alone = any(
+            slot.variable == letter and sum(s.is_variable for s in operand.slots) == 1
+            for operand in self.lay.inputs
+            for slot in operand.slots
+        )
+        return fixed or alone or letter in self.where_exact or letter in self.sources or letter in self.derived
+
     def member_size(self, member: str) -> ir.Name:
         """A group member's size: the group's size over its other members' (layout solved it)."""
         if member not in self.member_vars:
