@@ -6,7 +6,7 @@ EINIGC := $(VENV)/bin/einigc
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test generate bench fuzz lint clean
+.PHONY: venv demo test test-fast generate bench fuzz lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The tests that need no TensorFlow and are not slow, with TensorFlow made
+# unimportable (tests/frameworks.py): the stages' feedback in seconds.
+test-fast: $(STAMP)
+	EINIG_BLOCK_FRAMEWORKS=tensorflow $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 # Regenerates every checked-in generated module: examples and golden files.
 generate: $(STAMP)

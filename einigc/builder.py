@@ -81,10 +81,16 @@ class Block:
         """One branch of a choice: its names and stems are its own until `adopt`."""
         return Block(self.namer.copy(), dict(self.stems), self)
 
-    def adopt(self, branches: list[Block]) -> None:
-        """Takes the names the branches bound: after the choice none may be reused."""
+    def adopt(self, branches: list[Block], free: set[str] = frozenset()) -> None:
+        """Takes the names the branches bound (but `free`): after the choice none may be reused."""
         for branch in branches:
-            self.namer.taken |= branch.namer.taken
+            self.namer.taken |= branch.namer.taken - free
+
+    def absorb(self, branch: Block) -> None:
+        """Takes a branch as the way this block went: its statements, its names and stems."""
+        self.statements.extend(branch.statements)
+        self.adopt([branch])
+        self.stems.update(branch.stems)
 
     def tapes(self) -> tuple[Block, ...]:
         """The tapes this block is inside, outermost first (itself included if a tape)."""

@@ -289,6 +289,15 @@ class ChooseOrder:
 
 
 @dataclass(frozen=True)
+class EagerChoice:
+    """`eager` (one op) when TensorFlow runs eagerly, else `graph`; both bind one name."""
+
+    eager: tuple["Statement", ...]
+    graph: tuple["Statement", ...]
+    comment: str = ""  # above the choice (the step it implements)
+
+
+@dataclass(frozen=True)
 class Comment:
     """A comment for the statement after it; passes.attach_comments moves it there."""
 
@@ -303,14 +312,59 @@ class Return:
     comment: str = ""
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, "Tape", Return, Comment]
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape", Return, Comment]
+
+
+# --- the plan and the docstring, as data -------------------------------------
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """How one call's contraction was planned, as opt_einsum's PathInfo tells it."""
+
+    spec: str  # in core axes: the operands' letters, "->", the output's
+    implicit: bool  # the user left the output implicit
+    groups: tuple[tuple[str, str], ...]  # (the free letter, the group it stands for), groups kept whole
+    order: tuple[str, ...]  # the pair equations, in order (none for a single step)
+    strategy: str  # plan.Plan.strategy
+    planned_flops: int
+    naive_flops: int
+    largest_intermediate: int
+    sizes: tuple[tuple[str, int, str], ...]  # (the letter as shown, its size, where it came from)
+    alternatives: tuple[tuple[str, ...], ...] = ()  # other orders the static shapes may pick
+
+
+@dataclass(frozen=True)
+class LoweringChoice:
+    """How a call was lowered, in words (eingrad's strategy)."""
+
+    how: str
+
+
+@dataclass(frozen=True)
+class PlanNote:
+    """What the docstring's plan says about one call (`label`)."""
+
+    label: str
+    entries: tuple[Union[PathInfo, LoweringChoice], ...]
+
+
+@dataclass(frozen=True)
+class FunctionDoc:
+    """The parts of a function's docstring; the target's printer lays them out."""
+
+    user_doc: str = ""
+    source_name: str = ""
+    source_line: str = ""  # the declaration as written ("" to leave the source out)
+    signature_lines: tuple[str, ...] = ()  # Args and Returns, in axes
+    plan: tuple[PlanNote, ...] = ()
 
 
 @dataclass(frozen=True)
 class Function:
     name: str
     params: tuple[str, ...]
-    docstring: str
+    doc: FunctionDoc
     body: tuple[Statement, ...]  # ends with a Return
     trace_when_eager: bool = False  # eagerly, run as a tf.function (a Jacobian, no callable)
     param_types: tuple[str, ...] = ()  # "tensor" or "callable" per parameter, for type hints (none where empty)
@@ -405,6 +459,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     CheckAxes: ("operands",),
     ChooseOrder: ("operands",),
     Tape: ("watch",),
+    EagerChoice: (),
     Return: (),
     Comment: (),
 }

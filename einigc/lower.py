@@ -13,16 +13,14 @@ from einigc.errors import (
     InternalError,
 )
 from einigc.builder import Block
-from einigc.layout import analyse, stand_ins
+from einigc.checks.layout import analyse, stand_ins
 from einigc.lower_grad import lower_eingrad, uses
 from einigc.shape_exprs import ShapeEnv, reshape_comment
 from einigc.signature import Signatures
 from einigc.select import select_pair
 from einigc.plan import (
     COPY_COST,
-    DEFAULT_SIZE,
     ELLIPSIS,
-    STRATEGY_TEXT,
     PairStep,
     Plan,
     UnaryStep,
@@ -47,10 +45,6 @@ def _word(symbols) -> str:
     return "".join(symbols)
 
 
-def _fmt_count(n: int) -> str:
-    return f"{n:,}"
-
-
 class _FunctionLowering:
     """One function: its value dispatch, the values computed once, the notes about its plans."""
 
@@ -59,8 +53,8 @@ class _FunctionLowering:
         self.signatures = signatures
         self.source_name = source_name
         self.block = Block.root(set(function.params) | all_names)
-        # (label, lines) per planned call; a second note on one call joins the first.
-        self.plan_notes: list[tuple[str, list[str]]] = []
+        # (label, entries) per planned call; a second note on one call joins the first.
+        self.plan_notes: list[tuple[str, list]] = []
         # value -> (name, the tapes it was computed inside)
         self.computed: dict[M.Value, tuple[str, tuple[Block, ...]]] = {}
         self.variable_ranks: dict[str, int] = {}  # eingrad variables checked to have this rank
@@ -173,15 +167,15 @@ class _FunctionLowering:
         )
         return checked
 
-    def add_plan_note(self, label: str, lines: list[str]) -> None:
-        """Adds docstring lines about `label`, under the note already there for it if any."""
-        lines = [_wrap(line) for line in lines]
-        if any(note == label and all(line in said for line in lines) for note, said in self.plan_notes):
+    def add_plan_note(self, label: str, entries: list) -> None:
+        """Adds docstring entries (ir.PathInfo, ir.LoweringChoice) about `label`,
+        under the note already there for it if any."""
+        if any(note == label and all(e in said for e in entries) for note, said in self.plan_notes):
             return  # the same call planned again (under a tape): said already
         if self.plan_notes and self.plan_notes[-1][0] == label:
-            self.plan_notes[-1][1].extend(lines)
+            self.plan_notes[-1][1].extend(entries)
         else:
-            self.plan_notes.append((label, lines))
+            self.plan_notes.append((label, list(entries)))
 
     def describe_plan(
         self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
@@ -189,64 +183,35 @@ class _FunctionLowering:
         pairs = [s for s in plan.steps if isinstance(s, PairStep)]
         if len(pairs) < 2 and not alternatives:
             return  # one step or none: there was no order to choose
-        spec = ",".join(_word(i) for i in inputs) + "->" + _word(output)
-        # A group kept whole is one core axis, named by a free letter; say which.
-        whole = "".join(f"; {letter} is the group {text}" for letter, text in sorted((merged or {}).items()))
-        lines = [f"  implicit output: {spec}"] if implicit else []
-        if whole:
-            lines.append(f"  core axes: {spec}{whole}")
-        if len(pairs) > 1:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}" for s in pairs
-            )
-            how = (
-                "cheapest of all orders, copies counted"
-                if plan.strategy == "all orders"
-                else STRATEGY_TEXT[plan.strategy]
-            )
-            lines.append(f"  order ({how}): {order}")
-        lines.append(
-            f"  FLOPs: {_fmt_count(plan.planned_flops)} planned, {_fmt_count(plan.naive_flops)} naive;"
-            f" largest intermediate: {_fmt_count(plan.largest_intermediate)} element(s)"
-        )
         shown = {ELLIPSIS: "...", **(merged or {})}
-        sizes = ", ".join(
-            f"{shown.get(s, s)}={size}{'' if src != 'default' else '*'}"
-            for s, size, src in plan.sizes
+        info = ir.PathInfo(
+            spec=",".join(_word(i) for i in inputs) + "->" + _word(output),
+            implicit=implicit,
+            groups=tuple(sorted((merged or {}).items())),
+            order=_pair_equations(plan) if len(pairs) > 1 else (),
+            strategy=plan.strategy,
+            planned_flops=plan.planned_flops,
+            naive_flops=plan.naive_flops,
+            largest_intermediate=plan.largest_intermediate,
+            sizes=tuple((shown.get(s, s), size, src) for s, size, src in plan.sizes),
+            alternatives=tuple(_pair_equations(other) for other in alternatives),
         )
-        lines.append(f"  sizes assumed: {sizes}")
-        if any(src == "default" for _, _, src in plan.sizes):
-            lines.append(f"  (* no `where` size: the default {DEFAULT_SIZE})")
-        for other in alternatives:
-            order = "; ".join(
-                f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
-                for s in other.steps
-                if isinstance(s, PairStep)
-            )
-            lines.append(f"  or, if the static shapes make it cheaper: {order}")
-        self.add_plan_note(label, lines)
+        self.add_plan_note(label, [info])
 
     def run(self) -> ir.Function:
         result = self.lower_value(self.block, self.function.body)
-        doc = []
-        if self.function.doc:
-            doc.append(self.function.doc)
-            doc.append("")
-        # No line number: adding a line above must not change this function.
-        # Continuation lines are not indented: black would dedent them.
-        doc.append(_wrap(f"Source ({self.source_name}): {self.function.source_line}", 84, ""))
-        doc.append("")
-        doc.extend(_wrap(line, 84, "    ") for line in self.signatures.docstring_lines(self.function.name))
-        if self.plan_notes:
-            doc.append("")
-            doc.append("Plan:")
-            for label, lines in self.plan_notes:
-                doc.append(label)
-                doc.extend(lines)
+        # No line number in the docstring: adding a line above must not change this function.
+        doc = ir.FunctionDoc(
+            self.function.doc,
+            self.source_name,
+            self.function.source_line,
+            tuple(self.signatures.docstring_lines(self.function.name)),
+            tuple(ir.PlanNote(label, tuple(entries)) for label, entries in self.plan_notes),
+        )
         return ir.Function(
             self.function.name,
             self.function.params,
-            "\n".join(doc),
+            doc,
             (*self.block.statements, ir.Return(ir.Name(result))),
             _builds_jacobian(self.block.statements),
             self.signatures.hints(self.function.name),
@@ -415,10 +380,7 @@ class _Contraction:
         for plan, branch in zip(plans, branches):
             name = branch.lower_plan(plan, operands, pairs_only=True)
             statements = branch.block.statements
-            last = statements[-1]
-            if not (isinstance(last, ir.Assign) and last.target == name):
-                raise InternalError("lower", "a candidate order ended without a step")
-            bodies.append((*statements[:-1], ir.Assign(result, last.op, last.comment)))
+            bodies.append((*statements[:-1], _rebound(statements[-1], name, result)))
         self.block.adopt([branch.block for branch in branches])
         self.block.add(
             ir.ChooseOrder(
@@ -460,7 +422,7 @@ class _Contraction:
                 op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
                 hint = f"{self.stem(left)}_{self.stem(right)}"
                 if isinstance(op, ir.FusedMatMul):
-                    name = self.fused_matmul(hint, op, comment)
+                    name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))
                     if name is None:
                         op = ir.Einsum(eq, (left, right))
                 if not isinstance(op, ir.FusedMatMul):
@@ -477,10 +439,35 @@ class _Contraction:
             raise InternalError("lower", "plan left more than one operand")
         return operands[0]
 
-    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str) -> str | None:
-        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back."""
+    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str, einsum: ir.Einsum) -> str | None:
+        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back.
+
+        Eagerly, `einsum` (the same product as one op) instead: see `select`.
+        """
         if not all(self.shapes.knows_size(s) for s in op.rows + op.inner + op.cols):
             return None  # sizes the reshapes need are only known to the data
+        # Above the first statement of the step (passes.attach_comments): the
+        # step's comment, then the note (which goes with the graph branch).
+        if comment:
+            self.block.add(ir.Comment(comment))
+        graph = self.branch()
+        name, product_name, reads = graph.matrix_product(hint, op)
+        statements = graph.block.statements
+        if _eager_einsum_saves(statements[1 + reads :], einsum):
+            # The shape reads go into the branch that needs them (eagerly ~2 µs
+            # each): later steps read them again. Not `reshaped`: the next step
+            # may not find `product_name` (the other branch).
+            self.block.adopt([graph.block], free={s.target for s in statements[1 : 1 + reads]})
+            self.block.stems.update(graph.block.stems)
+            self.block.add(ir.EagerChoice((ir.Assign(name, einsum),), tuple(statements)))
+            return name
+        self.absorb(graph)
+        if name != product_name:
+            self.reshaped[name] = (product_name, (op.rows, op.cols))
+        return name
+
+    def matrix_product(self, hint: str, op: ir.FusedMatMul) -> tuple[str, str, int]:
+        """Emits the graph form of `fused_matmul`; returns its name, the MatMul's and how many shape reads it made."""
         whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
 
         def word(run) -> str:
@@ -490,9 +477,9 @@ class _Contraction:
             f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
             f" columns {word(op.cols)} (reshapes, no copies)"
         )
-        # Above the first statement of the step (passes.attach_comments).
-        self.body.append(ir.Comment("\n".join(line for line in (comment, note) if line)))
+        self.block.add(ir.Comment(note))
         sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
+        reads = len(self.block.statements) - 1
 
         def product(run) -> ir.Value:
             # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
@@ -508,12 +495,17 @@ class _Contraction:
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),
             stem=hint,
         )
-        if len(op.rows) == len(op.cols) == 1:
-            return product_name
-        shape = tuple(sizes[s] for s in op.rows + op.cols)
-        name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
-        self.reshaped[name] = (product_name, (op.rows, op.cols))
-        return name
+        name = product_name
+        if len(op.rows) != 1 or len(op.cols) != 1:
+            shape = tuple(sizes[s] for s in op.rows + op.cols)
+            name = self.emit(hint, ir.Reshape(product_name, shape), stem=hint)
+        return name, product_name, reads
+
+    def absorb(self, branch: _Contraction) -> None:
+        """Takes `branch` as the way this contraction went: its statements, names, shapes read and reshapes."""
+        self.block.absorb(branch.block)
+        self.shapes.absorb(branch.shapes)
+        self.reshaped = branch.reshaped
 
     def as_matrix(self, name: str, groups, shape) -> str:
         """`name` viewed as a matrix whose axes merge the letter runs `groups`."""
@@ -571,6 +563,37 @@ def _reusable(block: Block, value: M.Value, tapes: tuple[Block, ...]) -> bool:
     see how it depends on the variable.
     """
     return not any(tape not in tapes and uses(value, tape.watch) for tape in block.tapes())
+
+
+def _pair_equations(plan: Plan) -> tuple[str, ...]:
+    return tuple(
+        f"{_word(s.left_symbols)},{_word(s.right_symbols)}->{_word(s.output)}"
+        for s in plan.steps
+        if isinstance(s, PairStep)
+    )
+
+
+def _rebound(last: ir.Statement, name: str, result: str) -> ir.Statement:
+    """The step `last`, which binds `name`, binding `result` instead."""
+    if isinstance(last, ir.EagerChoice):
+        eager, graph = (_rebound(body[-1], name, result) for body in (last.eager, last.graph))
+        return dataclasses.replace(last, eager=last.eager[:-1] + (eager,), graph=last.graph[:-1] + (graph,))
+    if not (isinstance(last, ir.Assign) and last.target == name):
+        raise InternalError("lower", "a candidate order ended without a step")
+    return ir.Assign(result, last.op, last.comment)
+
+
+def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:
+    """Whether one Einsum op runs fewer reshapes eagerly than the steps `graph`.
+
+    An operand of `einsum` that `graph` does not read is a reshape the matrix
+    product skipped (it reshapes the original): the Einsum op keeps it.
+    """
+    ops = [s.op for s in graph]
+    reshapes = sum(isinstance(op, ir.Reshape) for op in ops)
+    read = {op.operand for op in ops if isinstance(op, ir.Reshape)}
+    read |= {name for op in ops if isinstance(op, ir.MatMul) for name in (op.a, op.b)}
+    return reshapes > sum(operand not in read for operand in einsum.operands)
 
 
 def _called_parameters(functions) -> dict[str, set[int]]:
@@ -635,16 +658,6 @@ def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = No
         for f in functions
     ]
     return ir.Module(source_name, program.docstring, tuple(functions))
-
-
-def _wrap(line: str, width: int = 80, extra_indent: str = "  ") -> str:
-    """Wraps a docstring line, continuing under its own indentation."""
-    import textwrap
-
-    indent = line[: len(line) - len(line.lstrip())]
-    return "\n".join(
-        textwrap.wrap(line, width, subsequent_indent=indent + extra_indent, break_on_hyphens=False)
-    )
 
 
 def _builds_jacobian(statements) -> bool:

@@ -381,7 +381,7 @@ def _tape(
 
 
 def _describe(lowering: FunctionLowering, label: str, how: str) -> None:
-    lowering.add_plan_note(label, [f"  lowering: {how}"])
+    lowering.add_plan_note(label, [ir.LoweringChoice(how)])
 
 
 def _lower_vjp(

@@ -1,4 +1,4 @@
-"""The checked model: declarations whose names, arities and specs are known to be valid."""
+"""The checked model: declarations whose names, arities and specs are known to be valid, specs resolved to layouts."""
 
 from __future__ import annotations
 
@@ -17,12 +17,66 @@ class ParamValue:
     pos: Pos = field(compare=False)
 
 
+# --- layouts: how a spec's operands map onto core axes (resolved by checks) ---
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One tensor axis holding `leaves` flattened (none: a size-1 axis), or a
+    variable run of axes: a composite (`letter`) or a broadcasting `...`."""
+
+    leaves: tuple[str, ...] = ()
+    variable: str = ""
+    pos: Pos | None = field(default=None, compare=False)
+    text: str = ""  # a group as the spec writes it, e.g. "(hd)"
+
+    @property
+    def is_group(self) -> bool:
+        return not self.variable and len(self.leaves) > 1
+
+    @property
+    def is_variable(self) -> bool:
+        return bool(self.variable)
+
+
+@dataclass(frozen=True)
+class OperandLayout:
+    """One operand's tensor axes (slots) and the core axes they hold."""
+
+    slots: tuple[Slot, ...]
+    core: tuple[str, ...]  # core axes, in order (repeats are diagonals)
+    needs_reshape: bool
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A spec resolved to core axes: one per lowercase letter, one per
+    composite (flattened), `...` whole where it broadcasts."""
+
+    inputs: tuple[OperandLayout, ...]
+    output: OperandLayout
+    output_core: tuple[str, ...]  # distinct core axes of the output, first-seen order
+    composite_source: tuple[tuple[str, int], ...]  # composite -> input operand fixing its rank
+    ellipsis_letter: str  # core name of `...` when it cannot broadcast (inside a group)
+    # Group members whose size is their group's over the others', in the
+    # order they are solved: (member, input operand, slot of the group).
+    derived: tuple[tuple[str, int, int], ...] = ()
+    merged: tuple[tuple[str, str], ...] = ()  # core axis -> the whole group it stands for
+
+
+# --- values ----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class BuiltinCall:
     """einsum, eincount, einany or eingrad with a checked spec.
 
     `inputs` and `output` are the spec's operands; in implicit mode `output`
-    is the one numpy would infer and `implicit` is set.
+    is the one numpy would infer and `implicit` is set. `layout` is the spec
+    resolved to core axes with the function's `where` sizes (for eingrad: its
+    operands as written, `%` read as `,`); `jacobian_layout`, for eingrad
+    only, resolves the Jacobian form `J[a, b], others -> output` that its
+    Jacobian lowering contracts.
     """
 
     func: str
@@ -34,6 +88,8 @@ class BuiltinCall:
     args: tuple["Value", ...]
     pos: Pos = field(compare=False)
     spec_pos: Pos = field(compare=False)
+    layout: Layout
+    jacobian_layout: Layout | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""The one place that knows where grammar/ and templates/ live."""
+"""The one place that knows where grammar/, templates/ and the targets' runtime modules live."""
 
+from functools import lru_cache
 from pathlib import Path
+
+import jinja2
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -22,6 +25,18 @@ def templates_dir() -> Path:
     return _data_dir("templates")
 
 
-def helper_templates() -> list[Path]:
-    """The templates of the generated module's helpers: all but the header and the function."""
-    return sorted(p for p in templates_dir().glob("*.py.j2") if p.name not in ("module.py.j2", "function.py.j2"))
+def runtime_path(target: str) -> Path:
+    """The runtime helpers of `target` ("tensorflow"): a module of the package, read as source."""
+    return _PACKAGE_DIR / "targets" / target / "runtime.py"
+
+
+@lru_cache(maxsize=None)
+def template_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )

@@ -11,6 +11,14 @@ cost no copy. MatMul's kernel was as fast or faster than the batched
 product the Einsum op calls in 25 of 27 shapes from 64 to 1024 per side
 (about 10 % at 256x1024x256, 2.5x at 64x64x64; TF 2.21 CPU), though some
 shapes go the other way (BatchMatMul 1.3x faster at 256x512x512).
+
+Eagerly, though, each `tf.reshape` costs about 40 µs (its Python list of
+sizes becomes a tensor on every call) while the Einsum op reshapes in C++:
+for `bqa,ahc->bqhc` one Einsum op beat reshapes around a MatMul at every
+size from 5e2 to 5.4e8 FLOPs (0.1-0.95x) and tied within noise up to 1.1e9
+(bench/eager_crossover.py). tf.einsum itself is that op after parsing, so a
+FusedMatMul that saves reshapes runs as one Einsum op when TensorFlow runs
+eagerly (`ir.EagerChoice`), and as the MatMul under tf.function.
 """
 
 from __future__ import annotations

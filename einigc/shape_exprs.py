@@ -7,7 +7,7 @@ import copy
 from einigc import ir
 from einigc.builder import Block
 from einigc.errors import InternalError
-from einigc.layout import Layout, Slot
+from einigc.model import Layout, Slot
 from einigc.plan import ELLIPSIS
 
 
@@ -32,6 +32,10 @@ def reshape_comment(slots, core, output: bool = False) -> str:
     return f"{layout} as core axes {_word(core) or 'scalar'}: one reshape, no copy"
 
 
+# What a ShapeEnv has emitted so far, read on first use.
+_READS = ("shape_vars", "shape_reads", "rank_vars", "composite_shapes", "member_vars")
+
+
 class ShapeEnv:
     """Trace-time shape expressions for one call, emitted on first use."""
 
@@ -53,9 +57,14 @@ class ShapeEnv:
         """The shapes read so far, emitting what else is needed into `block` (a branch)."""
         forked = copy.copy(self)
         forked.block = block
-        for field in ("shape_vars", "shape_reads", "rank_vars", "composite_shapes", "member_vars"):
+        for field in _READS:
             setattr(forked, field, dict(getattr(self, field)))
         return forked
+
+    def absorb(self, branch: ShapeEnv) -> None:
+        """Knows what `branch` read: its block was taken as the way this one went."""
+        for field in _READS:
+            setattr(self, field, dict(getattr(branch, field)))
 
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:

@@ -59,27 +59,32 @@ def _check_axes(function, spec, operands, sizes=None, _passed=set()):
     tensors = [tensor for _, tensor in operands]
     if not all(isinstance(tensor, tf.Tensor) for tensor in tensors):
         tensors = _operand_tensors(function, operands)
-    try:
-        key = (function, spec) + tuple((tuple(t.shape), t.dtype) for t in tensors)
-    except ValueError:  # an unknown rank
-        key = None
+    key = _shapes_key(function, spec, tensors)
     if key in _passed:
         return tensors
-    _operand_tensors(function, zip([name for name, _ in operands], tensors))
-    words = spec.split(",")
-    in_group = any(
-        "..." in t for w in words for t in _spec_terms(w) if t.startswith("(")
-    )
-    check = _AxisCheck(function, sizes, in_group)
-    check.operands([name for name, _ in operands], words, tensors)
+    names = [name for name, _ in operands]
+    _operand_tensors(function, zip(names, tensors))  # one dtype, when all were tensors
+    check = _AxisCheck(function, spec.split(","), sizes)
+    check.operands(names, tensors)
     check.groups()
     if check.conditions:
         return _after_checks(check.conditions, tensors, check.fixed_ranks)
-    if key is not None and None not in [size for shape, _ in key[2:] for size in shape]:
+    # Sizes unknown while tracing are never remembered: assertions decide.
+    if key is not None and all(None not in shape for shape, _ in key[2:]):
         if len(_passed) >= 1024:
             _passed.clear()
         _passed.add(key)
     return tensors
+
+
+def _shapes_key(function, spec, tensors):
+    # What the checks of these operands depend on; None for an unknown rank.
+    # The `sizes` of _check_axes are not in it: a generated function passes
+    # the same ones every call.
+    try:
+        return (function, spec) + tuple((tuple(t.shape), t.dtype) for t in tensors)
+    except ValueError:  # an unknown rank
+        return None
 
 
 def _operand_tensors(function, operands):
@@ -87,13 +92,9 @@ def _operand_tensors(function, operands):
     # arrays, lists and numbers converted to the dtype of the tensors
     # beside them, as tf.einsum converts them. All share one dtype.
     operands = list(operands)
+    dense = (tf.Tensor, tf.Variable)
     dtype = next(
-        (
-            value.dtype
-            for _, value in operands
-            if isinstance(value, (tf.Tensor, tf.Variable))
-        ),
-        None,
+        (value.dtype for _, value in operands if isinstance(value, dense)), None
     )
     tensors = []
     for name, value in operands:
@@ -102,7 +103,7 @@ def _operand_tensors(function, operands):
                 f"{function}: operand '{name}' is a {type(value).__name__}; it takes "
                 "dense tensors (convert it with .to_tensor() or tf.sparse.to_dense)"
             )
-        if not isinstance(value, (tf.Tensor, tf.Variable)):
+        if not isinstance(value, dense):
             try:
                 value = tf.convert_to_tensor(value, dtype=dtype)
             except (TypeError, ValueError) as error:
@@ -148,26 +149,35 @@ def _after_checks(conditions, tensors, fixed_ranks):
 
 
 def _is_run(term):
-    return term == "..." or "A" <= term <= "Z"  # `...` or a composite (not a group)
+    # A run of axes whose number the operand's rank gives: `...` or a
+    # composite (a capital letter). A group is one axis.
+    return term == "..." or "A" <= term <= "Z"
 
 
 class _AxisCheck:
     # The sizes seen so far for each letter, composite, `...` and whole
     # group, with the operand they came from; the conditions that only the
-    # run time can decide.
+    # run time can decide. In the order of a check: the operands' ranks and
+    # the ranks of their runs, each term's size, then the groups' members.
 
-    def __init__(self, function, sizes, exact_ellipsis):
+    def __init__(self, function, words, sizes):
         self.function = function
+        self.words = words
         self.seen = {
             letter: (size, "`where`") for letter, size in (sizes or {}).items()
         }
         self.conditions = []
-        self.fixed_ranks = []
+        self.fixed_ranks = []  # per operand: the rank its spec fixes, if unknown
         self.group_terms = []
         self.broadcast = None  # the `...` sizes so far, right-aligned
         # Inside a group `...` is flattened, so it cannot broadcast: then it
         # stands for the same axes everywhere, like a composite.
-        self.exact_ellipsis = exact_ellipsis
+        self.exact_ellipsis = any(
+            "..." in term
+            for word in words
+            for term in _spec_terms(word)
+            if term.startswith("(")
+        )
 
     def fail(self, message):
         raise ValueError(f"{self.function}: {message}")
@@ -179,6 +189,7 @@ class _AxisCheck:
         )
 
     def same(self, known, size, message, run_time_message):
+        # Static sizes compared now; a size unknown while tracing, at run time.
         if isinstance(known, int) and isinstance(size, int):
             if known != size:
                 self.fail(message)
@@ -188,98 +199,111 @@ class _AxisCheck:
                 run_time_message,
             )
 
-    def operands(self, names, words, tensors):
-        terms = [_spec_terms(word) for word in words]
+    # ---- ranks
+
+    def operands(self, names, tensors):
+        terms = [_spec_terms(word) for word in self.words]
         ranks = [tf.TensorShape(tensor.shape).rank for tensor in tensors]
-        runs = self.run_ranks(names, words, terms, ranks)
-        for name, word, ts, tensor, rank, run in zip(
-            names, words, terms, tensors, ranks, runs
+        run_ranks = self.run_ranks(names, terms, ranks)
+        for name, word, ts, tensor, rank, runs in zip(
+            names, self.words, terms, tensors, ranks, run_ranks
         ):
-            fixed = sum(not _is_run(term) for term in ts)
-            has_runs = fixed < len(ts)
-            self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
-            shape = tf.TensorShape(tensor.shape)
-            if rank is None:
-                if any(_is_run(term) and term != "..." for term in ts):
-                    self.fail(
-                        f"operand '{name}' ({word}): its rank is unknown while tracing, and its "
-                        "composites need the rank; give the input signature a rank, "
-                        "e.g. tf.TensorSpec([None, None])"
-                    )
-                message = f"operand '{name}' ({word}) needs rank {'>= ' if has_runs else ''}{fixed}"
-                rank_now = tf.rank(tensor)
-                self.require(
-                    rank_now >= fixed if has_runs else tf.equal(rank_now, fixed),
-                    message,
-                )
-                dims = tf.shape(tensor, out_type=tf.int64)
-                if not has_runs:
-                    dims = [dims[axis] for axis in range(fixed)]
-            elif has_runs and rank < fixed:
-                self.fail(
-                    f"operand '{name}' ({word}) needs rank >= {fixed}, got shape {shape}"
-                )
-            elif not has_runs and rank != fixed:
-                self.fail(
-                    f"operand '{name}' ({word}) must have rank {fixed}, got shape {shape}"
-                )
-            else:
-                dims = _dims(tensor)
-            for term, size in _term_sizes(ts, dims, run):
+            dims = self.operand_dims(f"operand '{name}' ({word})", ts, tensor, rank)
+            for term, size in _term_sizes(ts, dims, runs):
                 self.term(name, word, term, size)
 
-    def run_ranks(self, names, words, terms, ranks):
+    def operand_dims(self, where, terms, tensor, rank):
+        # The sizes of the axes of `tensor`, once its rank fits its terms:
+        # exactly one axis per term but runs, at least that many with runs.
+        fixed = sum(not _is_run(term) for term in terms)
+        has_runs = fixed < len(terms)
+        self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
+        if rank is None:
+            return self.dims_of_unknown_rank(where, terms, tensor, fixed, has_runs)
+        shape = tf.TensorShape(tensor.shape)
+        if has_runs and rank < fixed:
+            self.fail(f"{where} needs rank >= {fixed}, got shape {shape}")
+        if not has_runs and rank != fixed:
+            self.fail(f"{where} must have rank {fixed}, got shape {shape}")
+        return _dims(tensor)
+
+    def dims_of_unknown_rank(self, where, terms, tensor, fixed, has_runs):
+        # A rank unknown while tracing is asserted; a composite cannot be
+        # laid out without it (a `...` can: it takes what the others leave).
+        if any(_is_run(term) and term != "..." for term in terms):
+            self.fail(
+                f"{where}: its rank is unknown while tracing, and its composites "
+                "need the rank; give the input signature a rank, "
+                "e.g. tf.TensorSpec([None, None])"
+            )
+        rank = tf.rank(tensor)
+        self.require(
+            rank >= fixed if has_runs else tf.equal(rank, fixed),
+            f"{where} needs rank {'>= ' if has_runs else ''}{fixed}",
+        )
+        dims = tf.shape(tensor, out_type=tf.int64)
+        return dims if has_runs else [dims[axis] for axis in range(fixed)]
+
+    def run_ranks(self, names, terms, ranks):
         # The rank of each run of each operand: an operand whose runs but
         # one have known ranks fixes that one (a repeated composite, `II`,
         # splits its axes into equal parts), until nothing changes.
-        composite = {}  # composite -> (rank, the operand that fixed it)
+        composites = {}  # composite -> (rank, the operand that fixed it)
         found = [{} for _ in terms]
         changed = True
         while changed:
             changed = False
-            for k, (ts, rank) in enumerate(zip(terms, ranks)):
+            for k, (name, word, ts, rank) in enumerate(
+                zip(names, self.words, terms, ranks)
+            ):
                 runs = [term for term in ts if _is_run(term)]
                 if rank is None or not runs:
                     continue
-                known = {run: composite[run][0] for run in runs if run in composite}
-                left = (
-                    rank
-                    - len(ts)
-                    + len(runs)
-                    - sum(known[run] for run in runs if run in known)
-                )
-                unknown = set(runs) - set(known)
-                where = f"operand '{names[k]}' ({words[k]})"
-                if len(unknown) == 1:
-                    (run,) = unknown
-                    count = runs.count(run)
-                    if left < 0:
-                        fixed = ", ".join(
-                            f"'{r}' has {n} in '{composite[r][1]}'"
-                            for r, n in known.items()
-                        )
-                        self.fail(
-                            f"{where} has rank {rank}, too small for its composites: {fixed}"
-                        )
-                    if left % count:
-                        self.fail(
-                            f"{where} has {left} axes for composite '{run}', "
-                            f"which do not split into {count} equal parts"
-                        )
-                    known[run] = left // count
-                    if run != "...":  # `...` is local to its operand
-                        composite[run] = (known[run], names[k])
+                found[k] = self.operand_run_ranks(name, word, ts, rank, composites)
+                for run, run_rank in found[k].items():
+                    if run not in composites and run != "...":  # `...` is local
+                        composites[run] = (run_rank, name)
                         changed = True
-                elif not unknown and left:
-                    run = runs[0]
-                    self.fail(
-                        f"composite '{run}' has {known[run]} axes in '{composite[run][1]}' "
-                        f"but {known[run] + left // runs.count(run)} in '{names[k]}'"
-                        if set(runs) == {run} and left % runs.count(run) == 0
-                        else f"{where} has rank {rank}, which its composites' ranks do not make"
-                    )
-                found[k] = known
         return found
+
+    def operand_run_ranks(self, name, word, terms, rank, composites):
+        # The ranks of one operand's runs that the composites fixed so far
+        # give, with the one the axes `left` give if just one is unknown.
+        where = f"operand '{name}' ({word})"
+        runs = [term for term in terms if _is_run(term)]
+        known = {run: composites[run][0] for run in runs if run in composites}
+        unknown = set(runs) - set(known)
+        in_runs = rank - (len(terms) - len(runs))
+        left = in_runs - sum(known[run] for run in runs if run in known)
+        if len(unknown) == 1:
+            (run,) = unknown
+            count = runs.count(run)
+            if left < 0:
+                fixed_by = ", ".join(
+                    f"'{r}' has {n} in '{composites[r][1]}'" for r, n in known.items()
+                )
+                self.fail(
+                    f"{where} has rank {rank}, too small for its composites: {fixed_by}"
+                )
+            if left % count:
+                self.fail(
+                    f"{where} has {left} axes for composite '{run}', "
+                    f"which do not split into {count} equal parts"
+                )
+            known[run] = left // count
+        elif not unknown and left:
+            run = runs[0]
+            if set(runs) == {run} and left % runs.count(run) == 0:
+                self.fail(
+                    f"composite '{run}' has {known[run]} axes in '{composites[run][1]}' "
+                    f"but {known[run] + left // runs.count(run)} in '{name}'"
+                )
+            self.fail(
+                f"{where} has rank {rank}, which its composites' ranks do not make"
+            )
+        return known
+
+    # ---- sizes
 
     def term(self, name, word, term, size):
         if term.startswith("("):
@@ -295,24 +319,31 @@ class _AxisCheck:
         else:
             self.letter(term, size, name, f"axis '{term}'")
 
+    def earlier(self, key, size, name):
+        # The size of `key` and where it was seen first; None, and `size`
+        # recorded, the first time.
+        if key in self.seen:
+            return self.seen[key]
+        self.seen[key] = (size, f"'{name}'")
+        return None
+
     def letter(self, letter, size, name, what):
-        if letter not in self.seen:
-            self.seen[letter] = (size, f"'{name}'")
-            return
-        known, where = self.seen[letter]
-        self.same(
-            known,
-            size,
-            f"{what} is {known} in {where} but {size} in '{name}'",
-            f"{what} differs between {where} and '{name}'",
-        )
+        earlier = self.earlier(letter, size, name)
+        if earlier is not None:
+            known, where = earlier
+            self.same(
+                known,
+                size,
+                f"{what} is {known} in {where} but {size} in '{name}'",
+                f"{what} differs between {where} and '{name}'",
+            )
 
     def composite(self, letter, dims, name):
-        what = "'...'" if letter == "..." else f"composite '{letter}'"
-        if letter not in self.seen:
-            self.seen[letter] = (dims, f"'{name}'")
+        earlier = self.earlier(letter, dims, name)
+        if earlier is None:
             return
-        known, where = self.seen[letter]
+        known, where = earlier
+        what = "'...'" if letter == "..." else f"composite '{letter}'"
         if len(known) != len(dims):
             self.fail(
                 f"{what} has {len(known)} axes in {where} but {len(dims)} in '{name}'"
@@ -349,6 +380,8 @@ class _AxisCheck:
                 known[-k] = tf.maximum(a, b)
         known[:0] = dims[: max(len(dims) - len(known), 0)]
 
+    # ---- groups
+
     def size_of(self, member):
         # The size a group member stands for, or None while unknown.
         if member == "_":
@@ -356,12 +389,7 @@ class _AxisCheck:
         if member not in self.seen:
             return None
         size = self.seen[member][0]
-        if isinstance(size, list):
-            product = 1
-            for dim in size:
-                product = product * dim
-            return product
-        return size
+        return math.prod(size) if isinstance(size, list) else size
 
     def groups(self):
         # A group's size is the product of its members' sizes. A member that
@@ -373,30 +401,28 @@ class _AxisCheck:
             unsolved = []
             for name, word, term, size in pending:
                 members = _spec_terms(term.replace("(", "").replace(")", ""))
-                unknown = {member for member in members if self.size_of(member) is None}
-                if len(unknown) > 1:
+                sizes = {member: self.size_of(member) for member in members}
+                unknown = [member for member in sizes if sizes[member] is None]
+                where = f"group '{term}' of '{name}' ({word})"
+                product = math.prod(sizes[m] for m in members if sizes[m] is not None)
+                if not unknown:
+                    self.same(
+                        product,
+                        size,
+                        f"{where} has size {size}, but its members make {product}",
+                        f"{where} differs from the product of its members' sizes",
+                    )
+                elif len(unknown) == 1:
+                    self.solve_member(unknown[0], where, size, product, term, name)
+                else:
                     unsolved.append((name, word, term, size))
-                    continue
-                product = 1
-                for member in members:
-                    if member not in unknown:
-                        product = product * self.size_of(member)
-                self.group_fits(term, word, size, product, unknown, name)
             if len(unsolved) == len(pending):
                 return
             pending = unsolved
 
-    def group_fits(self, term, word, size, product, unknown, name):
-        where = f"group '{term}' of '{name}' ({word})"
-        if not unknown:
-            self.same(
-                product,
-                size,
-                f"{where} has size {size}, but its members make {product}",
-                f"{where} differs from the product of its members' sizes",
-            )
-            return
-        (member,) = unknown
+    def solve_member(self, member, where, size, product, term, name):
+        # The size of the one unknown member of a group: the group's size
+        # over the `product` of the others', which must divide it.
         undetermined = (
             f"the size of '{member}' in group {term} of '{name}' is undetermined: "
             "the other members' sizes multiply to 0"
@@ -406,7 +432,8 @@ class _AxisCheck:
                 self.fail(undetermined)
             if size % product:
                 self.fail(
-                    f"{where} has size {size}, no multiple of {product}, the size of its other members"
+                    f"{where} has size {size}, no multiple of {product}, "
+                    "the size of its other members"
                 )
             self.seen[member] = (size // product, f"'{name}'")
             return
@@ -420,8 +447,10 @@ class _AxisCheck:
 
 
 def _term_sizes(terms, dims, runs):
-    # Each term of an operand with the size (or sizes, for a run) it has.
-    # Terms between runs of unknown rank have no fixed position: skipped.
+    # Each term of an operand with its size (a list of sizes for a run), from
+    # the operand's `dims` and the ranks of its `runs`. Terms after the last
+    # run of unknown rank count from the end; terms between two of them have
+    # no fixed position: skipped, as are those runs.
     widths = [runs.get(term) if _is_run(term) else 1 for term in terms]
     unknown = [k for k, width in enumerate(widths) if width is None]
     start = 0
@@ -430,18 +459,15 @@ def _term_sizes(terms, dims, runs):
             continue
         if unknown and k > unknown[-1]:
             start = -sum(widths[k:])
-        if _is_run(term):
-            yield term, (
-                dims[start : (start + width) or None]
-                if start < 0
-                else dims[start : start + width]
-            )
-        else:
-            yield term, dims[start]
+        end = start + width
+        if start < 0 and end == 0:
+            end = None  # to the last axis: dims[-2:0] would be empty
+        yield term, dims[start:end] if _is_run(term) else dims[start]
         start += width
 
 
 def _shown(dims):
+    # Sizes as a message shows them: None where unknown while tracing.
     return [dim if isinstance(dim, int) else None for dim in dims]
 
 
@@ -469,13 +495,11 @@ def _spec_terms(word, _cache={}):
 
 def _diagonal(tensor, axes, result_axes):
     # The entries of `tensor` (letters `axes`) where repeated letters agree,
-    # laid out as `result_axes`: one gather of just those entries.
-    dims = _dims(tensor, len(axes))
-    index = _index_once(
-        ("diagonal", tuple(dims), axes, result_axes),
-        lambda: _diagonal_index(dims, axes, result_axes),
-    )
-    return tf.gather(tf.reshape(tensor, [-1]), index)
+    # laid out as `result_axes`: one gather of just those entries. Raw ops
+    # skip the wrappers' per-call Python work, which eagerly is most of it.
+    index = _index_once(_diagonal_index, tensor, axes, result_axes)
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
 
 
 def _diagonal_index(dims, axes, result_axes):
@@ -500,14 +524,7 @@ def _diagonal_index(dims, axes, result_axes):
         size[letter] = dims[axis]
         stride[letter] = stride.get(letter, 0) + step
         step = step * dims[axis]
-    index = 0
-    for axis, letter in enumerate(result_axes):
-        along = [1] * len(result_axes)
-        along[axis] = -1
-        index += tf.reshape(
-            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
-        )
-    return index
+    return _strided_positions(result_axes, size, stride, _index_dtype(dims))
 
 
 def _dims(tensor, rank=None, needed_by=""):
@@ -549,47 +566,65 @@ def _gradient(tape, target, source, cotangent=None):
     return tf.math.conj(gradient) if complex_ else gradient
 
 
-def _index_once(key, build, _cache={}):
-    # An index tensor, built once per `key` eagerly. Safe to share: it
-    # depends only on the sizes and letters in `key` and is never written.
-    # While tracing it is built in the graph, which folds it to a constant.
+def _index_once(build, tensor, axes, result_axes, _cache={}):
+    # What `build` makes of the sizes of `tensor` (letters `axes`) and
+    # `result_axes`, eagerly once per shape: the key is the static shape, as
+    # it is, so a call that finds it does no other Python work. Safe to
+    # share: the index depends only on the key and is never written. While
+    # tracing it is built in the graph, which folds it to a constant.
     if not tf.executing_eagerly():
-        return build()
+        return build(_dims(tensor, len(axes)), axes, result_axes)
+    key = (build, tensor.shape, axes, result_axes)
     if key not in _cache:
         if len(_cache) >= 64:
             _cache.clear()
-        _cache[key] = build()
+        _cache[key] = build(list(tensor.shape), axes, result_axes)
     return _cache[key]
+
+
+def _index_dtype(dims):
+    # int32 positions where every one fits (half the memory, and what GPU
+    # kernels take natively); int64 where a size is large or unknown.
+    if all(isinstance(size, int) for size in dims) and math.prod(dims) < 2**31:
+        return tf.int32
+    return tf.int64
 
 
 def _induced_diagonal(tensor, axes, result_axes):
     # `tensor` (distinct letters `axes`) placed where the repeated letters of
-    # `result_axes` agree, zeros elsewhere: one scatter.
-    size = dict(zip(axes, _dims(tensor, len(axes))))
-    result_shape = [size[letter] for letter in result_axes]
-    index = _index_once(
-        ("induced", tuple(result_shape), axes, result_axes),
-        lambda: _induced_index(size, axes, result_axes),
+    # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
+    # _diagonal).
+    index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.ScatterNd(
+        indices=index, updates=updates, shape=[math.prod(result_shape)]
     )
-    flat = tf.scatter_nd(index, tf.reshape(tensor, [-1]), [math.prod(result_shape)])
-    return tf.reshape(flat, result_shape)
+    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
 
 
-def _induced_index(size, axes, result_axes):
+def _induced_index(dims, axes, result_axes):
     # Where each entry of the input lands in the flattened output, as the
-    # [n, 1] indices of tf.scatter_nd.
+    # [n, 1] indices of tf.scatter_nd, with the output's shape.
+    size = dict(zip(axes, dims))
+    result_shape = [size[letter] for letter in result_axes]
     stride, step = {}, 1
     for letter in reversed(result_axes):
         stride[letter] = stride.get(letter, 0) + step
         step = step * size[letter]
+    index = _strided_positions(axes, size, stride, _index_dtype(result_shape))
+    return tf.reshape(index, [-1, 1]), result_shape
+
+
+def _strided_positions(axes, size, stride, dtype):
+    # The flat position of each entry of a tensor laid out as `axes`, where
+    # a step along letter l moves stride[l]: sum of broadcast ranges.
     index = 0
     for axis, letter in enumerate(axes):
         along = [1] * len(axes)
         along[axis] = -1
-        index += tf.reshape(
-            tf.range(size[letter], dtype=tf.int64) * stride[letter], along
-        )
-    return tf.reshape(index, [-1, 1])
+        steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
+        index += tf.reshape(steps, along)
+    return index
 
 
 def _jacobian(tape, target, source):
@@ -754,22 +789,30 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     order = cost.index(min(cost))
     if order == 0:
         # step 1 of 2 of the planned order: sums i
-        # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-        x_shape = _dims(x, needed_by="")
-        w_shape = _dims(w, needed_by="")
-        w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
-        x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
-        x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
+        # Eagerly, each reshape costs tens of µs: one Einsum op is faster.
+        if tf.executing_eagerly():
+            x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
+        else:
+            # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
+            x_shape = _dims(x, needed_by="")
+            w_shape = _dims(w, needed_by="")
+            w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
+            x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
+            x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
         x_w_y = tf.raw_ops.Einsum(inputs=[x_w, y], equation="bjk,bk->bj")
     elif order == 1:
         # step 1 of 2 of the planned order: sums k
-        # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-        x_shape = _dims(x, needed_by="")
-        w_shape = _dims(w, needed_by="")
-        w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
-        w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
-        w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
+        # Eagerly, each reshape costs tens of µs: one Einsum op is faster.
+        if tf.executing_eagerly():
+            w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
+        else:
+            # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
+            x_shape = _dims(x, needed_by="")
+            w_shape = _dims(w, needed_by="")
+            w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
+            w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
+            w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
         # step 2 of 2 of the planned order: sums i
         x_w_y = tf.raw_ops.Einsum(inputs=[x, w_y], equation="bi,ijb->bj")
     else:

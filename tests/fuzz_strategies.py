@@ -18,6 +18,8 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from einigc.targets import runtime_source
+
 REPO = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------
@@ -378,12 +380,8 @@ WEIRD_NAMES = [
 
 
 def _helper_names() -> list[str]:
-    """The module-level names of the generated code's templates (helpers and their helpers)."""
-    names = set()
-    for path in sorted((REPO / "templates").glob("*.j2")):
-        names |= set(
-            re.findall(r"^(?:def |class )?([A-Za-z_][A-Za-z_0-9]*)\b(?=\(| =)", path.read_text(encoding="utf-8"), re.M)
-        )
+    """The module-level names of the generated code's helpers (and their helpers)."""
+    names = runtime_source.runtime("tensorflow").bound_names()
     return sorted(name for name in names if name.startswith("_") and not name.startswith("__"))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import sys
 from pathlib import Path
 
@@ -25,11 +26,16 @@ def generated_path(spec: Path) -> Path:
     return spec.with_name(f"{spec.stem}_generated.py")
 
 
-def generate(spec: Path) -> str:
+@functools.lru_cache(maxsize=None)
+def compiled(text: str, source_name: str = "specs.ein") -> str:
+    """The generated module of `text`, compiled once per process: the compiler is deterministic."""
     from einigc.compiler import compile_text
 
-    text = spec.read_text(encoding="utf-8")
-    return compile_text(text, spec.name).source
+    return compile_text(text, source_name).source
+
+
+def generate(spec: Path) -> str:
+    return compiled(spec.read_text(encoding="utf-8"), spec.name)
 
 
 def stale_diff(spec: Path) -> str:

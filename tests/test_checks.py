@@ -7,6 +7,7 @@ import pytest
 from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks import check
+from einigc.checks.layout import plain_layout
 from einigc.ein_parser import parse
 from einigc.errors import CompileErrors, Pos
 
@@ -69,6 +70,7 @@ def test_model_of_one_einsum():
         (param("a"), param("b")),
         NOWHERE,
         NOWHERE,
+        plain_layout((("i", "j"), ("j", "k")), ("i", "k")),
     )
     assert function.body.pos == Pos(2, 12)
     assert function.body.spec_pos == Pos(2, 20)
@@ -227,7 +229,7 @@ def test_declaration_cannot_shadow_a_helper_of_the_generated_module():
 
 
 def test_declaration_cannot_replace_a_helper_that_is_not_a_template_name():
-    # `_diagonal_index` is defined inside diagonal.py.j2: a declaration of it
+    # `_diagonal_index` is a helper of `_diagonal` in the runtime: a declaration of it
     # compiled to a module with two `def _diagonal_index`, breaking diagonals.
     error = one_error('_diagonal_index(x) = einsum("ii->i", x)\n')
     assert error.message == (
@@ -297,11 +299,10 @@ def test_only_the_roots_of_too_deep_chains_are_reported():
     ]
 
 
-def test_call_chain_at_the_limit_runs_under_tf_function_from_deep_user_code():
+def test_call_chain_at_the_limit_runs_under_tf_function_from_deep_user_code(tf):
     import sys
 
     import numpy as np
-    import tensorflow as tf
 
     from einigc.checks import MAX_CALL_DEPTH
     from einigc.compiler import compile_text

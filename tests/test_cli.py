@@ -15,6 +15,10 @@ import pytest
 
 from tests.conftest import REPO, compile_source, run_cli
 
+# Nearly every test runs the command in a fresh process (tests/test_cli_text.py
+# runs its text paths in this one, for make test-fast).
+pytestmark = pytest.mark.slow
+
 SPEC = '''"""Small ops for the CLI tests."""
 
 # Matrix product.
@@ -781,12 +785,14 @@ def load_module(text: str, name: str = "generated"):
     return namespace
 
 
+@pytest.mark.tensorflow  # imports the generated module
 def test_module_docstring_ending_with_a_quote_gives_a_valid_module():
     # '"""Ops for "attention""""' reached black, which could not parse it.
     module = compile_source("'''Ops for \"attention\"'''\nf(x) = x\n")
     assert load_module(module)["__doc__"].rstrip() == 'Ops for "attention"'
 
 
+@pytest.mark.tensorflow  # imports the generated module
 @pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\x0c"], ids=["nul", "esc", "del", "nel", "ff"])
 def test_control_characters_in_docs_are_escaped(char):
     # A NUL copied into the module made it fail to import.
@@ -801,6 +807,7 @@ def test_control_characters_in_docs_are_escaped(char):
 # --- odd file names ------------------------------------------------------------
 
 
+@pytest.mark.tensorflow  # imports the generated module
 def test_file_names_with_line_breaks_are_escaped_in_the_header(tmp_path):
     # 'a\nb.ein' broke the header comment (black failed: exit 3), and
     # -o 'o\nut.py' wrote a module that raised NameError on import.

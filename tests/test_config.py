@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from einigc import config
-from tests.conftest import REPO, compile_source, run_cli
+from tests.conftest import REPO, compile_source, run_cli, run_main
 
 SPEC = 'mm(a, b) = einsum("ij,jk->ik", a, b)\n'
 OTHER = 'transpose(x) = einsum("ij->ji", x)\n'
@@ -52,6 +52,7 @@ def assert_files(project: Path, expected: dict[str, str]) -> None:
 # --- building and checking the whole set ------------------------------------------
 
 
+@pytest.mark.slow  # starts processes
 def test_no_arguments_builds_every_output(project):
     result = run_cli([], cwd=project)
     assert result.returncode == 0, result.stderr
@@ -60,12 +61,14 @@ def test_no_arguments_builds_every_output(project):
     assert sorted(p.name for p in (project / "gen").iterdir()) == ["other_ops.py"]
 
 
+@pytest.mark.slow  # starts processes
 def test_modules_built_from_the_config_equal_the_command_line_ones(project):
     assert run_cli([], cwd=project).returncode == 0
     by_hand = run_cli(["ops/other.ein", "-o", "gen/other_ops.py", "--check"], cwd=project)
     assert by_hand.returncode == 0, by_hand.stdout + by_hand.stderr
 
 
+@pytest.mark.slow  # starts processes
 def test_check_passes_when_every_output_is_current(project):
     assert run_cli([], cwd=project).returncode == 0
     result = run_cli(["--check"], cwd=project)
@@ -73,6 +76,7 @@ def test_check_passes_when_every_output_is_current(project):
     assert result.stdout == "" and result.stderr == ""
 
 
+@pytest.mark.slow  # starts processes
 def test_check_fails_on_a_stale_output_and_writes_nothing(project):
     assert run_cli([], cwd=project).returncode == 0
     module = project / "gen" / "other_ops.py"
@@ -87,6 +91,7 @@ def test_check_fails_on_a_stale_output_and_writes_nothing(project):
     assert module.read_text(encoding="utf-8") == edited
 
 
+@pytest.mark.slow  # starts processes
 def test_check_reports_a_missing_output(project):
     result = run_cli(["--check"], cwd=project)
     assert result.returncode == 1
@@ -95,6 +100,7 @@ def test_check_reports_a_missing_output(project):
     assert not (project / "ops" / "specs_generated.py").exists()
 
 
+@pytest.mark.slow  # starts processes
 def test_an_error_in_one_source_writes_no_output(project):
     (project / "ops" / "other.ein").write_text('transpose(x) = einsum("ij->ji", y)\n', encoding="utf-8")
     result = run_cli([], cwd=project)
@@ -105,6 +111,7 @@ def test_an_error_in_one_source_writes_no_output(project):
     assert list((project / "gen").iterdir()) == []
 
 
+@pytest.mark.slow  # starts processes
 def test_a_missing_source_is_a_file_error(project):
     (project / "ops" / "specs.ein").unlink()
     result = run_cli([], cwd=project)
@@ -112,6 +119,7 @@ def test_a_missing_source_is_a_file_error(project):
     assert result.stderr == "ops/specs.ein: error: no such file\n1 error; nothing written\n"
 
 
+@pytest.mark.slow  # starts processes
 def test_paths_are_relative_to_the_config_file_from_a_subdirectory(project):
     (project / "ops" / "deep").mkdir()
     result = run_cli([], cwd=project / "ops" / "deep")
@@ -126,12 +134,14 @@ def test_paths_are_relative_to_the_config_file_from_a_subdirectory(project):
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_output_defaults_to_the_command_lines_default(project):
     (project / "pyproject.toml").write_text('[tool.einigc]\noutputs = [{ source = "ops/specs.ein" }]\n')
     assert run_cli([], cwd=project).returncode == 0
     assert_files(project, {"ops/specs_generated.py": compile_source(SPEC, "specs.ein")})
 
 
+@pytest.mark.slow  # starts processes
 def test_array_of_tables_layout(project):
     (project / "pyproject.toml").write_text(
         '[[tool.einigc.outputs]]\nsource = "ops/specs.ein"\noutput = "gen/specs.py"\n', encoding="utf-8"
@@ -140,6 +150,7 @@ def test_array_of_tables_layout(project):
     assert_files(project, {"gen/specs.py": compile_source(SPEC, "../ops/specs.ein")})
 
 
+@pytest.mark.slow  # starts processes
 def test_a_source_given_on_the_command_line_goes_to_its_configured_output(project):
     # As pre-commit passes changed .ein files: their outputs are the configured ones.
     result = run_cli(["ops/other.ein"], cwd=project)
@@ -149,6 +160,7 @@ def test_a_source_given_on_the_command_line_goes_to_its_configured_output(projec
     assert not (project / "ops" / "specs_generated.py").exists()
 
 
+@pytest.mark.slow  # starts processes
 def test_a_generated_module_and_its_source_are_checked_once(project):
     assert run_cli([], cwd=project).returncode == 0
     (project / "gen" / "other_ops.py").write_text(
@@ -160,6 +172,7 @@ def test_a_generated_module_and_its_source_are_checked_once(project):
     assert result.stdout.count("+def transpose(") == 1
 
 
+@pytest.mark.slow  # starts processes
 def test_two_sources_for_one_output_is_an_error(project):
     assert run_cli([], cwd=project).returncode == 0
     # A module whose header names another source than the config does.
@@ -174,6 +187,7 @@ def test_two_sources_for_one_output_is_an_error(project):
 # --- finding the file ------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts processes
 def test_no_config_found(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
     result = run_cli([], cwd=tmp_path)
@@ -209,7 +223,7 @@ def test_the_nearest_table_wins(project):
 
 def config_error(tmp_path: Path, text: str) -> str:
     (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
-    result = run_cli([], cwd=tmp_path)
+    result = run_main([], cwd=tmp_path)  # in this process: the text is the command's
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
@@ -285,6 +299,7 @@ def test_toml_syntax_error_has_line_and_column(tmp_path):
     assert ": error: " in stderr and "(at line" not in stderr
 
 
+@pytest.mark.slow  # starts processes
 def test_a_broken_table_also_stops_a_build_of_one_source(tmp_path):
     # The source's outputs may be listed there: a misspelt table is never read as "none".
     (tmp_path / "a.ein").write_text(SPEC, encoding="utf-8")
@@ -297,6 +312,7 @@ def test_a_broken_table_also_stops_a_build_of_one_source(tmp_path):
     assert run_cli(["a.ein", "-o", "a.py"], cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.slow  # starts processes
 def test_minus_o_without_a_source(project):
     result = run_cli(["-o", "x.py"], cwd=project)
     assert result.returncode == 2
@@ -306,6 +322,7 @@ def test_minus_o_without_a_source(project):
 # --- Python 3.10: tomli -------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts processes
 def test_python_3_10_reads_the_table_with_tomli(project):
     # tomllib is 3.11+; setup.cfg installs tomli below that, and config uses it.
     program = (

@@ -7,7 +7,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.tensorflow  # the demo runs the generated module
 
 
 def test_demo_calls_every_declaration_and_prints_no_tensorflow_start_up_lines():

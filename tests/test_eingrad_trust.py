@@ -6,9 +6,10 @@ enough that its derivative is written out by hand.
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.ein_harness import compile_module
+
+tf = pytest.importorskip("tensorflow")
 
 SPECS = """\
 vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)

@@ -1,7 +1,8 @@
 """The error catalogue: every diagnostic the compiler prints, as a reviewed golden file.
 
-Each tests/errors/NAME.ein is compiled by the `einigc` command; its whole
-stderr must equal tests/errors/NAME.expected. After changing a message on
+Each tests/errors/NAME.ein is compiled by the `einigc` command (its `main`,
+in this process: a few cases also through a process); its whole stderr must
+equal tests/errors/NAME.expected. After changing a message on
 purpose, regenerate with
 
     EINIG_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_errors_catalogue.py
@@ -15,12 +16,11 @@ from __future__ import annotations
 import ast
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_main
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE = REPO / "tests" / "errors"
@@ -46,17 +46,12 @@ def test_catalogue_is_not_empty():
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory):
-    """(CompletedProcess, output folder) of `einigc NAME.ein -o FOLDER/out.py` for every case.
-
-    The runs are independent processes, so they go in parallel.
-    """
-
-    def run(name):
+    """(CompletedProcess, output folder) of `einigc NAME.ein -o FOLDER/out.py` for every case, in this process."""
+    runs = {}
+    for name in CASES:
         folder = tmp_path_factory.mktemp(name)
-        return name, (run_cli([f"{name}.ein", "-o", folder / "out.py"], cwd=CATALOGUE), folder)
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(pool.map(run, CASES))
+        runs[name] = (run_main([f"{name}.ein", "-o", folder / "out.py"], cwd=CATALOGUE), folder)
+    return runs
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -75,6 +70,15 @@ def test_diagnostic_text(name, cli_runs):
     assert [path.name for path in folder.iterdir()] == (["out.py"] if compiles else [])
     assert expected_path.exists(), f"missing {expected_path.name}: run with EINIG_UPDATE_GOLDEN=1"
     assert stderr == expected_path.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # starts processes
+@pytest.mark.parametrize("name", [CASES[0], next(c for c in CASES if c.startswith("warning_"))])
+def test_the_command_prints_what_main_prints(name, cli_runs, tmp_path):
+    in_process, folder = cli_runs[name]
+    result = run_cli([f"{name}.ein", "-o", tmp_path / "out.py"], cwd=CATALOGUE)
+    assert result.returncode == in_process.returncode
+    assert result.stderr.replace(str(tmp_path), "FOLDER") == in_process.stderr.replace(str(folder), "FOLDER")
 
 
 def rendered_diagnostics(text: str):
@@ -114,9 +118,9 @@ def test_expected_file_is_well_formed(name):
 
 
 def message_templates() -> dict[str, tuple[str, int]]:
-    """Regex of each error and warning message in einigc/*.py, mapped to (file, line) of its raise site."""
+    """Regex of each error and warning message in einigc/**/*.py, mapped to (file, line) of its raise site."""
     templates: dict[str, tuple[str, int]] = {}
-    for path in sorted((REPO / "einigc").glob("*.py")):
+    for path in sorted((REPO / "einigc").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and len(node.args) >= 2):

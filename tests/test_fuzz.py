@@ -39,6 +39,9 @@ from hypothesis import HealthCheck, event, given, seed, settings
 from einigc.cli import main
 from tests.fuzz_strategies import SEEDS, mutated_source, random_bytes, random_text, wrong_declarations
 
+# The property imports every module that compiles, and so TensorFlow.
+pytestmark = pytest.mark.tensorflow
+
 REPO = Path(__file__).resolve().parent.parent
 
 TOTAL_EXAMPLES = int(os.environ.get("EINIG_FUZZ_EXAMPLES", "400"))

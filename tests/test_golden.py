@@ -37,6 +37,7 @@ def test_every_golden_module_has_its_spec():
     assert modules == sorted(golden.generated_path(s).name for s in SPECS)
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
 def test_golden_module_is_what_the_cli_writes(spec, tmp_path):
     # golden.generate must name files exactly as the command does.
@@ -88,6 +89,7 @@ def test_stale_diff_is_a_readable_unified_diff(tmp_path):
     assert any(line.startswith("-def renamed_") for line in diff)
 
 
+@pytest.mark.slow  # starts processes
 def test_golden_command_line_check_mode():
     result = subprocess.run(
         [sys.executable, "-m", "tests.golden"], cwd=REPO, capture_output=True, text=True, timeout=300

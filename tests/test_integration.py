@@ -26,12 +26,13 @@ from pathlib import Path
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from tests import numpy_ref as R  # noqa: E402
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
 
 REPO = Path(__file__).resolve().parent.parent
 GENERATED = REPO / "examples" / "specs_generated.py"

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from einigc.compiler import compile_text
+from tests.conftest import compile_source
 from tests.ein_harness import compile_module as load_module
 
 
 def function_source(text: str, name: str) -> str:
-    source = compile_text(text).source
+    source = compile_source(text)  # compiled once per text: tests read several functions of one
     match = re.search(rf"^def {name}\(.*?(?=^def |^@|\Z)", source, re.S | re.M)
     assert match, f"{name} not in the generated module"
     return match.group(0)
@@ -77,7 +77,7 @@ def test_independent_batch_is_one_pass_and_the_docstring_says_so():
     assert "independent" in source.split('"""')[1]
 
 
-def test_closed_form_has_no_tape_and_equals_the_tape():
+def test_closed_form_has_no_tape_and_equals_the_tape(tf):
     code = code_lines(function_source(EINGRAD, "linear_vjp"))
     assert "GradientTape" not in code
     module = load_module(EINGRAD)
@@ -126,6 +126,7 @@ def test_keepdims_is_one_reduce_sum():
     assert "tf.reshape(" not in code
 
 
+@pytest.mark.tensorflow  # runs the generated module
 def test_unseen_sizes_choose_the_order_while_tracing():
     text = 'bmm3(x, y, z) = einsum("bij,bjk,bkl->bil", x, y, z)\n'
     code = code_lines(function_source(text, "bmm3"))
@@ -138,12 +139,14 @@ def test_unseen_sizes_choose_the_order_while_tracing():
     np.testing.assert_allclose(module.bmm3(x, y, z), x @ y @ z, rtol=1e-10)
 
 
+@pytest.mark.slow  # about 10 s alone
 def test_ten_thousand_declarations_compile():
     lines = [f'f{k}(x, y) = einsum("ij,jk->ik", x, y)' for k in range(10_000)]
     source = compile_text("\n".join(lines) + "\n").source
     assert source.count("\ndef f") == 10_000
 
 
+@pytest.mark.tensorflow  # runs the generated module
 def test_diagonal_indices_are_built_once_per_shape_eagerly():
     text = 'diag(x) = einsum("ijji->ij", x)\ninduced(x) = einsum("ij->jiji", x)\n'
     module = load_module(text)
@@ -163,7 +166,7 @@ def test_diagonal_indices_are_built_once_per_shape_eagerly():
     assert "tf.transpose(" not in code_lines(function_source(text, "induced"))
 
 
-def test_static_shapes_that_passed_the_checks_are_remembered_not_trusted_blindly():
+def test_static_shapes_that_passed_the_checks_are_remembered_not_trusted_blindly(tf):
     module = load_module('mm(a, b) = einsum("ij,jk->ik", a, b)\n')
     passed = module._check_axes.__defaults__[-1]
     a, b = np.ones((2, 3)), np.ones((3, 4))
@@ -223,7 +226,7 @@ def test_eingrad_docstrings_say_what_a_callable_is():
 
 
 def test_type_hints_and_callable_imported_only_where_used():
-    source = compile_text(GLANCE).source
+    source = compile_source(GLANCE)
     assert "def outer(u: tf.Tensor, v: tf.Tensor) -> tf.Tensor:" in source
     assert "def gradient(loss: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:" in source
     assert "from collections.abc import Callable\n" in source
@@ -247,7 +250,7 @@ scaled(w, x) = einsum("i,ij->ij", einsum("ij,j,j->i", w, x, x), eingrad("i%j->ij
 """
 
 
-def test_a_value_written_twice_is_computed_once():
+def test_a_value_written_twice_is_computed_once(tf):
     code = code_lines(function_source(SHARED, "square_norm"))
     assert code.count("GradientTape(") == 1
     assert code.count("= f(x)") == 1
@@ -260,7 +263,7 @@ def test_a_value_written_twice_is_computed_once():
     np.testing.assert_allclose(module.square_norm(f, tf.constant(x)).numpy(), (4 * x**2).sum(axis=1))
 
 
-def test_a_value_is_computed_again_under_a_tape_watching_its_variable():
+def test_a_value_is_computed_again_under_a_tape_watching_its_variable(tf):
     # The first einsum runs before the tape; the Jacobian needs it recorded.
     source = function_source(SHARED, "scaled")
     assert code_lines(source).count('equation="ij,j->i"') == 2
@@ -296,7 +299,7 @@ def test_an_operand_given_twice_keeps_one_name():
     assert matvec.count("_dims(v,") == 1
 
 
-def test_a_callable_that_ignores_its_variable_has_zero_derivatives():
+def test_a_callable_that_ignores_its_variable_has_zero_derivatives(tf):
     module = load_module(GLANCE + 'jacobian(y, x) = eingrad("i%j->ij", y, x)\n')
     x = tf.constant([1.0, 2.0, 3.0])
     constant = lambda t: tf.constant(5.0)  # noqa: E731
@@ -304,20 +307,20 @@ def test_a_callable_that_ignores_its_variable_has_zero_derivatives():
     vector = lambda t: tf.ones([2])  # noqa: E731
     np.testing.assert_array_equal(module.jacobian(vector, x).numpy(), np.zeros((2, 3)))
     # That is the helper's one job: no generated function repeats it.
-    source = compile_text(GLANCE).source
+    source = compile_source(GLANCE)
     functions = source[source.index("\ndef bmm3(") :]
     assert "UnconnectedGradients" not in functions
 
 
 def test_every_helper_opens_with_a_comment_that_says_what_it_does():
-    templates = Path(__file__).resolve().parent.parent / "templates"
-    helpers = []
-    for path in sorted(templates.glob("*.py.j2")):
-        if path.name not in ("check_axes.py.j2", "function.py.j2", "module.py.j2"):
-            helpers += re.findall(r"^def (_\w+)\(.*?\):\n(    .*)", path.read_text(), re.M)
-    assert len(helpers) >= 11
-    for name, first_line in helpers:
-        assert first_line.strip().startswith("#"), name
+    from einigc.targets.runtime_source import runtime
+
+    # Functions and classes alike: the first line of the body is a comment.
+    helpers = runtime("tensorflow").definitions
+    found = [re.match(r"(?:def|class) (_\w+).*?:\n(    .*)", d.source) for d in helpers]
+    assert len(found) >= 20 and all(found)
+    for match in found:
+        assert match[2].strip().startswith("#"), match[1]
 
 
 def test_a_declaration_cannot_replace_the_imported_callable():

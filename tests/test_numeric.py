@@ -17,10 +17,11 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from tests import numpy_ref as R  # noqa: E402
 from tests.ein_harness import compile_and_import, compile_module  # noqa: E402
+
+tf = pytest.importorskip("tensorflow")
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "examples" / "specs.ein"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 
 from einigc import ein_ast as A
 from einigc.ein_parser import parse, parse_spec
 from einigc.errors import CompileErrors, Pos
 
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Positions take no part in equality, so expected nodes can be placed anywhere.
 NOWHERE = Pos(0, 0)
@@ -519,3 +524,59 @@ def test_a_builtin_is_never_named_as_a_declaration_that_did_not_parse():
 
     module = parse('f(x) = einsum(x = 3)\ng(x) = x\n', DiagnosticSink())
     assert module.unparsed == ("f",)
+
+
+# --- every node of every checked-in source points at its own text ---------------
+
+SOURCES = sorted(REPO_ROOT.glob("examples/*.ein")) + sorted(REPO_ROOT.glob("tests/golden/*.ein"))
+
+
+def _nodes(node):
+    """The node and every syntax node below it (positions are not nodes)."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _nodes(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, Pos):
+        yield node
+        for f in dataclasses.fields(node):
+            if f.compare:  # the syntax, not positions or notes kept beside it
+                yield from _nodes(getattr(node, f.name))
+
+
+def _text_at(lines: list[str], pos: Pos, length: int) -> str:
+    return lines[pos.line - 1][pos.col - 1 : pos.col - 1 + length]
+
+
+def _written(node) -> tuple[str, ...]:
+    """What the source may show at the node's position."""
+    if isinstance(node, (A.Declaration, A.Param, A.Ref)):
+        return (node.name,)
+    if isinstance(node, A.Call):
+        return (node.func,)
+    if isinstance(node, (A.Axis, A.Composite, A.SizeExact, A.SizeTypical, A.Independent)):
+        return (node.letter,)
+    if isinstance(node, A.Ellipsis_):
+        return ("...",)
+    if isinstance(node, A.Unit):
+        return ("_", "(")
+    if isinstance(node, A.Group):
+        return ("(",)
+    if isinstance(node, A.Spec):
+        return (node.text[:1],) if node.text.strip() else ("",)
+    if isinstance(node, A.Operand):
+        return tuple(_written(node.terms[0])) if node.terms else ("",)
+    return ()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_every_node_is_positioned_at_what_it_stands_for(path):
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    checked = 0
+    for node in _nodes(parse(text).declarations):
+        written = _written(node)
+        if not written:
+            continue
+        assert any(_text_at(lines, node.pos, len(w)) == w for w in written), (node, node.pos, written)
+        checked += 1
+    assert checked >= 10

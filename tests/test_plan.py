@@ -3,6 +3,7 @@
 import collections
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +11,6 @@ import time
 import numpy as np
 import opt_einsum
 import pytest
-import tensorflow as tf
 
 from einigc import ir
 from einigc.compiler import compile_text
@@ -89,7 +89,7 @@ def test_prune_drops_unread_shape_bookkeeping_only():
         ir.Assign("y", ir.MatMul("x", "x")),
         ir.Return(ir.Name("y")),
     )
-    function = prune(ir.Function("f", ("x",), "", body))
+    function = prune(ir.Function("f", ("x",), ir.FunctionDoc(), body))
     assert [s.target for s in function.body[:-1]] == ["kept", "y"]
     # A shape read's comment tells what follows: it moves; a reshape's goes with it.
     assert function.body[0].comment == "what the next steps do"
@@ -115,6 +115,8 @@ SHAPES = {
 def test_runs_of_axes_become_one_matmul_and_no_einsum():
     for name in ("project", "rows", "swapped", "transposed"):
         code = code_lines(function_source(FUSED, name))
+        # Eagerly one Einsum op instead, where that saves reshapes (test_eager_choice).
+        code = re.sub(r"if tf.executing_eagerly\(\):\n.*?\n *else:\n", "", code, flags=re.S)
         assert code.count("tf.raw_ops.MatMul(") == 1, name
         assert "Einsum(" not in code and "tf.transpose(" not in code, name
     # The group (ij) of w already is the matrix: only x is reshaped.
@@ -123,7 +125,7 @@ def test_runs_of_axes_become_one_matmul_and_no_einsum():
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
 @pytest.mark.parametrize("mode", ["eager", "function", "unknown dims"])
-def test_fused_products_equal_numpy(name, mode):
+def test_fused_products_equal_numpy(name, mode, tf):
     module = compile_module(FUSED)
     shapes, equation = SHAPES[name]
     rng = np.random.default_rng(7)
@@ -182,7 +184,9 @@ def _opt_einsum_best(name, inputs, output, sizes) -> int:
 
 
 @pytest.mark.parametrize(
-    "network", plan_networks.networks() + SMALL_NETWORKS, ids=lambda network: network[0]
+    "network",
+    [pytest.param(network, marks=pytest.mark.slow) for network in plan_networks.networks()] + SMALL_NETWORKS,
+    ids=lambda network: network[0],
 )
 def test_large_networks_are_planned_in_bounded_time_and_near_the_best(network):
     name, inputs, output, sizes = network
@@ -194,6 +198,7 @@ def test_large_networks_are_planned_in_bounded_time_and_near_the_best(network):
     assert plan.planned_flops <= 1.05 * best, (name, plan.strategy, plan.planned_flops, best)
 
 
+@pytest.mark.tensorflow  # runs the generated module
 def test_twenty_operands_sharing_a_letter_compile_and_equal_numpy():
     names = [f"x{k}" for k in range(20)]
     text = f'dot20({", ".join(names)}) = einsum("{",".join("i" * 20)}->", {", ".join(names)})\n'
@@ -202,6 +207,7 @@ def test_twenty_operands_sharing_a_letter_compile_and_equal_numpy():
     np.testing.assert_allclose(compile_module(text).dot20(*vectors), np.prod(vectors, axis=0).sum())
 
 
+@pytest.mark.tensorflow  # runs the generated module
 def test_a_random_network_of_16_compiles_and_equals_numpy():
     _, inputs, _, _ = plan_networks.random_regular(16, seed=5)
     letters = {s: chr(ord("a") + k) for k, s in enumerate(sorted({s for op in inputs for s in op}))}
@@ -247,6 +253,7 @@ for network in [plan_networks.random_regular(40), plan_networks.star(30), plan_n
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_plans_are_the_same_across_hash_seeds():
     runs = set()
     for seed in ("0", "1", "12345"):

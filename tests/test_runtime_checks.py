@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.ein_harness import compile_module
+
+tf = pytest.importorskip("tensorflow")
 
 SPECS = """\
 both(x, y) = einsum("I,I->I", x, y)

@@ -43,13 +43,14 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from hypothesis import HealthCheck, Phase, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests import numpy_ref as R  # noqa: E402
 from tests.ein_harness import compile_module  # noqa: E402
 from tests.ein_strategies import Case, dialect_cases  # noqa: E402
+
+tf = pytest.importorskip("tensorflow")
 
 EXAMPLES = int(os.environ.get("EINIG_WRONG_OPERAND_EXAMPLES", "60"))
 SETTINGS = settings(

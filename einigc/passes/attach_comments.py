@@ -21,7 +21,7 @@ def _attach(block: tuple) -> tuple:
             pending.append(statement.text)
             continue
         if pending:
-            if not isinstance(statement, (ir.Assign, ir.Return)):
+            if not isinstance(statement, (ir.Assign, ir.Return, ir.EagerChoice)):
                 raise InternalError("passes", f"a comment above a {type(statement).__name__}")
             text = "\n".join(c for c in (*pending, statement.comment) if c)
             statement = dataclasses.replace(statement, comment=text)

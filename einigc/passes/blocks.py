@@ -23,5 +23,9 @@ def _block(statements: tuple, rewrite: Rewrite) -> tuple:
         elif isinstance(statement, ir.ChooseOrder):
             bodies = tuple(_block(body, rewrite) for body in statement.bodies)
             statement = dataclasses.replace(statement, bodies=bodies)
+        elif isinstance(statement, ir.EagerChoice):
+            statement = dataclasses.replace(
+                statement, eager=_block(statement.eager, rewrite), graph=_block(statement.graph, rewrite)
+            )
         nested.append(statement)
     return rewrite(tuple(nested))

@@ -52,6 +52,9 @@ def _count_reads(statements, reads: dict[str, int]) -> None:
             for body in statement.bodies:
                 _count_reads(body, reads)
             names = set(statement.operands)
+        elif isinstance(statement, ir.EagerChoice):
+            _count_reads(statement.eager + statement.graph, reads)
+            names = set()
         else:
             names = ir.reads(statement)
         for name in names:

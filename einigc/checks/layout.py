@@ -1,4 +1,4 @@
-"""Layout pass: composites, `...`, groups and `_` of one spec, resolved to core axes.
+"""Layout resolution: composites, `...`, groups and `_` of one spec, resolved to core axes (model.Layout).
 
 The core problem that planning sees has one axis per lowercase letter, one per
 composite (flattened), and `...` kept whole when it broadcasts. This pass says
@@ -12,54 +12,18 @@ and its members' sizes are never needed. Every other group member gets its
 size from an axis of its own, a `where` size, or its group (the group's size
 over the product of the others, when it is the group's only unknown member);
 a member that stays unknown is reported here, at its group.
+
+Checks resolves every spec the user writes (`specs.resolve_layout`) and keeps
+the result on the model; `plain_layout` builds the layout of a spec the
+compiler derives from plain letters, with no syntax and no error to raise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from einigc import ein_ast as A
-from einigc.errors import EinAxisError, EinUnsupportedError, Pos
+from einigc.errors import EinAxisError, EinUnsupportedError, InternalError, Pos
+from einigc.model import Layout, OperandLayout, Slot
 from einigc.plan import ELLIPSIS
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One tensor axis holding `leaves` flattened (none: a size-1 axis), or a
-    variable run of axes: a composite (`letter`) or a broadcasting `...`."""
-
-    leaves: tuple[str, ...] = ()
-    variable: str = ""
-    pos: Pos | None = None
-    text: str = ""  # a group as the spec writes it, e.g. "(hd)"
-
-    @property
-    def is_group(self) -> bool:
-        return not self.variable and len(self.leaves) > 1
-
-    @property
-    def is_variable(self) -> bool:
-        return bool(self.variable)
-
-
-@dataclass(frozen=True)
-class OperandLayout:
-    slots: tuple[Slot, ...]
-    core: tuple[str, ...]  # core axes, in order (repeats are diagonals)
-    needs_reshape: bool
-
-
-@dataclass(frozen=True)
-class Layout:
-    inputs: tuple[OperandLayout, ...]
-    output: OperandLayout
-    output_core: tuple[str, ...]  # distinct core axes of the output, first-seen order
-    composite_source: tuple[tuple[str, int], ...]  # composite -> input operand fixing its rank
-    ellipsis_letter: str  # core name of `...` when it cannot broadcast (inside a group)
-    # Group members whose size is their group's over the others', in the
-    # order they are solved: (member, input operand, slot of the group).
-    derived: tuple[tuple[str, int, int], ...] = ()
-    merged: tuple[tuple[str, str], ...] = ()  # core axis -> the whole group it stands for
 
 
 def stand_ins(taken) -> list[str]:
@@ -327,3 +291,26 @@ def _needs_rank(letter: str, layouts, output_layout) -> Pos | None:
                     return slot.pos
                 # alone in its operand: slicing from both ends finds it
     return None
+
+
+def plain_layout(inputs: tuple[tuple[str, ...], ...], output: tuple[str, ...]) -> Layout:
+    """The layout of a spec of single lowercase letters, built from the letters alone.
+
+    For specs the compiler derives (eingrad's contractions), which need no
+    syntax and cannot fail: each letter is one tensor axis and one core axis,
+    as `analyse` resolves such a spec. Raises InternalError on anything else.
+    """
+    for word in (*inputs, output):
+        if isinstance(word, str) or not all(_is_axis_letter(c) for c in word):
+            raise InternalError("layout", f"plain_layout takes tuples of single lowercase letters, not {word!r}")
+    if set(output) - {c for word in inputs for c in word}:
+        raise InternalError("layout", f"output letters {output!r} are not all in the inputs {inputs!r}")
+
+    def operand(word: tuple[str, ...]) -> OperandLayout:
+        return OperandLayout(tuple(Slot((c,)) for c in word), tuple(word), False)
+
+    return Layout(tuple(operand(w) for w in inputs), operand(output), tuple(dict.fromkeys(output)), (), "")
+
+
+def _is_axis_letter(c) -> bool:
+    return isinstance(c, str) and len(c) == 1 and c.isascii() and c.islower()

@@ -1,0 +1,650 @@
+"""The run-time helpers of generated TensorFlow modules; einigc copies the ones a module calls into it, by source.
+
+Each top-level definition is copied as it stands here, with the comments
+right above it, so each must read well on its own in a generated module:
+no names from this module but other top-level definitions and the imports
+below (`tf`, `functools`, `math`), which the generated module's header makes.
+"""
+
+import functools
+import math
+
+import tensorflow as tf
+
+
+def _check_axes(function, spec, operands, sizes=None, _passed=set()):
+    # Every operand is checked against its part of `spec` ("bij,(ij)k"): its
+    # rank; each named axis, composite and whole group across operands and
+    # against the `where` sizes; `_` against 1; `...` for broadcasting; each
+    # group against its members. Static sizes are compared here, in Python;
+    # sizes unknown while tracing become conditions that the returned
+    # tensors depend on. Static shapes and dtypes that passed are remembered
+    # (at most 1,024), so an eager call with them only looks them up.
+    tensors = [tensor for _, tensor in operands]
+    if not all(isinstance(tensor, tf.Tensor) for tensor in tensors):
+        tensors = _operand_tensors(function, operands)
+    key = _shapes_key(function, spec, tensors)
+    if key in _passed:
+        return tensors
+    names = [name for name, _ in operands]
+    _operand_tensors(function, zip(names, tensors))  # one dtype, when all were tensors
+    check = _AxisCheck(function, spec.split(","), sizes)
+    check.operands(names, tensors)
+    check.groups()
+    if check.conditions:
+        return _after_checks(check.conditions, tensors, check.fixed_ranks)
+    # Sizes unknown while tracing are never remembered: assertions decide.
+    if key is not None and all(None not in shape for shape, _ in key[2:]):
+        if len(_passed) >= 1024:
+            _passed.clear()
+        _passed.add(key)
+    return tensors
+
+
+def _shapes_key(function, spec, tensors):
+    # What the checks of these operands depend on; None for an unknown rank.
+    # The `sizes` of _check_axes are not in it: a generated function passes
+    # the same ones every call.
+    try:
+        return (function, spec) + tuple((tuple(t.shape), t.dtype) for t in tensors)
+    except ValueError:  # an unknown rank
+        return None
+
+
+def _operand_tensors(function, operands):
+    # What tf.einsum accepts: tensors and variables as they are; numpy
+    # arrays, lists and numbers converted to the dtype of the tensors
+    # beside them, as tf.einsum converts them. All share one dtype.
+    operands = list(operands)
+    dense = (tf.Tensor, tf.Variable)
+    dtype = next(
+        (value.dtype for _, value in operands if isinstance(value, dense)), None
+    )
+    tensors = []
+    for name, value in operands:
+        if isinstance(value, (tf.RaggedTensor, tf.SparseTensor)):
+            raise TypeError(
+                f"{function}: operand '{name}' is a {type(value).__name__}; it takes "
+                "dense tensors (convert it with .to_tensor() or tf.sparse.to_dense)"
+            )
+        if not isinstance(value, dense):
+            try:
+                value = tf.convert_to_tensor(value, dtype=dtype)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"{function}: operand '{name}' is not a tensor: {error}"
+                ) from None
+            dtype = dtype or value.dtype
+        tensors.append(value)
+    if len({tensor.dtype.base_dtype for tensor in tensors}) > 1:
+        dtypes = ", ".join(
+            f"'{name}' {t.dtype.name}" for (name, _), t in zip(operands, tensors)
+        )
+        raise TypeError(f"{function}: the operands must have one dtype, got {dtypes}")
+    return tensors
+
+
+def _after_checks(conditions, tensors, fixed_ranks):
+    # The checked tensors' shapes are computed from the assertions' outcome.
+    # Grappler, which knows the input shapes when it prepares a call, would
+    # otherwise let a TensorFlow op fail on its shapes before any assertion
+    # ran (it did with a control dependency alone). XLA drops assertions.
+    done = []
+    for condition, message in conditions:
+        with tf.control_dependencies(done):
+            done = [tf.raw_ops.Assert(condition=condition, data=[message])]
+    with tf.control_dependencies(done):
+        passed = tf.identity(
+            tf.reduce_all(tf.stack([condition for condition, _ in conditions]))
+        )
+    checked = {}
+    for tensor, rank in zip(tensors, fixed_ranks):
+        # A tensor given twice stays one tensor, so gradients see every use.
+        if id(tensor) not in checked:
+            # The whole tensor (no copy), in a size that only the passed
+            # checks give: Grappler folds away reshapes and identities.
+            shape = tf.shape(tensor)
+            none = tf.zeros_like(shape)
+            same = tf.slice(tensor, none, tf.where(passed, shape, none))
+            # Known sizes stay known; a rank the spec fixes is known from here on.
+            same.set_shape(tensor.shape if rank is None else [None] * rank)
+            checked[id(tensor)] = same
+    return [checked[id(tensor)] for tensor in tensors]
+
+
+def _is_run(term):
+    # A run of axes whose number the operand's rank gives: `...` or a
+    # composite (a capital letter). A group is one axis.
+    return term == "..." or "A" <= term <= "Z"
+
+
+class _AxisCheck:
+    # The sizes seen so far for each letter, composite, `...` and whole
+    # group, with the operand they came from; the conditions that only the
+    # run time can decide. In the order of a check: the operands' ranks and
+    # the ranks of their runs, each term's size, then the groups' members.
+
+    def __init__(self, function, words, sizes):
+        self.function = function
+        self.words = words
+        self.seen = {
+            letter: (size, "`where`") for letter, size in (sizes or {}).items()
+        }
+        self.conditions = []
+        self.fixed_ranks = []  # per operand: the rank its spec fixes, if unknown
+        self.group_terms = []
+        self.broadcast = None  # the `...` sizes so far, right-aligned
+        # Inside a group `...` is flattened, so it cannot broadcast: then it
+        # stands for the same axes everywhere, like a composite.
+        self.exact_ellipsis = any(
+            "..." in term
+            for word in words
+            for term in _spec_terms(word)
+            if term.startswith("(")
+        )
+
+    def fail(self, message):
+        raise ValueError(f"{self.function}: {message}")
+
+    def require(self, condition, message):
+        # TensorFlow escapes quotes in an assertion's message: use backquotes.
+        self.conditions.append(
+            (condition, f"{self.function}: {message}".replace("'", "`"))
+        )
+
+    def same(self, known, size, message, run_time_message):
+        # Static sizes compared now; a size unknown while tracing, at run time.
+        if isinstance(known, int) and isinstance(size, int):
+            if known != size:
+                self.fail(message)
+        else:
+            self.require(
+                tf.equal(tf.cast(known, tf.int64), tf.cast(size, tf.int64)),
+                run_time_message,
+            )
+
+    # ---- ranks
+
+    def operands(self, names, tensors):
+        terms = [_spec_terms(word) for word in self.words]
+        ranks = [tf.TensorShape(tensor.shape).rank for tensor in tensors]
+        run_ranks = self.run_ranks(names, terms, ranks)
+        for name, word, ts, tensor, rank, runs in zip(
+            names, self.words, terms, tensors, ranks, run_ranks
+        ):
+            dims = self.operand_dims(f"operand '{name}' ({word})", ts, tensor, rank)
+            for term, size in _term_sizes(ts, dims, runs):
+                self.term(name, word, term, size)
+
+    def operand_dims(self, where, terms, tensor, rank):
+        # The sizes of the axes of `tensor`, once its rank fits its terms:
+        # exactly one axis per term but runs, at least that many with runs.
+        fixed = sum(not _is_run(term) for term in terms)
+        has_runs = fixed < len(terms)
+        self.fixed_ranks.append(None if rank is not None or has_runs else fixed)
+        if rank is None:
+            return self.dims_of_unknown_rank(where, terms, tensor, fixed, has_runs)
+        shape = tf.TensorShape(tensor.shape)
+        if has_runs and rank < fixed:
+            self.fail(f"{where} needs rank >= {fixed}, got shape {shape}")
+        if not has_runs and rank != fixed:
+            self.fail(f"{where} must have rank {fixed}, got shape {shape}")
+        return _dims(tensor)
+
+    def dims_of_unknown_rank(self, where, terms, tensor, fixed, has_runs):
+        # A rank unknown while tracing is asserted; a composite cannot be
+        # laid out without it (a `...` can: it takes what the others leave).
+        if any(_is_run(term) and term != "..." for term in terms):
+            self.fail(
+                f"{where}: its rank is unknown while tracing, and its composites "
+                "need the rank; give the input signature a rank, "
+                "e.g. tf.TensorSpec([None, None])"
+            )
+        rank = tf.rank(tensor)
+        self.require(
+            rank >= fixed if has_runs else tf.equal(rank, fixed),
+            f"{where} needs rank {'>= ' if has_runs else ''}{fixed}",
+        )
+        dims = tf.shape(tensor, out_type=tf.int64)
+        return dims if has_runs else [dims[axis] for axis in range(fixed)]
+
+    def run_ranks(self, names, terms, ranks):
+        # The rank of each run of each operand: an operand whose runs but
+        # one have known ranks fixes that one (a repeated composite, `II`,
+        # splits its axes into equal parts), until nothing changes.
+        composites = {}  # composite -> (rank, the operand that fixed it)
+        found = [{} for _ in terms]
+        changed = True
+        while changed:
+            changed = False
+            for k, (name, word, ts, rank) in enumerate(
+                zip(names, self.words, terms, ranks)
+            ):
+                runs = [term for term in ts if _is_run(term)]
+                if rank is None or not runs:
+                    continue
+                found[k] = self.operand_run_ranks(name, word, ts, rank, composites)
+                for run, run_rank in found[k].items():
+                    if run not in composites and run != "...":  # `...` is local
+                        composites[run] = (run_rank, name)
+                        changed = True
+        return found
+
+    def operand_run_ranks(self, name, word, terms, rank, composites):
+        # The ranks of one operand's runs that the composites fixed so far
+        # give, with the one the axes `left` give if just one is unknown.
+        where = f"operand '{name}' ({word})"
+        runs = [term for term in terms if _is_run(term)]
+        known = {run: composites[run][0] for run in runs if run in composites}
+        unknown = set(runs) - set(known)
+        in_runs = rank - (len(terms) - len(runs))
+        left = in_runs - sum(known[run] for run in runs if run in known)
+        if len(unknown) == 1:
+            (run,) = unknown
+            count = runs.count(run)
+            if left < 0:
+                fixed_by = ", ".join(
+                    f"'{r}' has {n} in '{composites[r][1]}'" for r, n in known.items()
+                )
+                self.fail(
+                    f"{where} has rank {rank}, too small for its composites: {fixed_by}"
+                )
+            if left % count:
+                self.fail(
+                    f"{where} has {left} axes for composite '{run}', "
+                    f"which do not split into {count} equal parts"
+                )
+            known[run] = left // count
+        elif not unknown and left:
+            run = runs[0]
+            if set(runs) == {run} and left % runs.count(run) == 0:
+                self.fail(
+                    f"composite '{run}' has {known[run]} axes in '{composites[run][1]}' "
+                    f"but {known[run] + left // runs.count(run)} in '{name}'"
+                )
+            self.fail(
+                f"{where} has rank {rank}, which its composites' ranks do not make"
+            )
+        return known
+
+    # ---- sizes
+
+    def term(self, name, word, term, size):
+        if term.startswith("("):
+            self.group_terms.append((name, word, term, size))
+            self.letter(term, size, name, f"group '{term}'")
+        elif term == "_":
+            message = f"operand '{name}' ({word}) needs size 1 at '_'"
+            self.same(1, size, f"{message}, got {size}", message)
+        elif term == "..." and not self.exact_ellipsis:
+            self.broadcast_with(name, size)
+        elif _is_run(term):
+            self.composite(term, size, name)
+        else:
+            self.letter(term, size, name, f"axis '{term}'")
+
+    def earlier(self, key, size, name):
+        # The size of `key` and where it was seen first; None, and `size`
+        # recorded, the first time.
+        if key in self.seen:
+            return self.seen[key]
+        self.seen[key] = (size, f"'{name}'")
+        return None
+
+    def letter(self, letter, size, name, what):
+        earlier = self.earlier(letter, size, name)
+        if earlier is not None:
+            known, where = earlier
+            self.same(
+                known,
+                size,
+                f"{what} is {known} in {where} but {size} in '{name}'",
+                f"{what} differs between {where} and '{name}'",
+            )
+
+    def composite(self, letter, dims, name):
+        earlier = self.earlier(letter, dims, name)
+        if earlier is None:
+            return
+        known, where = earlier
+        what = "'...'" if letter == "..." else f"composite '{letter}'"
+        if len(known) != len(dims):
+            self.fail(
+                f"{what} has {len(known)} axes in {where} but {len(dims)} in '{name}'"
+            )
+        for a, b in zip(known, dims):
+            self.same(
+                a,
+                b,
+                f"{what} is {_shown(known)} in {where} but {_shown(dims)} in '{name}'",
+                f"{what} differs between {where} and '{name}'",
+            )
+
+    def broadcast_with(self, name, dims):
+        # numpy's rule for `...`: right-aligned sizes agree or one is 1.
+        if self.broadcast is None:
+            self.broadcast = (list(dims), f"'{name}'")
+            return
+        known, where = self.broadcast
+        for k in range(1, min(len(known), len(dims)) + 1):
+            a, b = known[-k], dims[-k]
+            if isinstance(a, int) and isinstance(b, int):
+                if a != b and 1 not in (a, b):
+                    self.fail(
+                        f"the '...' axes of {where} ({_shown(known)}) and '{name}' "
+                        f"({_shown(dims)}) do not broadcast"
+                    )
+                known[-k] = a if b == 1 else b
+            else:
+                a, b = tf.cast(a, tf.int64), tf.cast(b, tf.int64)
+                self.require(
+                    tf.equal(a, b) | tf.equal(a, 1) | tf.equal(b, 1),
+                    f"the '...' axes of {where} and '{name}' do not broadcast",
+                )
+                known[-k] = tf.maximum(a, b)
+        known[:0] = dims[: max(len(dims) - len(known), 0)]
+
+    # ---- groups
+
+    def size_of(self, member):
+        # The size a group member stands for, or None while unknown.
+        if member == "_":
+            return 1
+        if member not in self.seen:
+            return None
+        size = self.seen[member][0]
+        return math.prod(size) if isinstance(size, list) else size
+
+    def groups(self):
+        # A group's size is the product of its members' sizes. A member that
+        # is the only unknown one of its group takes the size the group
+        # leaves for it, which may settle other groups, until nothing
+        # changes. Groups left then need no member sizes (contracted whole).
+        pending = self.group_terms
+        while pending:
+            unsolved = []
+            for name, word, term, size in pending:
+                members = _spec_terms(term.replace("(", "").replace(")", ""))
+                sizes = {member: self.size_of(member) for member in members}
+                unknown = [member for member in sizes if sizes[member] is None]
+                where = f"group '{term}' of '{name}' ({word})"
+                product = math.prod(sizes[m] for m in members if sizes[m] is not None)
+                if not unknown:
+                    self.same(
+                        product,
+                        size,
+                        f"{where} has size {size}, but its members make {product}",
+                        f"{where} differs from the product of its members' sizes",
+                    )
+                elif len(unknown) == 1:
+                    self.solve_member(unknown[0], where, size, product, term, name)
+                else:
+                    unsolved.append((name, word, term, size))
+            if len(unsolved) == len(pending):
+                return
+            pending = unsolved
+
+    def solve_member(self, member, where, size, product, term, name):
+        # The size of the one unknown member of a group: the group's size
+        # over the `product` of the others', which must divide it.
+        undetermined = (
+            f"the size of '{member}' in group {term} of '{name}' is undetermined: "
+            "the other members' sizes multiply to 0"
+        )
+        if isinstance(size, int) and isinstance(product, int):
+            if product == 0:
+                self.fail(undetermined)
+            if size % product:
+                self.fail(
+                    f"{where} has size {size}, no multiple of {product}, "
+                    "the size of its other members"
+                )
+            self.seen[member] = (size // product, f"'{name}'")
+            return
+        size, product = tf.cast(size, tf.int64), tf.cast(product, tf.int64)
+        self.require(product > 0, undetermined)
+        self.require(
+            tf.equal(size % tf.maximum(product, 1), 0),
+            f"{where} is no multiple of the size of its members other than '{member}'",
+        )
+        self.seen[member] = (size // tf.maximum(product, 1), f"'{name}'")
+
+
+def _term_sizes(terms, dims, runs):
+    # Each term of an operand with its size (a list of sizes for a run), from
+    # the operand's `dims` and the ranks of its `runs`. Terms after the last
+    # run of unknown rank count from the end; terms between two of them have
+    # no fixed position: skipped, as are those runs.
+    widths = [runs.get(term) if _is_run(term) else 1 for term in terms]
+    unknown = [k for k, width in enumerate(widths) if width is None]
+    start = 0
+    for k, (term, width) in enumerate(zip(terms, widths)):
+        if width is None or (unknown and unknown[0] < k < unknown[-1]):
+            continue
+        if unknown and k > unknown[-1]:
+            start = -sum(widths[k:])
+        end = start + width
+        if start < 0 and end == 0:
+            end = None  # to the last axis: dims[-2:0] would be empty
+        yield term, dims[start:end] if _is_run(term) else dims[start]
+        start += width
+
+
+def _shown(dims):
+    # Sizes as a message shows them: None where unknown while tracing.
+    return [dim if isinstance(dim, int) else None for dim in dims]
+
+
+def _spec_terms(word, _cache={}):
+    # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
+    if word not in _cache:
+        terms, depth, k = [], 0, 0
+        while k < len(word):
+            char = word[k]
+            if depth:
+                terms[-1] += char
+                depth += {"(": 1, ")": -1}.get(char, 0)
+            elif char == "(":
+                terms.append(char)
+                depth = 1
+            elif word.startswith("...", k):
+                terms.append("...")
+                k += 2
+            else:
+                terms.append(char)
+            k += 1
+        _cache[word] = terms
+    return _cache[word]
+
+
+def _diagonal(tensor, axes, result_axes):
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries. Raw ops
+    # skip the wrappers' per-call Python work, which eagerly is most of it.
+    index = _index_once(_diagonal_index, tensor, axes, result_axes)
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
+
+
+def _diagonal_index(dims, axes, result_axes):
+    # The flat positions of the diagonal: each result axis steps through the
+    # input by the sum of the strides of the axes that share its letter.
+    size, stride, step = {}, {}, 1
+    for axis in reversed(range(len(axes))):
+        letter = axes[axis]
+        if letter in size:
+            if isinstance(size[letter], int) and isinstance(dims[axis], int):
+                if size[letter] != dims[axis]:
+                    raise ValueError(
+                        f"the axes '{letter}' of a diagonal differ in size: "
+                        f"{size[letter]} and {dims[axis]}"
+                    )
+            else:
+                tf.debugging.assert_equal(
+                    tf.cast(size[letter], tf.int64),
+                    tf.cast(dims[axis], tf.int64),
+                    f"the axes '{letter}' of a diagonal differ",
+                )
+        size[letter] = dims[axis]
+        stride[letter] = stride.get(letter, 0) + step
+        step = step * dims[axis]
+    return _strided_positions(result_axes, size, stride, _index_dtype(dims))
+
+
+def _dims(tensor, rank=None, needed_by=""):
+    # The sizes of the axes of `tensor` as a list: ints where static (no
+    # TensorFlow op), scalar tensors where unknown while tracing. Where the
+    # rank is unknown too, `rank` is the one the spec fixes.
+    if not hasattr(tensor, "shape"):
+        tensor = tf.convert_to_tensor(tensor)
+    shape = tf.TensorShape(tensor.shape)
+    if shape.rank is None:
+        if rank is None:
+            raise ValueError(
+                f"{needed_by}: its rank is unknown while tracing, and a composite or '...'"
+                " in it needs the rank to lay out its axes; give the input signature a rank,"
+                " e.g. tf.TensorSpec([None, None, None])"
+            )
+        dynamic = tf.shape(tf.ensure_shape(tensor, [None] * rank), out_type=tf.int64)
+        return [dynamic[axis] for axis in range(rank)]
+    dims, dynamic = [], None
+    for axis, size in enumerate(shape):
+        if size is None:
+            if dynamic is None:
+                dynamic = tf.shape(tensor, out_type=tf.int64)
+            size = dynamic[axis]
+        dims.append(size)
+    return dims
+
+
+def _gradient(tape, target, source, cotangent=None):
+    # One reverse pass: cotangent^T J, J[a, b] = d a / d b. TensorFlow gives
+    # J^H for complex dtypes: conjugating in and out makes it holomorphic.
+    # ZERO: a function that ignores `source` has a zero gradient, not None.
+    complex_ = source.dtype.is_complex
+    if complex_ and cotangent is not None:
+        cotangent = tf.math.conj(cotangent)
+    gradient = tape.gradient(
+        target, source, cotangent, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return tf.math.conj(gradient) if complex_ else gradient
+
+
+def _index_once(build, tensor, axes, result_axes, _cache={}):
+    # What `build` makes of the sizes of `tensor` (letters `axes`) and
+    # `result_axes`, eagerly once per shape: the key is the static shape, as
+    # it is, so a call that finds it does no other Python work. Safe to
+    # share: the index depends only on the key and is never written. While
+    # tracing it is built in the graph, which folds it to a constant.
+    if not tf.executing_eagerly():
+        return build(_dims(tensor, len(axes)), axes, result_axes)
+    key = (build, tensor.shape, axes, result_axes)
+    if key not in _cache:
+        if len(_cache) >= 64:
+            _cache.clear()
+        _cache[key] = build(list(tensor.shape), axes, result_axes)
+    return _cache[key]
+
+
+def _index_dtype(dims):
+    # int32 positions where every one fits (half the memory, and what GPU
+    # kernels take natively); int64 where a size is large or unknown.
+    if all(isinstance(size, int) for size in dims) and math.prod(dims) < 2**31:
+        return tf.int32
+    return tf.int64
+
+
+def _induced_diagonal(tensor, axes, result_axes):
+    # `tensor` (distinct letters `axes`) placed where the repeated letters of
+    # `result_axes` agree, zeros elsewhere: one scatter (raw ops, as in
+    # _diagonal).
+    index, result_shape = _index_once(_induced_index, tensor, axes, result_axes)
+    updates = tf.raw_ops.Reshape(tensor=tensor, shape=[-1])
+    flat = tf.raw_ops.ScatterNd(
+        indices=index, updates=updates, shape=[math.prod(result_shape)]
+    )
+    return tf.raw_ops.Reshape(tensor=flat, shape=result_shape)
+
+
+def _induced_index(dims, axes, result_axes):
+    # Where each entry of the input lands in the flattened output, as the
+    # [n, 1] indices of tf.scatter_nd, with the output's shape.
+    size = dict(zip(axes, dims))
+    result_shape = [size[letter] for letter in result_axes]
+    stride, step = {}, 1
+    for letter in reversed(result_axes):
+        stride[letter] = stride.get(letter, 0) + step
+        step = step * size[letter]
+    index = _strided_positions(axes, size, stride, _index_dtype(result_shape))
+    return tf.reshape(index, [-1, 1]), result_shape
+
+
+def _strided_positions(axes, size, stride, dtype):
+    # The flat position of each entry of a tensor laid out as `axes`, where
+    # a step along letter l moves stride[l]: sum of broadcast ranges.
+    index = 0
+    for axis, letter in enumerate(axes):
+        along = [1] * len(axes)
+        along[axis] = -1
+        steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
+        index += tf.reshape(steps, along)
+    return index
+
+
+def _jacobian(tape, target, source):
+    # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes).
+    # Eagerly, up to 128 entries, a loop of reverse passes on the persistent
+    # `tape` beats tape.jacobian, whose pfor re-traces on every call
+    # (measured: 64x64 in 31 ms against 64 ms).
+    size = target.shape.num_elements()
+    if tf.executing_eagerly() and size is not None and 0 < size <= 128:
+        basis = tf.unstack(
+            tf.reshape(
+                tf.eye(size, dtype=target.dtype), [size] + target.shape.as_list()
+            )
+        )
+        rows = [_gradient(tape, target, source, cotangent) for cotangent in basis]
+        return tf.reshape(tf.stack(rows), target.shape + source.shape)
+    jacobian = tape.jacobian(
+        target, source, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return tf.math.conj(jacobian) if jacobian.dtype.is_complex else jacobian
+
+
+def _require_bool(tensor, function, operand):
+    # eincount and einany count or test boolean products: another dtype is a mistake.
+    if tensor.dtype != tf.bool:
+        raise TypeError(
+            f"{function}: operand '{operand}' must be boolean, got {tensor.dtype.name}"
+        )
+
+
+def _static_sizes(spec, *operands, assumed=None):
+    # The sizes of the letters after '->' in `spec` from the operands' static
+    # shapes, to choose a contraction order; an unknown one counts as its
+    # `where ~` size in `assumed`, else 64, as the compile-time plan did.
+    words, letters = spec.split("->")
+    known = {}
+    for word, operand in zip(words.split(","), operands):
+        shape = tf.TensorShape(getattr(operand, "shape", None))
+        for letter, size in zip(word, shape if shape.rank is not None else ()):
+            if size is not None:
+                known.setdefault(letter, size)
+    assumed = assumed or {}
+    return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
+
+
+def _trace_when_eager(function):
+    # Eager calls run `function` traced (a Jacobian: 0.3 ms, against 60 ms
+    # for pfor's re-trace). Safe to cache: `function` takes tensors only, so
+    # a trace depends on nothing but their shapes and dtypes; never used for
+    # functions that take a callable, whose state a trace would keep stale.
+    traced = tf.function(function, reduce_retracing=True)
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        if tf.executing_eagerly():
+            return traced(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    return run

@@ -1,0 +1,95 @@
+"""Op selection, without TensorFlow: which op each pairwise step becomes.
+
+The ops are named by their class names (`type(op).__name__`), not imported:
+the same test holds wherever a class lives (FusedMatMul may move to `ir`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from einigc.select import select_pair
+
+# Two operand values the ops are built on; select passes them through.
+A, B = "a_value", "b_value"
+
+
+def words(text: str) -> tuple[tuple[str, ...], ...]:
+    """'ij,jk->ik' as its three words of letters."""
+    inputs, output = text.split("->")
+    left, right = inputs.split(",")
+    return tuple(left), tuple(right), tuple(output)
+
+
+def select(spec: str):
+    return select_pair(*words(spec), A, B)
+
+
+@pytest.mark.parametrize(
+    "spec, transpose_a, transpose_b, swapped",
+    [
+        ("ij,jk->ik", False, False, False),
+        ("ji,jk->ik", True, False, False),
+        ("ij,kj->ik", False, True, False),
+        ("ji,kj->ik", True, True, False),
+        # The result is kj's rows: the operands trade places.
+        ("ij,jk->ki", True, True, True),
+    ],
+)
+def test_a_matrix_product_is_one_matmul_with_its_transposes(spec, transpose_a, transpose_b, swapped):
+    op = select(spec)
+    assert type(op).__name__ == "MatMul"
+    assert (op.a, op.b) == ((B, A) if swapped else (A, B))
+    assert (op.transpose_a, op.transpose_b) == (transpose_a, transpose_b)
+
+
+def test_leading_batch_axes_without_transposes_are_one_batch_matmul():
+    op = select("bij,bjk->bik")
+    assert type(op).__name__ == "BatchMatMul"
+    assert (op.x, op.y) == (A, B)
+
+
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        ("bji,bjk->bik", "a batched product with a transpose: BatchMatMulV2 only offers adjoints"),
+        ("bi,bk->bik", "nothing summed: an outer product"),
+        ("bjk,bk->bj", "no columns: a matrix-vector product"),
+        ("ijk,lkj->il", "kj against jk: not a run of axes"),
+        ("bija,bjka->bika", "batch a is not leading"),
+        ("i,i->", "a dot product"),
+    ],
+)
+def test_what_is_no_matrix_product_is_the_einsum_op_with_the_pairs_equation(spec, reason):
+    op = select(spec)
+    assert type(op).__name__ == "Einsum", reason
+    assert op.equation == spec
+    assert tuple(op.operands) == (A, B)
+
+
+@pytest.mark.parametrize(
+    "spec, rows, inner, cols",
+    [
+        ("bij,ijk->bk", "b", "ij", "k"),
+        ("ijk,jkl->il", "i", "jk", "l"),
+        ("ijk,kl->ijl", "ij", "k", "l"),
+    ],
+)
+def test_runs_of_axes_are_one_fused_matmul_over_the_merged_runs(spec, rows, inner, cols):
+    op = select(spec)
+    assert type(op).__name__ == "FusedMatMul"
+    assert (op.rows, op.inner, op.cols) == (tuple(rows), tuple(inner), tuple(cols))
+    assert (op.a, op.b) == (A, B)
+    assert (op.transpose_a, op.transpose_b) == (False, False)
+
+
+def test_a_batched_run_of_axes_is_left_to_the_einsum_op():
+    # BatchMatMul with reshapes of runs would need the batch leading in both and
+    # the result; selection does not fuse under a batch.
+    assert type(select("bijk,bjkl->bil")).__name__ == "Einsum"
+
+
+def test_selection_is_the_same_for_any_letters():
+    # Only the roles of the axes count, never their names.
+    assert type(select("pq,qr->pr")) is type(select("ij,jk->ik"))
+    assert type(select("xyz,xzw->xyw")) is type(select("bij,bjk->bik"))
