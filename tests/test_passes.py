@@ -90,3 +90,11 @@ def test_passes_need_no_tensorflow():
     code = "import sys, einigc.passes.prune, einigc.passes.returns, einigc.passes.fold_transposes, einigc.passes.attach_comments; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_attach_comments_reaches_into_an_eager_choice():
+    graph = (ir.Comment("a matrix product"), ir.Assign("p", ir.MatMul("x", "y")))
+    choice = ir.EagerChoice((ir.Assign("p", ir.Einsum("ij,jk->ik", ("x", "y"))),), graph)
+    attached = attach_comments(function(ir.Comment("step 1 of 2"), choice, ir.Return(ir.Name("p"))))
+    assert attached.body[0].comment == "step 1 of 2"
+    assert attached.body[0].graph == (ir.Assign("p", ir.MatMul("x", "y"), "a matrix product"),)

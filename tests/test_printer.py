@@ -110,3 +110,14 @@ def test_the_docstring_is_written_from_the_plan_as_data():
         "  or, if the static shapes make it cheaper: bc,cd->bd; ab,bd->ad",
         "  lowering: one einsum",
     ]
+
+
+def test_an_eager_choice_prints_both_branches():
+    choice = ir.EagerChoice(
+        (ir.Assign("p", ir.Einsum("ij,jk->ik", ("x", "y"))),), (ir.Assign("p", ir.MatMul("x", "y")),), "step 1"
+    )
+    function = ir.Function("f", ("x", "y"), ir.FunctionDoc(), (choice, ir.Return(ir.Name("p"))))
+    source = render_function(function, Printer())
+    assert "    # step 1\n" in source
+    assert "    if tf.executing_eagerly():\n        p = tf.raw_ops.Einsum(" in source
+    assert "    else:\n        p = tf.raw_ops.MatMul(a=x, b=y)\n    return p" in source
