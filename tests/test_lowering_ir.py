@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from einigc import ir
-from einigc.builder import Block
+from einigc.lower.builder import Block
 from einigc.compiler import to_ir
 from einigc.errors import DiagnosticSink
 

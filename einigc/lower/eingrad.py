@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Callable
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
-from einigc.builder import Block
+from einigc.lower.builder import Block
 
-if TYPE_CHECKING:  # lower imports this module
-    from einigc.lower import _FunctionLowering as FunctionLowering
+if TYPE_CHECKING:  # function imports this module
+    from einigc.lower.function import FunctionLowering
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from einigc import ir
-from einigc.builder import Block
+from einigc.lower.builder import Block
 from einigc.errors import InternalError
 from einigc.model import Layout, Slot
 from einigc.plan import ELLIPSIS
