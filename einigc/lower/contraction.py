@@ -113,20 +113,7 @@ class Contraction:
             (s, size) for s, (size, source) in sorted(self.sizes.items()) if s in size_of
         )
         spec = ",".join(_word(op) for op in paired) + "->" + _word(letters)
-        costs = []
-        labels = []
-        def product(word) -> ir.Value:
-            return ir.product(ir.Name(size_of[s]) for s in dict.fromkeys(word))
-
-        copies_counted = False
-        for plan in plans:
-            pairs = [step for step in plan.steps if isinstance(step, PairStep)]
-            terms = [product(p.left_symbols + p.right_symbols) for p in pairs]
-            copies = [word for p in pairs for word in copied_words(p.left_symbols, p.right_symbols, p.output)]
-            terms += [ir.Mul((ir.Const(COPY_COST), product(word))) for word in copies]
-            copies_counted = copies_counted or bool(copies)
-            costs.append(ir.total(terms))
-            labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
+        costs, labels, copies_counted = _order_costs(plans, size_of)
         result = self.block.fresh("_".join(self.block.stem(n) for n in names) if len(names) <= 3 else "result")
         bodies = []
         # Shapes read inside one branch are not there in the others; names
@@ -144,8 +131,8 @@ class Contraction:
                 tuple(operands),
                 size_names,
                 assumed,
-                tuple(costs),
-                tuple(labels),
+                costs,
+                labels,
                 tuple(bodies),
                 flops_name=self.block.fresh("cost"),
                 order_name=self.block.fresh("order"),
@@ -408,3 +395,23 @@ def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:
 
 def _word(symbols) -> str:
     return "".join(symbols)
+
+
+def _order_costs(plans: list[Plan], size_of: dict[str, str]) -> tuple[tuple, tuple[str, ...], bool]:
+    """Each order's cost in the sizes read at trace time (`size_of`), its label, and whether copies count."""
+    costs = []
+    labels = []
+
+    def product(word) -> ir.Value:
+        return ir.product(ir.Name(size_of[s]) for s in dict.fromkeys(word))
+
+    copies_counted = False
+    for plan in plans:
+        pairs = [step for step in plan.steps if isinstance(step, PairStep)]
+        terms = [product(p.left_symbols + p.right_symbols) for p in pairs]
+        copies = [word for p in pairs for word in copied_words(p.left_symbols, p.right_symbols, p.output)]
+        terms += [ir.Mul((ir.Const(COPY_COST), product(word))) for word in copies]
+        copies_counted = copies_counted or bool(copies)
+        costs.append(ir.total(terms))
+        labels.append("; ".join(f"{_word(p.left_symbols)},{_word(p.right_symbols)}" for p in pairs))
+    return tuple(costs), tuple(labels), copies_counted

@@ -15,18 +15,6 @@ from einigc.plan import ELLIPSIS, PairStep, Plan
 from einigc.lower.contraction import Contraction
 
 
-def core_symbols(operand: A.Operand) -> tuple[str, ...]:
-    symbols = []
-    for term in operand.terms:
-        if isinstance(term, A.Axis):
-            symbols.append(term.letter)
-        elif isinstance(term, A.Ellipsis_):
-            symbols.append(ELLIPSIS)
-        else:
-            raise InternalError("lower", f"unexpected term {term!r}")
-    return tuple(symbols)
-
-
 def _word(symbols) -> str:
     return "".join(symbols)
 
