@@ -1,4 +1,4 @@
-"""The lowering builder: a block of IR statements, the names it hands out, nested blocks for tapes and branches."""
+"""The lowering builder: blocks of IR statements, the names they hand out, nested tape and branch blocks."""
 
 from __future__ import annotations
 
