@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from einigc import ein_ast as A
 from einigc import ir
@@ -30,7 +31,15 @@ class Contraction:
     block of its own, with a fork of the shapes read so far.
     """
 
-    def __init__(self, block: Block, function: M.Function, sizes, describe_plan, shapes=None, reshaped=None):
+    def __init__(
+        self,
+        block: Block,
+        function: M.Function,
+        sizes: dict[str, tuple[int, str]],
+        describe_plan: Callable[..., None],  # the function's record of the plans it chose
+        shapes: ShapeEnv | None = None,
+        reshaped: dict[str, tuple[str, tuple | None]] | None = None,
+    ):
         self.block = block
         self.function = function
         self.sizes = sizes
