@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import dataclasses
 
-from einigc import checks, ein_parser, emit, fmt, lower
+from einigc import checks, ein_parser, emit, fmt, ir, lower
 from einigc.passes import attach_comments, fold_transposes, prune, returns
 from einigc.errors import Diagnostic, DiagnosticSink
 
@@ -27,13 +27,19 @@ def compile_text(text: str, source_name: str = "specs.ein") -> Result:
     sink = DiagnosticSink()
     # The name goes into comments and docstrings: no line breaks in it.
     source_name = emit.printable_name(source_name)
-    module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
-    program = checks.check(module, sink)
-    ir_module = lower.lower(program, source_name, sink)
-    ir_module = dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
+    ir_module = to_ir(text, source_name, sink)
     chunks = emit.emit(ir_module)
     names = tuple(function.name for function in ir_module.functions)
     return Result(fmt.format_chunks(chunks), tuple(sink.notes), names)
+
+
+def to_ir(text: str, source_name: str = "specs.ein", sink: DiagnosticSink | None = None) -> ir.Module:
+    """The stages before printing: parse → check → lower → passes."""
+    sink = sink or DiagnosticSink()
+    module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
+    program = checks.check(module, sink)
+    ir_module = lower.lower(program, source_name, sink)
+    return dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
 
 
 def _passes(function):

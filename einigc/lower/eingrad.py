@@ -34,12 +34,16 @@ take no callable are traced when called eagerly (expression_jacobian: 0.5 ms).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
+from einigc.lower.builder import Block
+
+if TYPE_CHECKING:  # function imports this module
+    from einigc.lower.function import FunctionLowering
 
 
 @dataclass(frozen=True)
@@ -69,22 +73,6 @@ def _plain(operand: A.Operand) -> bool:
     return all(isinstance(t, A.Axis) for t in operand.terms) and len(
         {t.letter for t in operand.terms}
     ) == len(operand.terms)
-
-
-@contextmanager
-def _block(ctx, watch: str):
-    """Collects the statements emitted inside it (the body of a tape watching `watch`)."""
-    saved = ctx.body
-    ctx.body = []
-    ctx.watched.append(watch)
-    ctx.tapes.append(ctx.tape_count)
-    ctx.tape_count += 1
-    try:
-        yield ctx.body
-    finally:
-        ctx.body = saved
-        ctx.watched.pop()
-        ctx.tapes.pop()
 
 
 def uses(value: M.Value, name: str) -> bool:
@@ -148,37 +136,9 @@ def closed_form(call: M.BuiltinCall):
     inner_letters = sorted(set().union(*(_letters(op) for op in inner.inputs)))
     if len(spare) < len(inner_letters):
         return None
-    parent: dict[str, str] = {}
-
-    def find(c: str) -> str:
-        while parent.get(c, c) != c:
-            c = parent[c]
-        return c
-
-    def union(c: str, d: str) -> None:
-        c, d = find(c), find(d)
-        if c != d:
-            # The user's outer letters name the result; inner ones yield.
-            keep, drop = sorted((c, d), key=lambda e: (e.startswith("#"), e))
-            parent[drop] = keep
-
     rename = {c: "#" + c for c in inner_letters}  # inner letters live in their own namespace
-    for inner_letter, outer_letter in zip(out_inner, a_letters):
-        union(rename[inner_letter], outer_letter)
-    for inner_letter, outer_letter in zip(x_letters, b_letters):
-        union(rename[inner_letter], outer_letter)
-    spare_for: dict[str, str] = {}
-    for root in sorted({find(rename[c]) for c in inner_letters if find(rename[c]).startswith("#")}):
-        own = root[1:]
-        spare_for[root] = own if own in spare else next(c for c in spare if c not in spare_for.values() and c != own)
-        if own in spare:
-            spare.remove(own)
-        else:
-            spare.remove(spare_for[root])
-
-    def letter(c: str) -> str:
-        root = find(c)
-        return spare_for.get(root, root)
+    deltas = [(rename[i], o) for i, o in (*zip(out_inner, a_letters), *zip(x_letters, b_letters))]
+    letter = _unified(deltas, [rename[c] for c in inner_letters], spare)
 
     def renamed(op: A.Operand, inner_side: bool) -> A.Operand:
         terms = tuple(A.Axis(letter(rename[t.letter] if inner_side else t.letter), t.pos) for t in op.terms)
@@ -194,25 +154,64 @@ def closed_form(call: M.BuiltinCall):
     return inputs, output, args, renamed(inner.inputs[m], True)
 
 
+def _unified(deltas, inner_letters, spare: list[str]):
+    """The letter each letter becomes once the pairs in `deltas` (Kronecker deltas) are one letter.
+
+    The user's outer letters name what they join; an inner letter (`#i`) that
+    joins none keeps its own name where that is spare, else takes a spare one.
+    """
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        while parent.get(c, c) != c:
+            c = parent[c]
+        return c
+
+    def union(c: str, d: str) -> None:
+        c, d = find(c), find(d)
+        if c != d:
+            # The user's outer letters name the result; inner ones yield.
+            keep, drop = sorted((c, d), key=lambda e: (e.startswith("#"), e))
+            parent[drop] = keep
+
+    for inner_letter, outer_letter in deltas:
+        union(inner_letter, outer_letter)
+    spare = list(spare)
+    spare_for: dict[str, str] = {}
+    for root in sorted({find(c) for c in inner_letters if find(c).startswith("#")}):
+        own = root[1:]
+        spare_for[root] = own if own in spare else next(c for c in spare if c not in spare_for.values() and c != own)
+        if own in spare:
+            spare.remove(own)
+        else:
+            spare.remove(spare_for[root])
+
+    def letter(c: str) -> str:
+        root = find(c)
+        return spare_for.get(root, root)
+
+    return letter
+
+
 def _plain_letters(operand: A.Operand) -> bool:
     return all(isinstance(t, A.Axis) for t in operand.terms)
 
 
-def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
+def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
     closed = closed_form(call)
     if closed is not None:
-        return _lower_closed_form(ctx, call, *closed)
+        return _lower_closed_form(lowering, block, call, *closed)
     (p, q), = call.grad_pairs
     a_op, b_op = call.inputs[p], call.inputs[q]
     left, right = call.args[p], call.args[q]
     pair = _Pair(a_op, b_op, _letters(a_op), _letters(b_op), _plain(a_op) and _plain(b_op))
     others = [k for k in range(len(call.inputs)) if k not in (p, q)]
     x = right.name
-    names = {k: _tensor_value(ctx, call.args[k]) for k in others}
-    names.update(_check_operands(ctx, call, x, names))
+    names = {k: _tensor_value(lowering, block, call.args[k]) for k in others}
+    names.update(_check_operands(lowering, block, call, x, names))
     out_letters = set(_letters(call.output))
     shared = set(pair.a_letters) & set(pair.b_letters)
-    independent = shared & set(ctx.function.independent)
+    independent = shared & set(lowering.function.independent)
     exact = shared - independent
     label = f'eingrad("{call.spec_text}")'
 
@@ -240,26 +239,28 @@ def lower_eingrad(ctx, call: M.BuiltinCall) -> str:
     vjp = split(a_free, set(pair.b_letters))
     jvp = None if vjp else split(b_free, set(pair.a_letters))
     if exact and pair.plain:
-        _note_independent(ctx, call, b_op, exact)
+        _note_independent(lowering, call, b_op, exact)
 
     if vjp is not None:
         touching, rest = vjp
-        return _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label)
+        return _lower_vjp(lowering, block, call, pair, left, x, touching, rest, names, label)
     if jvp is not None:
         touching, rest = jvp
-        return _lower_jvp(ctx, call, pair, left, x, touching, rest, names, label)
-    return _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label)
+        return _lower_jvp(lowering, block, call, pair, left, x, touching, rest, names, label)
+    return _lower_jacobian(lowering, block, call, pair, left, x, others, names, independent, label)
 
 
-def _tensor_value(ctx, value: M.Value) -> str:
+def _tensor_value(lowering: FunctionLowering, block: Block, value: M.Value) -> str:
     # A parameter stays as given: _check_axes converts numpy arrays and lists
     # (before any tape watches them, since the variable is checked first).
     if isinstance(value, M.ParamValue):
         return value.name
-    return ctx.lower_value(value)
+    return lowering.lower_value(block, value)
 
 
-def _check_operands(ctx, call, x: str, names: dict) -> dict:
+def _check_operands(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, x: str, names: dict[int, str]
+) -> dict[int, str]:
     """Checks the variable and the other operands before the tape; returns their checked names."""
     (p, q), = call.grad_pairs
     a_letters = set(_letters(call.inputs[p]))
@@ -270,28 +271,30 @@ def _check_operands(ctx, call, x: str, names: dict) -> dict:
     tensors = [names[k] for k in ks]
     labels = [M.source_text(call.args[k]) for k in ks]
     related = set().union(*(_letters(op) for op in operands)) & set(_letters(b))
-    if ctx.variable_ranks.get(x) != len(b.terms) or not _plain(b) or related:
+    if lowering.variable_ranks.get(x) != len(b.terms) or not _plain(b) or related:
         operands.insert(0, b)
         tensors.insert(0, x)
         labels.insert(0, x)
     if _plain(b):
-        ctx.variable_ranks[x] = len(b.terms)
+        lowering.variable_ranks[x] = len(b.terms)
     if not operands:
         return {}  # the variable of an enclosing eingrad, checked there at this rank
     # A variable an enclosing tape watches keeps its name: checked only.
-    discard = (0,) if tensors[0] == x and x in ctx.watched else ()
-    checked = ctx.check_axes(operands, tensors, labels, discard)
+    discard = (0,) if tensors[0] == x and x in block.watched() else ()
+    checked = lowering.check_axes(block, operands, tensors, labels, discard)
     return dict(zip(ks, checked[-len(ks):] if ks else ()))
 
 
-def _check_value(ctx, call, value: str, names: dict) -> None:
+def _check_value(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, value: str, names: dict[int, str]
+) -> None:
     """Checks the value of the operand left of `%` against its letters (inside the tape)."""
     (p, q), = call.grad_pairs
     left, right = call.args[p], call.args[q]
     a_letters = set(_letters(call.inputs[p]))
     related = [k for k in sorted(names) if a_letters & set(_letters(call.inputs[k]))]
     shares_variable = bool(a_letters & set(_letters(call.inputs[q])))
-    where = {letter for letter, (_, source) in ctx.sizes.items() if source == "where ="}
+    where = {letter for letter, (_, source) in lowering.sizes.items() if source == "where ="}
     if isinstance(left, M.BuiltinCall) and not related and not shares_variable and not a_letters & where:
         if all(isinstance(t, A.Axis) for t in left.output.terms + call.inputs[p].terms):
             if len(left.output.terms) == len(call.inputs[p].terms):
@@ -305,26 +308,28 @@ def _check_value(ctx, call, value: str, names: dict) -> None:
         tensors.append(right.name)
         labels.append(right.name)
     # The others are rebound (the reverse pass then waits for the checks); the variable keeps its name.
-    ctx.check_axes(operands, tensors, labels, discard=(len(tensors) - 1,) if shares_variable else ())
+    lowering.check_axes(block, operands, tensors, labels, discard=(len(tensors) - 1,) if shares_variable else ())
 
 
-def _lower_closed_form(ctx, call, inputs, output, args, x_operand) -> str:
+def _lower_closed_form(
+    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, inputs, output, args, x_operand
+) -> str:
     (p, q), = call.grad_pairs
     x = call.args[q].name
     labels = [M.source_text(a) for a in args] + [x]
-    tensors = [ctx.lower_value(a) for a in args] + [x]
+    tensors = [lowering.lower_value(block, a) for a in args] + [x]
     # x is checked against its letters in the einsum, though the result does not read it.
-    names = ctx.check_axes([*inputs, x_operand], tensors, labels, discard=(len(tensors) - 1,))[:-1]
+    names = lowering.check_axes(block, [*inputs, x_operand], tensors, labels, discard=(len(tensors) - 1,))[:-1]
     spec = ",".join(_word(op) for op in inputs) + "->" + _word(output)
     label = f'eingrad("{call.spec_text}")'
-    _describe(ctx, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
-    return ctx.lower_contraction(inputs, output, names, f'{label} in closed form: "{spec}"')
+    _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
+    return lowering.lower_contraction(block, inputs, output, names, f'{label} in closed form: "{spec}"')
 
 
-def _note_independent(ctx, call, b_op, exact) -> None:
+def _note_independent(lowering: FunctionLowering, call: M.BuiltinCall, b_op: A.Operand, exact: set[str]) -> None:
     letters = ", ".join(sorted(exact))
     pos = next((t.pos for t in b_op.terms if isinstance(t, A.Axis) and t.letter in exact), call.pos)
-    ctx.notes.append(
+    lowering.notes.append(
         (
             pos,
             f"'{letters}' is shared across '%': computed exactly, through the full Jacobian",
@@ -334,10 +339,10 @@ def _note_independent(ctx, call, b_op, exact) -> None:
     )
 
 
-def _evaluate(ctx, left: M.Value, x: str) -> str:
+def _evaluate(lowering: FunctionLowering, block: Block, left: M.Value, x: str) -> str:
     if isinstance(left, M.ParamValue):
-        return ctx.emit(f"{left.name}_value", ir.CallFunction(left.name, (x,)))
-    return ctx.lower_value(left)
+        return block.emit(f"{left.name}_value", ir.CallFunction(left.name, (x,)))
+    return lowering.lower_value(block, left)
 
 
 def subject(value: M.Value) -> str:
@@ -350,7 +355,15 @@ def subject(value: M.Value) -> str:
     return text if len(text) <= 40 else f"the {getattr(value, 'func', None) or value.callee} call"
 
 
-def _tape(ctx, call, names, comment: str, extra=None, persistent=False) -> tuple[str, str, str | None]:
+def _tape(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    names: dict[int, str],
+    comment: str,
+    extra: Callable[[Block, str], str] | None = None,
+    persistent: bool = False,
+) -> tuple[str, str, str | None]:
     """Emits a tape block evaluating (and checking) the operand left of `%`; returns (tape, value, extra result).
 
     `comment` may name the operand left of `%` as `{y}`.
@@ -358,121 +371,154 @@ def _tape(ctx, call, names, comment: str, extra=None, persistent=False) -> tuple
     (p, q), = call.grad_pairs
     comment = comment.format(y=subject(call.args[p]))
     left, x = call.args[p], call.args[q].name
-    tape = ctx.namer.fresh("tape")
-    with _block(ctx, x) as body:
-        value = _evaluate(ctx, left, x)
-        _check_value(ctx, call, value, names)
-        extra_result = extra(value) if extra else None
-    ctx.body.append(ir.Tape(tape, x, tuple(body), comment, persistent))
+    tape = block.fresh("tape")
+    body = block.tape(x)
+    value = _evaluate(lowering, body, left, x)
+    _check_value(lowering, body, call, value, names)
+    extra_result = extra(body, value) if extra else None
+    block.add(ir.Tape(tape, x, tuple(body.statements), comment, persistent))
     return tape, value, extra_result
 
 
-def _describe(ctx, label: str, lowering: str) -> None:
-    ctx.add_plan_note(label, [ir.LoweringChoice(lowering)])
+def _describe(lowering: FunctionLowering, label: str, how: str) -> None:
+    lowering.add_plan_note(label, [ir.LoweringChoice(how)])
 
 
-def _lower_vjp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
+def _lower_vjp(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    touching: list[int],
+    rest: list[int],
+    names: dict[int, str],
+    label: str,
+) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.a_letters
     if not touching:
         how = f"one reverse pass of {subject(left)}" + (", summed over its letters" if pair.a_letters else "")
-        tape, value, _ = _tape(ctx, call, names, "record {y} for one reverse pass")
-        grad = ctx.emit(f"d{ _short(value)}_d{x}", ir.Gradient(tape, value, x))
+        tape, value, _ = _tape(lowering, block, call, names, "record {y} for one reverse pass")
+        grad = block.emit(f"d{ _short(value)}_d{x}", ir.Gradient(tape, value, x))
     elif single:
         cot = names[touching[0]]
         how = f"one reverse pass of {subject(left)} with the cotangent {M.source_text(call.args[touching[0]])} (a VJP)"
-        tape, value, _ = _tape(ctx, call, names, "record {y} for one reverse pass (a VJP)")
-        grad = ctx.emit(f"{cot}_vjp", ir.Gradient(tape, value, x, cot))
+        tape, value, _ = _tape(lowering, block, call, names, "record {y} for one reverse pass (a VJP)")
+        grad = block.emit(f"{cot}_vjp", ir.Gradient(tape, value, x, cot))
     else:
         how = f"one reverse pass of the scalar that contracts {subject(left)} with its cotangent operands"
         ops = [call.inputs[k] for k in touching] + [pair.a]
         tensors = [names[k] for k in touching]
 
-        def contract(value):
-            return ctx.lower_contraction(ops, A.Operand((), call.pos), tensors + [value], label)
+        def contract(body: Block, value: str) -> str:
+            return lowering.lower_contraction(body, ops, A.Operand((), call.pos), tensors + [value], label)
 
-        tape, value, scalar = _tape(ctx, call, names, "record {y} and its contraction for one reverse pass", contract)
-        grad = ctx.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))
+        tape, value, scalar = _tape(lowering, block, call, names, "record {y} and its contraction for one reverse pass", contract)
+        grad = block.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))
     if independent:
         how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
-    _describe(ctx, label, how + "; the Jacobian is never built")
-    return ctx.lower_contraction(
-        [pair.b] + [call.inputs[k] for k in rest], call.output, [grad] + [names[k] for k in rest], label
+    _describe(lowering, label, how + "; the Jacobian is never built")
+    return lowering.lower_contraction(
+        block, [pair.b] + [call.inputs[k] for k in rest], call.output, [grad] + [names[k] for k in rest], label
     )
 
 
-def _lower_jvp(ctx, call, pair, left, x, touching, rest, names, label) -> str:
+def _lower_jvp(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    touching: list[int],
+    rest: list[int],
+    names: dict[int, str],
+    label: str,
+) -> str:
     independent = set(pair.a_letters) & set(pair.b_letters)
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.b_letters
     if not touching:
-        tangent = ctx.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones")
+        tangent = block.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones")
     elif single:
         tangent = names[touching[0]]
     else:
         ops = [call.inputs[k] for k in touching]
         tensors = [names[k] for k in touching]
         if set(pair.b_letters) - set().union(*(_letters(o) for o in ops)):
-            ones = ctx.emit(f"ones_{x}", ir.OnesLike(x))
+            ones = block.emit(f"ones_{x}", ir.OnesLike(x))
             ops.append(pair.b)
             tensors.append(ones)
-        tangent = ctx.lower_contraction(ops, pair.b, tensors, label)
+        tangent = lowering.lower_contraction(block, ops, pair.b, tensors, label)
     if is_scalar_gradient(left, x):
         # d(grad f)/dx is a Hessian, which is symmetric: H v is the reverse
         # pass of the gradient with cotangent v (reverse-over-reverse, the
         # fastest Hessian-vector product measured on TF CPU).
-        tape, value, _ = _tape(ctx, call, names, "record {y} for a second reverse pass")
-        result = ctx.emit(f"hvp_{tangent}", ir.Gradient(tape, value, x, tangent))
+        tape, value, _ = _tape(lowering, block, call, names, "record {y} for a second reverse pass")
+        result = block.emit(f"hvp_{tangent}", ir.Gradient(tape, value, x, tangent))
         how = "Hessian-vector product by reverse-over-reverse (the Hessian is symmetric); never built"
     else:
-        tape, value, _ = _tape(ctx, call, names, "record {y} for the double-backward JVP")
+        tape, value, _ = _tape(lowering, block, call, names, "record {y} for the double-backward JVP")
         # J v = d/du (J^T u . v): u is a dummy cotangent, the VJP is linear in u.
-        dummy = ctx.emit(f"u_{_short(value)}", ir.ZerosLike(value), "a dummy cotangent for the double-backward JVP")
-        dual = ctx.namer.fresh("dual")
-        with _block(ctx, dummy) as body:
-            vjp = ctx.emit(f"vjp_{_short(value)}", ir.Gradient(tape, value, x, dummy))
-        ctx.body.append(ir.Tape(dual, dummy, tuple(body), "the VJP as a function of the dummy cotangent"))
-        result = ctx.emit(f"jvp_{tangent}", ir.Gradient(dual, vjp, dummy, tangent))
+        dummy = block.emit(f"u_{_short(value)}", ir.ZerosLike(value), "a dummy cotangent for the double-backward JVP")
+        dual = block.fresh("dual")
+        body = block.tape(dummy)
+        vjp = body.emit(f"vjp_{_short(value)}", ir.Gradient(tape, value, x, dummy))
+        block.add(ir.Tape(dual, dummy, tuple(body.statements), "the VJP as a function of the dummy cotangent"))
+        result = block.emit(f"jvp_{tangent}", ir.Gradient(dual, vjp, dummy, tangent))
         how = "a JVP by the double-backward trick (two reverse passes); the Jacobian is never built"
     if independent:
         how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
-    _describe(ctx, label, how)
-    return ctx.lower_contraction(
-        [pair.a] + [call.inputs[k] for k in rest], call.output, [result] + [names[k] for k in rest], label
+    _describe(lowering, label, how)
+    return lowering.lower_contraction(
+        block, [pair.a] + [call.inputs[k] for k in rest], call.output, [result] + [names[k] for k in rest], label
     )
 
 
-def _lower_jacobian(ctx, call, pair, left, x, others, names, independent, label) -> str:
+def _lower_jacobian(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    others: list[int],
+    names,
+    independent: set[str],
+    label,
+) -> str:
     a_terms = pair.a.terms
     batch_axes = ()
     if independent and pair.plain:
         batch_axes = tuple(i for i, t in enumerate(a_terms) if t.letter in independent)
     if batch_axes:
 
-        def summed(value):
-            return ctx.emit(
+        def summed(body: Block, value: str) -> str:
+            return body.emit(
                 f"{_short(value)}_sum",
                 ir.ReduceSum(value, batch_axes),
                 "independent entries: the sum over the batch has the same derivative per entry",
             )
 
-        tape, value, target = _tape(ctx, call, names, "record {y}, summed over the batch, for one Jacobian", summed, persistent=True)
+        tape, value, target = _tape(lowering, block, call, names, "record {y}, summed over the batch, for one Jacobian", summed, persistent=True)
         j_terms = tuple(t for i, t in enumerate(a_terms) if i not in batch_axes) + pair.b.terms
         how = (
             f"the Jacobian of {subject(left)} summed over the independent letters"
             f" '{''.join(sorted(independent))}' (one pass for the whole batch, like batch_jacobian)"
         )
     else:
-        tape, value, _ = _tape(ctx, call, names, "record {y} for the full Jacobian", persistent=True)
+        tape, value, _ = _tape(lowering, block, call, names, "record {y} for the full Jacobian", persistent=True)
         target = value
         j_terms = a_terms + pair.b.terms
         shared = set(pair.a_letters) & set(pair.b_letters)
         how = "the full Jacobian, then the einsum"
         if shared:
             how += f"; exact diagonal along '{''.join(sorted(shared))}' from the full Jacobian"
-    jac = ctx.emit(f"d{_short(value)}_d{x}", ir.Jacobian(tape, target, x))
-    _describe(ctx, label, how)
-    return ctx.lower_contraction(
-        [A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others],
+    jac = block.emit(f"d{_short(value)}_d{x}", ir.Jacobian(tape, target, x))
+    _describe(lowering, label, how)
+    return lowering.lower_contraction(
+        block, [A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others],
         call.output,
         [jac] + [names[k] for k in others],
         label,

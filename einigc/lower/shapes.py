@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 
 from einigc import ir
+from einigc.lower.builder import Block
 from einigc.errors import InternalError
 from einigc.model import Layout, Slot
 from einigc.plan import ELLIPSIS
@@ -30,11 +32,15 @@ def reshape_comment(slots, core, output: bool = False) -> str:
     return f"{layout} as core axes {_word(core) or 'scalar'}: one reshape, no copy"
 
 
+# What a ShapeEnv has emitted so far, read on first use.
+_READS = ("shape_vars", "shape_reads", "rank_vars", "composite_shapes", "member_vars")
+
+
 class ShapeEnv:
     """Trace-time shape expressions for one call, emitted on first use."""
 
-    def __init__(self, lowering, names, lay: Layout, sizes, function: str):
-        self.lowering = lowering
+    def __init__(self, block: Block, names, lay: Layout, sizes, function: str):
+        self.block = block  # where the shape reads go, as they are first needed
         self.names = names
         self.lay = lay
         self.function = function
@@ -47,17 +53,18 @@ class ShapeEnv:
         self.sources = dict(lay.composite_source)
         self.derived = {member: (index, j) for member, index, j in lay.derived}
 
-    def saved(self) -> tuple:
-        """The shape reads emitted so far (to forget those of a branch)."""
-        return tuple(
-            dict(d)
-            for d in (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars)
-        )
+    def fork(self, block: Block) -> ShapeEnv:
+        """The shapes read so far, emitting what else is needed into `block` (a branch)."""
+        forked = copy.copy(self)
+        forked.block = block
+        for field in _READS:
+            setattr(forked, field, dict(getattr(self, field)))
+        return forked
 
-    def restore(self, saved: tuple) -> None:
-        (self.shape_vars, self.shape_reads, self.rank_vars, self.composite_shapes, self.member_vars) = (
-            dict(d) for d in saved
-        )
+    def absorb(self, branch: ShapeEnv) -> None:
+        """Knows what `branch` read: its block was taken as the way this one went."""
+        for field in _READS:
+            setattr(self, field, dict(getattr(branch, field)))
 
     def shape_of(self, index: int) -> str:
         if index not in self.shape_vars:
@@ -65,7 +72,7 @@ class ShapeEnv:
             slots = self.lay.inputs[index].slots
             if any(slot.is_variable for slot in slots):
                 # The rank is the data's: a composite or `...` needs it known.
-                op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.lowering.stem(name)}'")
+                op = ir.ShapeOf(name, needed_by=f"{self.function}: operand '{self.block.stem(name)}'")
             else:
                 op = ir.ShapeOf(name)  # _check_axes gave it the spec's rank where it was unknown
             # One tensor given twice is read once.
@@ -73,7 +80,7 @@ class ShapeEnv:
             if same:
                 self.shape_vars[index] = self.shape_vars[same[0]]
             else:
-                self.shape_vars[index] = self.lowering.emit(f"{name}_shape", op)
+                self.shape_vars[index] = self.block.emit(f"{name}_shape", op)
             self.shape_reads[index] = op
         return self.shape_vars[index]
 
@@ -97,7 +104,7 @@ class ShapeEnv:
         if count > 1:
             value = ir.FloorDiv(value, ir.Const(count))
         hint = "ellipsis" if letter == ELLIPSIS else letter
-        self.rank_vars[key] = ir.Name(self.lowering.emit(f"{hint}_rank", value))
+        self.rank_vars[key] = ir.Name(self.block.emit(f"{hint}_rank", value))
         return self.rank_vars[key]
 
     def span(self, slots, j: int, index: int) -> tuple[ir.Value, ir.Value | None]:
@@ -194,7 +201,7 @@ class ShapeEnv:
             hint = "ellipsis_size" if member == self.lay.ellipsis_letter else (
                 member if member.islower() else f"{member}_size"
             )
-            self.member_vars[member] = ir.Name(self.lowering.emit(hint, op))
+            self.member_vars[member] = ir.Name(self.block.emit(hint, op))
         return self.member_vars[member]
 
     def composite_shape(self, letter: str) -> ir.Shape:
@@ -203,7 +210,7 @@ class ShapeEnv:
             slots = self.lay.inputs[source].slots
             j = next(k for k, s in enumerate(slots) if s.variable == letter)
             name = "ellipsis" if letter == self.lay.ellipsis_letter else letter
-            self.composite_shapes[letter] = ir.Shape(self.lowering.emit(f"{name}_shape", self.vector_at(source, j)))
+            self.composite_shapes[letter] = ir.Shape(self.block.emit(f"{name}_shape", self.vector_at(source, j)))
         return self.composite_shapes[letter]
 
     def input_target(self, index: int) -> tuple:
@@ -238,7 +245,7 @@ class ShapeEnv:
             nonlocal r_shape
             if r_shape is None:
                 op = ir.ShapeOf(result, needed_by=f"{self.function}: the result of the contraction")
-                r_shape = self.lowering.emit(f"{result}_shape", op)
+                r_shape = self.block.emit(f"{result}_shape", op)
             return r_shape
 
         ell_at = core.index(ELLIPSIS) if ELLIPSIS in core else -1
