@@ -10,7 +10,8 @@ from einigc import ir
 from einigc import model as M
 from einigc.errors import InternalError
 from einigc.lower.builder import Block
-from einigc.checks.layout import analyse, stand_ins
+from einigc.checks.layout import stand_ins
+from einigc.model import Layout
 from einigc.lower.shapes import ShapeEnv, reshape_comment
 from einigc.select import select_pair
 from einigc.plan import (
@@ -54,10 +55,8 @@ class Contraction:
             block, self.function, self.sizes, self.describe_plan, self.shapes.fork(block), dict(self.reshaped)
         )
 
-    def lower(self, inputs, output, names, label: str, implicit: bool = False) -> str:
-        """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
-        exact = {letter for letter, (_, source) in self.sizes.items() if source == "where ="}
-        lay = analyse(tuple(inputs), output, exact, reserved=set(self.sizes))
+    def lower(self, lay: Layout, names, label: str, implicit: bool = False) -> str:
+        """Emits the einsum whose resolved layout is `lay`, of the tensors `names`; returns the result's name."""
         keepdims = _keepdims_axes(lay)
         if keepdims:
             # `ij->i_`: the summed axes stay as size-1 axes, one op.

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Callable
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
+from einigc.checks.layout import plain_layout
 from einigc.lower.builder import Block
 
 if TYPE_CHECKING:  # function imports this module
@@ -323,7 +324,8 @@ def _lower_closed_form(
     spec = ",".join(_word(op) for op in inputs) + "->" + _word(output)
     label = f'eingrad("{call.spec_text}")'
     _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
-    return lowering.lower_contraction(block, inputs, output, names, f'{label} in closed form: "{spec}"')
+    layout = plain_layout(tuple(_letters(op) for op in inputs), _letters(output))
+    return lowering.lower_contraction(block, layout, names, f'{label} in closed form: "{spec}"')
 
 
 def _note_independent(lowering: FunctionLowering, call: M.BuiltinCall, b_op: A.Operand, exact: set[str]) -> None:
@@ -413,16 +415,17 @@ def _lower_vjp(
         tensors = [names[k] for k in touching]
 
         def contract(body: Block, value: str) -> str:
-            return lowering.lower_contraction(body, ops, A.Operand((), call.pos), tensors + [value], label)
+            # Plain letters only (see `split`): contracted to a scalar.
+            layout = plain_layout(tuple(_letters(op) for op in ops), ())
+            return lowering.lower_contraction(body, layout, tensors + [value], label)
 
         tape, value, scalar = _tape(lowering, block, call, names, "record {y} and its contraction for one reverse pass", contract)
         grad = block.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))
     if independent:
         how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
     _describe(lowering, label, how + "; the Jacobian is never built")
-    return lowering.lower_contraction(
-        block, [pair.b] + [call.inputs[k] for k in rest], call.output, [grad] + [names[k] for k in rest], label
-    )
+    layout = lowering.derived_layout([pair.b] + [call.inputs[k] for k in rest], call.output)
+    return lowering.lower_contraction(block, layout, [grad] + [names[k] for k in rest], label)
 
 
 def _lower_jvp(
@@ -450,7 +453,7 @@ def _lower_jvp(
             ones = block.emit(f"ones_{x}", ir.OnesLike(x))
             ops.append(pair.b)
             tensors.append(ones)
-        tangent = lowering.lower_contraction(block, ops, pair.b, tensors, label)
+        tangent = lowering.lower_contraction(block, lowering.derived_layout(ops, pair.b), tensors, label)
     if is_scalar_gradient(left, x):
         # d(grad f)/dx is a Hessian, which is symmetric: H v is the reverse
         # pass of the gradient with cotangent v (reverse-over-reverse, the
@@ -471,9 +474,8 @@ def _lower_jvp(
     if independent:
         how += f"; '{''.join(sorted(independent))}' independent, so one pass serves the whole batch"
     _describe(lowering, label, how)
-    return lowering.lower_contraction(
-        block, [pair.a] + [call.inputs[k] for k in rest], call.output, [result] + [names[k] for k in rest], label
-    )
+    layout = lowering.derived_layout([pair.a] + [call.inputs[k] for k in rest], call.output)
+    return lowering.lower_contraction(block, layout, [result] + [names[k] for k in rest], label)
 
 
 def _lower_jacobian(
@@ -517,12 +519,12 @@ def _lower_jacobian(
             how += f"; exact diagonal along '{''.join(sorted(shared))}' from the full Jacobian"
     jac = block.emit(f"d{_short(value)}_d{x}", ir.Jacobian(tape, target, x))
     _describe(lowering, label, how)
-    return lowering.lower_contraction(
-        block, [A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others],
-        call.output,
-        [jac] + [names[k] for k in others],
-        label,
-    )
+    if batch_axes:
+        # The batch letters summed away: a spec of its own (plain letters in J).
+        layout = lowering.derived_layout([A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others], call.output)
+    else:
+        layout = call.jacobian_layout  # J[a, b], then the others: resolved by checks
+    return lowering.lower_contraction(block, layout, [jac] + [names[k] for k in others], label)
 
 
 def _word(operand: A.Operand) -> str:

@@ -7,6 +7,8 @@ import dataclasses
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
+from einigc.checks.layout import analyse, plain_layout
+from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import lower_eingrad, uses
@@ -70,17 +72,30 @@ class FunctionLowering:
             suffix = "int" if dtype == "int64" else "float"
             names = [block.emit(f"{name}_{suffix}", ir.Cast(name, dtype)) for name in names]
         label = f'{call.func}("{call.spec_text}")'
-        result = self.lower_contraction(block, call.inputs, call.output, names, label, call.implicit)
+        # The layout checks resolved: lowering raises no user error.
+        result = self.lower_contraction(block, call.layout, names, label, call.implicit)
         if call.func == "einany":
             result = block.emit(
                 f"{result}_any", ir.GreaterThanZero(result), "einany: true where some product is true"
             )
         return result
 
-    def lower_contraction(self, block: Block, inputs, output, names, label: str, implicit: bool = False) -> str:
-        """Emits `einsum(inputs -> output)` of the tensors `names`; returns the result's name."""
+    def lower_contraction(self, block: Block, layout: Layout, names, label: str, implicit: bool = False) -> str:
+        """Emits the einsum of the tensors `names` laid out by `layout`; returns the result's name."""
         contraction = Contraction(block, self.function, self.sizes, self.describe_plan)
-        return contraction.lower(inputs, output, names, label, implicit)
+        return contraction.lower(layout, names, label, implicit)
+
+    def derived_layout(self, inputs, output) -> Layout:
+        """The layout of a spec eingrad derives from the user's (a subset of its operands).
+
+        The user's spec and its Jacobian form were resolved by checks; a
+        subset of their operands resolves too, so an error here is ours.
+        """
+        exact = {letter for letter, (_, source) in self.sizes.items() if source == "where ="}
+        try:
+            return analyse(tuple(inputs), output, exact, reserved=set(self.sizes))
+        except EinigError as err:
+            raise InternalError("lower", f"a derived spec did not resolve: {err}") from err
 
     def check_axes(self, block: Block, operands, names, labels=None, discard=()) -> list[str]:
         """Checks `names` against `operands`; `labels` are the user's names for them.
