@@ -16,6 +16,15 @@ class Einsum:
 
 
 @dataclass(frozen=True)
+class EinsumOfRuns:
+    """One Einsum op for a spec with composites (`Ij,jK->IK`), its equation
+    spelled for the operands' ranks when called (eagerly: no reshapes)."""
+
+    spec: str
+    operands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class MatMul:
     a: str
     b: str
@@ -234,6 +243,7 @@ Op = Union[
     Diagonal,
     InducedDiagonal,
     Einsum,
+    EinsumOfRuns,
     ReduceSum,
     SumLeading,
     Transpose,
@@ -427,6 +437,7 @@ class Tape:
 # targets are not reads.
 _READ_FIELDS: dict[type, tuple[str, ...]] = {
     Einsum: ("operands",),
+    EinsumOfRuns: ("operands",),
     MatMul: ("a", "b"),
     BatchMatMul: ("x", "y"),
     ReduceSum: ("operand",),

@@ -23,6 +23,7 @@ bilinear(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y)
 project(x, w) = einsum("bij,(ij)k->bk", x, w)
 matmul(a, b) = einsum("ij,jk->ik", a, b)
 composite(x, y) = einsum("Ij,jK->IK", x, y)
+batched_composite(x, y) = einsum("bIj,jK->bIK", x, y)
 """
 
 SHAPES = {
@@ -32,6 +33,8 @@ SHAPES = {
     "grouped": [(2, 3, 6), (6, 4)],
     "two_products": [(2, 3, 4), (4, 5, 2), (5, 2, 3)],
     "bilinear": [(3, 4), (4, 5, 6), (3, 6)],
+    "composite": [(2, 3, 4), (4, 5, 2)],  # I = [2, 3], K = [5, 2]
+    "batched_composite": [(2, 3, 1, 4), (4, 0, 2)],  # and a zero size
 }
 EQUATIONS = {
     "heads": "bqa,ahc->bqhc",
@@ -40,6 +43,8 @@ EQUATIONS = {
     "grouped": "bqz,ze->bqe",
     "two_products": "bqa,ahc,hcd->bqd",
     "bilinear": "bi,ijk,bk->bj",
+    "composite": "xyj,jzw->xyzw",
+    "batched_composite": "bxyj,jzw->bxyzw",
 }
 
 
@@ -55,11 +60,19 @@ def test_the_eager_branch_is_one_einsum_op_where_reshapes_are_saved():
     assert code_lines(function_source(SPECS, "two_products")).count("if tf.executing_eagerly():") == 4
 
 
-@pytest.mark.parametrize("name", ["project", "matmul", "composite"])
+@pytest.mark.parametrize("name", ["project", "matmul"])
 def test_no_eager_branch_where_the_einsum_op_saves_no_reshape(name):
     # `project`'s MatMul reshapes one operand; the Einsum op would need the
-    # other's reshape instead. The others are one MatMul around layout reshapes.
+    # other's reshape instead. `matmul` reshapes nothing.
     assert "executing_eagerly" not in function_source(SPECS, name)
+
+
+def test_composites_run_eagerly_as_one_einsum_op_spelled_for_their_ranks():
+    source = code_lines(function_source(SPECS, "composite"))
+    eager, graph = source.split("else:")
+    assert 'equation=_equation("Ij,jK->IK", x, y)' in eager and "tf.reshape(" not in eager
+    # The graph branch runs only while tracing: no eager choice nested in it.
+    assert graph.count("tf.reshape(") == 3 and "executing_eagerly" not in graph
 
 
 def _arguments(name):

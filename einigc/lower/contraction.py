@@ -48,12 +48,14 @@ class Contraction:
         self.shapes: ShapeEnv | None = shapes
         # Names bound to a reshape: what they reshape and its runs of letters.
         self.reshaped: dict[str, tuple[str, tuple | None]] = {} if reshaped is None else reshaped
+        self.graph_only = False  # lowering a branch that runs only while tracing: no eager choices
 
     def branch(self) -> Contraction:
         block = self.block.branch()
-        return Contraction(
-            block, self.function, self.sizes, self.describe_plan, self.shapes.fork(block), dict(self.reshaped)
-        )
+        shapes = self.shapes.fork(block) if self.shapes is not None else None
+        branch = Contraction(block, self.function, self.sizes, self.describe_plan, shapes, dict(self.reshaped))
+        branch.graph_only = self.graph_only
+        return branch
 
     def lower(self, lay: Layout, names, label: str, implicit: bool = False) -> str:
         """Emits the einsum whose resolved layout is `lay`, of the tensors `names`; returns the result's name."""
@@ -61,6 +63,29 @@ class Contraction:
         if keepdims:
             # `ij->i_`: the summed axes stay as size-1 axes, one op.
             return self.block.emit(f"{self.block.stem(names[0])}_sum", ir.ReduceSum(names[0], keepdims, keepdims=True))
+        spec = None if self.graph_only else _spec_of_runs(lay)
+        if spec is not None:
+            return self.eager_einsum_of_runs(spec, lay, names, label, implicit)
+        return self.lower_core(lay, names, label, implicit)
+
+    def eager_einsum_of_runs(self, spec: str, lay: Layout, names, label: str, implicit: bool) -> str:
+        """Composites: eagerly one Einsum op (equation spelled at call time), else reshapes to the core.
+
+        Measured eagerly (bench/results/eager_reshape.md): `Ij,jK->IK` and
+        `bIj,jK->bIK` ran at 0.80-0.99x tf.einsum this way, 1.2-5.8x with the
+        reshapes; under tf.function the reshapes stay (0.62-0.93x).
+        """
+        graph = self.branch()
+        graph.graph_only = True
+        result = graph.lower_core(lay, names, label, implicit)
+        self.block.adopt([graph.block])
+        self.block.stems.update(graph.block.stems)
+        eager = (ir.Assign(result, ir.EinsumOfRuns(spec, tuple(names))),)
+        self.block.add(ir.EagerChoice(eager, tuple(graph.block.statements)))
+        return result
+
+    def lower_core(self, lay: Layout, names, label: str, implicit: bool = False) -> str:
+        """The einsum as reshapes to its core axes, the planned core product, and the layout of the result."""
         shapes = ShapeEnv(self.block, names, lay, self.sizes, self.function.name)
         core_names = []
         for index, (name, operand) in enumerate(zip(names, lay.inputs)):
@@ -204,7 +229,7 @@ class Contraction:
         graph = self.branch()
         name, product_name, reads = graph.matrix_product(hint, op)
         statements = graph.block.statements
-        if _eager_einsum_saves(statements[1 + reads :], einsum):
+        if not self.graph_only and _eager_einsum_saves(statements[1 + reads :], einsum):
             # The shape reads go into the branch that needs them (eagerly ~2 µs
             # each): later steps read them again. Not `reshaped`: the next step
             # may not find `product_name` (the other branch).
@@ -386,6 +411,25 @@ def _rebound(last: ir.Statement, name: str, result: str) -> ir.Statement:
     if not (isinstance(last, ir.Assign) and last.target == name):
         raise InternalError("lower", "a candidate order ended without a step")
     return ir.Assign(result, last.op, last.comment)
+
+
+def _spec_of_runs(lay: Layout) -> str | None:
+    """The spec as one Einsum op takes it once composites are spelled out, if
+    that op computes the whole call: at most two operands, something to
+    reshape, and only letters, composites and `...` (no group, `_`, `()`),
+    no letter repeated (no diagonal)."""
+    operands = (*lay.inputs, lay.output)
+    if len(lay.inputs) > 2 or not any(op.needs_reshape for op in operands):
+        return None
+    words = []
+    for op in operands:
+        if any(not slot.variable and len(slot.leaves) != 1 for slot in op.slots):
+            return None
+        word = [slot.variable or slot.leaves[0] for slot in op.slots]
+        if len(set(word)) != len(word):
+            return None
+        words.append("".join(word))
+    return ",".join(words[:-1]) + "->" + words[-1]
 
 
 def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:

@@ -575,6 +575,37 @@ def _shape(sizes, _cache={}):
     return _cache[key]
 
 
+def _equation(spec, *operands, _cache={}):
+    # `spec` ("Ij,jK->IK") as one Einsum equation for these operands: each
+    # composite spelled out as letters the spec does not use, as many as the
+    # operands' ranks give it ("abj,jcd->abcd"); `...` stays, the Einsum op
+    # takes it. Once per spec and ranks. Groups and `_` are not einsum.
+    ranks = tuple(len(operand.shape) for operand in operands)
+    key = (spec, ranks)
+    if key not in _cache:
+        words, result = spec.split("->")
+        words = words.split(",")
+        terms = [_spec_terms(word) for word in words]
+        found = _AxisCheck(spec, words, None).run_ranks(words, terms, ranks)
+        run_ranks = {run: n for runs in found for run, n in runs.items()}
+        free = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        free = (c for c in free if c not in spec)
+        letters = {
+            run: "".join(next(free) for _ in range(n))
+            for run, n in run_ranks.items()
+            if run != "..."
+        }
+
+        def spelled(word):
+            terms = _spec_terms(word)
+            if any(_is_run(t) and t != "..." and t not in letters for t in terms):
+                raise ValueError(f"{spec}: the ranks {ranks} leave a composite's open")
+            return "".join(letters.get(term, term) for term in terms)
+
+        _cache[key] = ",".join(map(spelled, words)) + "->" + spelled(result)
+    return _cache[key]
+
+
 def tensordot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """Uppercase letters are composites: runs of any number of axes.
 
@@ -588,17 +619,24 @@ def tensordot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         [I..., K...]
     """
     x, y = _check_axes("tensordot", "Ij,jK", [("x", x), ("y", y)])
-    x_shape = _dims(x, needed_by="tensordot: operand 'x'")
-    # Ij as core axes Ij: one reshape, no copy
-    x_core = tf.reshape(x, _shape([math.prod(x_shape[:-1]), x_shape[-1]]))
-    y_shape = _dims(y, needed_by="tensordot: operand 'y'")
-    # jK as core axes jK: one reshape, no copy
-    y_core = tf.reshape(y, _shape([y_shape[0], math.prod(y_shape[1:])]))
-    x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
-    I_shape = x_shape[:-1]
-    K_shape = y_shape[1:]
-    # lay the result out as IK
-    return tf.reshape(x_y, _shape(I_shape + K_shape))
+    # Eagerly, one Einsum op saves the reshapes' per-call cost.
+    if tf.executing_eagerly():
+        x_y_out = tf.raw_ops.Einsum(
+            inputs=[x, y], equation=_equation("Ij,jK->IK", x, y)
+        )
+    else:
+        x_shape = _dims(x, needed_by="tensordot: operand 'x'")
+        # Ij as core axes Ij: one reshape, no copy
+        x_core = tf.reshape(x, [math.prod(x_shape[:-1]), x_shape[-1]])
+        y_shape = _dims(y, needed_by="tensordot: operand 'y'")
+        # jK as core axes jK: one reshape, no copy
+        y_core = tf.reshape(y, [y_shape[0], math.prod(y_shape[1:])])
+        x_y = tf.raw_ops.MatMul(a=x_core, b=y_core)
+        I_shape = x_shape[:-1]
+        K_shape = y_shape[1:]
+        # lay the result out as IK
+        x_y_out = tf.reshape(x_y, I_shape + K_shape)
+    return x_y_out
 
 
 def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:

@@ -43,6 +43,11 @@ class Printer:
         # The raw op skips tf.einsum's per-call parsing of the equation.
         return f'tf.raw_ops.Einsum(inputs=[{", ".join(op.operands)}], equation="{op.equation}")'
 
+    def _print_EinsumOfRuns(self, op: ir.EinsumOfRuns) -> str:
+        self.helpers.add("equation")
+        operands = ", ".join(op.operands)
+        return f'tf.raw_ops.Einsum(inputs=[{operands}], equation=_equation("{op.spec}", {operands}))'
+
     def _print_MatMul(self, op: ir.MatMul) -> str:
         flags = "".join(
             f", {name}=True" for name, on in (("transpose_a", op.transpose_a), ("transpose_b", op.transpose_b)) if on
