@@ -25,53 +25,43 @@ class CompiledPlan:
     sizes: tuple[tuple[str, int, str], ...] = ()  # (letter, size, where it came from)
 
 
-def compiled_plan(ein_path: Path, case: Case, docstring: str) -> CompiledPlan:
+def compiled_plan(ein_path: Path, case: Case, docstring: str = "") -> CompiledPlan:
     """The plan einigc chose for `case`'s declaration: the one place the benchmark reads plans.
 
-    Read through the compiler's own stages: the checked program gives the
-    declaration's `where` sizes, and `einigc.plan.candidate_paths` -- the
-    planner lowering calls, with the same arguments -- gives the plan whose
-    order the generated code runs by default (a trace-time choice among
-    candidates may run another; the docstring lists those as alternatives).
-    Only a plain spec is planned here: for a dialect spec (`(ij)`, `I`, `_`)
-    the compiler plans the core that layout resolves, so its docstring is read.
-
-    NOTE (issue 12, the IR carries the plan as data): once `ir.Function`
-    records the plan (order, strategy, planned/naive FLOPs, largest
-    intermediate, sizes), read that record here for every spec, dialect or
-    not: lower `checked_program(ein_path)` (`einigc.lower.lower(program,
-    "cases.ein")`), take the function named `case.decl` and map its record's
-    fields onto CompiledPlan (each case has one contraction; with several,
-    take the first). The planner call and the docstring fallback then go.
+    Read as data: the compiler's stages up to the IR (`einigc.compiler.to_ir`)
+    record each planned call as an `ir.PathInfo` on the function's docstring
+    parts; this takes the first (every case has one contraction). The
+    docstring is read only if a stage moved and that record is missing.
     """
-    why = "a dialect spec"
-    if case.flops_eq is not None and case.flops_eq == case.spec:
-        try:
-            return _from_planner(ein_path, case.decl, case.spec)
-        except Exception as exc:  # noqa: BLE001 - a stage moved: the docstring still says it
-            why = "the planner failed: " + short_error(exc)
-    return _from_docstring(docstring, why)
-
-
-def _from_planner(ein_path: Path, decl: str, spec: str) -> CompiledPlan:
-    from einigc.plan import PairStep, candidate_paths
-
-    inputs, output = _terms(spec)
-    plan = candidate_paths(inputs, output, dict(declared_sizes(ein_path)[decl]))[0]
-    order = tuple(
-        f"{''.join(s.left_symbols)},{''.join(s.right_symbols)}->{''.join(s.output)}"
-        for s in plan.steps
-        if isinstance(s, PairStep)
-    )
+    try:
+        infos = _path_infos(ein_path)[case.decl]
+    except Exception as exc:  # noqa: BLE001 - a stage moved: the docstring still says it
+        return _from_docstring(docstring, "no plan record: " + short_error(exc))
+    if not infos:  # one operand summed in place (`ij->i_`): nothing was planned
+        return CompiledPlan(order=(), planned_flops=None, source="ir (no contraction)")
+    info = infos[0]
     return CompiledPlan(
-        order=order,
-        planned_flops=plan.planned_flops,
-        source="planner",
-        naive_flops=plan.naive_flops,
-        largest_intermediate=plan.largest_intermediate,
-        strategy=plan.strategy,
-        sizes=plan.sizes,
+        order=info.order,
+        planned_flops=info.planned_flops,
+        source="ir",
+        naive_flops=info.naive_flops,
+        largest_intermediate=info.largest_intermediate,
+        strategy=info.strategy,
+        sizes=info.sizes,
     )
+
+
+@lru_cache(maxsize=None)
+def _path_infos(ein_path: Path) -> dict:
+    """Declaration -> the PathInfo records of its planned calls, in order."""
+    from einigc import ir
+    from einigc.compiler import to_ir
+
+    module = to_ir(ein_path.read_text(), ein_path.name)
+    return {
+        function.name: [e for note in function.doc.plan for e in note.entries if isinstance(e, ir.PathInfo)]
+        for function in module.functions
+    }
 
 
 @lru_cache(maxsize=None)

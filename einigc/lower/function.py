@@ -170,8 +170,6 @@ class FunctionLowering:
         self, label: str, implicit: bool, plan: Plan, inputs, output, alternatives=(), merged=None
     ) -> None:
         pairs = [s for s in plan.steps if isinstance(s, PairStep)]
-        if len(pairs) < 2 and not alternatives:
-            return  # one step or none: there was no order to choose
         shown = {ELLIPSIS: "...", **(merged or {})}
         info = ir.PathInfo(
             spec=",".join(_word(i) for i in inputs) + "->" + _word(output),

@@ -17,13 +17,21 @@ def docstring_text(doc: ir.FunctionDoc) -> str:
         # Continuation lines are not indented: black would dedent them.
         lines += [_wrap(f"Source ({doc.source_name}): {doc.source_line}", 84, ""), ""]
     lines.extend(_wrap(line, 84, "    ") for line in doc.signature_lines)
-    if doc.plan:
+    notes = [(note.label, [e for e in note.entries if _shown(e)]) for note in doc.plan]
+    notes = [(label, entries) for label, entries in notes if entries]
+    if notes:
         lines += ["", "Plan:"]
-        for note in doc.plan:
-            lines.append(note.label)
-            for entry in note.entries:
+        for label, entries in notes:
+            lines.append(label)
+            for entry in entries:
                 lines.extend(_wrap(line) for line in _entry_lines(entry))
     return "\n".join(lines)
+
+
+def _shown(entry) -> bool:
+    # A plan of one step or none, with no other order to pick, chose nothing:
+    # the docstring leaves it out (the IR keeps it, for tools and the benchmark).
+    return not isinstance(entry, ir.PathInfo) or bool(entry.order or entry.alternatives)
 
 
 def _entry_lines(entry) -> list[str]:
