@@ -222,6 +222,13 @@ class Diagonal:
 
 
 @dataclass(frozen=True)
+class DiagPart:
+    """The diagonal of `operand`'s last two axes (`...ii->...i`): one op, no index."""
+
+    operand: str
+
+
+@dataclass(frozen=True)
 class InducedDiagonal:
     """`operand` (axes `axes`) placed on the diagonal of `result_axes`, zeros elsewhere (a scatter)."""
 
@@ -241,6 +248,7 @@ Op = Union[
     ShapeOf,
     Value,  # shape arithmetic, bound to a name
     Diagonal,
+    DiagPart,
     InducedDiagonal,
     Einsum,
     EinsumOfRuns,
@@ -448,6 +456,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     GreaterThanZero: ("operand",),
     Reshape: ("operand",),
     ShapeOf: ("operand",),
+    DiagPart: ("operand",),
     Diagonal: ("operand",),
     InducedDiagonal: ("operand",),
     ZerosLike: ("operand",),

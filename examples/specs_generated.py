@@ -904,8 +904,8 @@ def trace(x: tf.Tensor) -> tf.Tensor:
         a scalar
     """
     (x,) = _check_axes("trace", "ii", [("x", x)])
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    x_diag = _diagonal(x, "ii", "i")
+    # repeated letters: the diagonal of the last two axes
+    x_diag = tf.linalg.diag_part(x)
     return tf.reduce_sum(x_diag, axis=0)
 
 
@@ -919,8 +919,8 @@ def diagonal(x: tf.Tensor) -> tf.Tensor:
         [i]
     """
     (x,) = _check_axes("diagonal", "ii", [("x", x)])
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    return _diagonal(x, "ii", "i")
+    # repeated letters: the diagonal of the last two axes
+    return tf.linalg.diag_part(x)
 
 
 def batched_dot(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -999,8 +999,8 @@ def gram_trace(x: tf.Tensor) -> tf.Tensor:
     x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
     x_x = tf.raw_ops.MatMul(a=x, b=x, transpose_b=True)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    x_x_diag = _diagonal(x_x, "ii", "i")
+    # repeated letters: the diagonal of the last two axes
+    x_x_diag = tf.linalg.diag_part(x_x)
     return tf.reduce_sum(x_x_diag, axis=0)
 
 
@@ -1493,8 +1493,8 @@ def divergence(y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
         y_value = y(x)
         y_value, _ = _check_axes("divergence", "i,i", [("y(x)", y_value), ("x", x)])
     dy_dx = _jacobian(tape, y_value, x)
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    dy_dx_diag = _diagonal(dy_dx, "ii", "i")
+    # repeated letters: the diagonal of the last two axes
+    dy_dx_diag = tf.linalg.diag_part(dy_dx)
     return tf.reduce_sum(dy_dx_diag, axis=0)
 
 

@@ -99,8 +99,10 @@ CASES = {
     ),
     # One reshape saved by the group: no eager alternative.
     "fused runs, one reshape": ('f(x, w) = einsum("bij,(ij)k->bk", x, w)', ["CheckAxes", "Reshape", "MatMul"]),
-    "diagonal": ('f(x) = einsum("ii->i", x)', ["CheckAxes", "Diagonal"]),
-    "trace": ('f(x) = einsum("ii->", x)', ["CheckAxes", "Diagonal", "ReduceSum"]),
+    "diagonal": ('f(x) = einsum("ii->i", x)', ["CheckAxes", "DiagPart"]),
+    "trace": ('f(x) = einsum("ii->", x)', ["CheckAxes", "DiagPart", "ReduceSum"]),
+    "batched diagonal": ('f(x) = einsum("bii->bi", x)', ["CheckAxes", "DiagPart"]),
+    "diagonal, not the last two axes": ('f(x) = einsum("iij->ij", x)', ["CheckAxes", "Diagonal"]),
     "high-rank diagonal": ('f(x) = einsum("ijklji->ikjl", x)', ["CheckAxes", "Diagonal"]),
     "induced diagonal": ('f(v) = einsum("i->ii", v)', ["CheckAxes", "InducedDiagonal"]),
     "induced, transpose folded": ('f(x) = einsum("ij->jijij", x)', ["CheckAxes", "InducedDiagonal"]),
@@ -137,7 +139,7 @@ CASES = {
     ),
     "nested call": (
         'f(x) = einsum("ii->", einsum("ij,kj->ik", x, x))',
-        ["CheckAxes", "MatMul", "CheckAxes", "Diagonal", "ReduceSum"],
+        ["CheckAxes", "MatMul", "CheckAxes", "DiagPart", "ReduceSum"],
     ),
     "declaration call": ('g(x) = einsum("ij->ji", x)\nf(x) = g(g(x))', ["CallFunction", "CallFunction"]),
     "vjp": (

@@ -466,40 +466,6 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
-def _diagonal(tensor, axes, result_axes):
-    # The entries of `tensor` (letters `axes`) where repeated letters agree,
-    # laid out as `result_axes`: one gather of just those entries. Raw ops
-    # skip the wrappers' per-call Python work, which eagerly is most of it.
-    index = _index_once(_diagonal_index, tensor, axes, result_axes)
-    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
-    return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
-
-
-def _diagonal_index(dims, axes, result_axes):
-    # The flat positions of the diagonal: each result axis steps through the
-    # input by the sum of the strides of the axes that share its letter.
-    size, stride, step = {}, {}, 1
-    for axis in reversed(range(len(axes))):
-        letter = axes[axis]
-        if letter in size:
-            if isinstance(size[letter], int) and isinstance(dims[axis], int):
-                if size[letter] != dims[axis]:
-                    raise ValueError(
-                        f"the axes '{letter}' of a diagonal differ in size: "
-                        f"{size[letter]} and {dims[axis]}"
-                    )
-            else:
-                tf.debugging.assert_equal(
-                    tf.cast(size[letter], tf.int64),
-                    tf.cast(dims[axis], tf.int64),
-                    f"the axes '{letter}' of a diagonal differ",
-                )
-        size[letter] = dims[axis]
-        stride[letter] = stride.get(letter, 0) + step
-        step = step * dims[axis]
-    return _strided_positions(result_axes, size, stride, _index_dtype(dims))
-
-
 def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a list: ints where static (no
     # TensorFlow op), scalar tensors where unknown while tracing. Where the
@@ -526,58 +492,6 @@ def _dims(tensor, rank=None, needed_by=""):
     return dims
 
 
-def _index_once(build, tensor, axes, result_axes, _cache={}):
-    # What `build` makes of the sizes of `tensor` (letters `axes`) and
-    # `result_axes`, eagerly once per shape: the key is the static shape, as
-    # it is, so a call that finds it does no other Python work. Safe to
-    # share: the index depends only on the key and is never written. While
-    # tracing it is built in the graph, which folds it to a constant.
-    if not tf.executing_eagerly():
-        return build(_dims(tensor, len(axes)), axes, result_axes)
-    key = (build, tensor.shape, axes, result_axes)
-    if key not in _cache:
-        if len(_cache) >= 64:
-            _cache.clear()
-        _cache[key] = build(list(tensor.shape), axes, result_axes)
-    return _cache[key]
-
-
-def _index_dtype(dims):
-    # int32 positions where every one fits (half the memory, and what GPU
-    # kernels take natively); int64 where a size is large or unknown.
-    if all(isinstance(size, int) for size in dims) and math.prod(dims) < 2**31:
-        return tf.int32
-    return tf.int64
-
-
-def _strided_positions(axes, size, stride, dtype):
-    # The flat position of each entry of a tensor laid out as `axes`, where
-    # a step along letter l moves stride[l]: sum of broadcast ranges.
-    index = 0
-    for axis, letter in enumerate(axes):
-        along = [1] * len(axes)
-        along[axis] = -1
-        steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
-        index += tf.reshape(steps, along)
-    return index
-
-
-def _shape(sizes, _cache={}):
-    # A reshape's target. Eagerly every size is an int: an int32 tensor made
-    # once per target, which TensorFlow takes as it is (a list of ints is
-    # converted on every call, ~25 µs here). While tracing the list as it
-    # is: it may hold sizes unknown until run time, and the graph folds it.
-    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
-        return sizes
-    key = tuple(sizes)
-    if key not in _cache:
-        if len(_cache) >= 1024:
-            _cache.clear()
-        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
-        _cache[key] = tf.constant(key, dtype)
-    return _cache[key]
-
-
 def gram_trace(x: tf.Tensor) -> tf.Tensor:
     """Uses `matmul` before it is declared.
 
@@ -594,8 +508,8 @@ def gram_trace(x: tf.Tensor) -> tf.Tensor:
     (matmul_1,) = _check_axes(
         "gram_trace", "ii", [("matmul(x, transpose(x))", matmul_1)]
     )
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    matmul_1_diag = _diagonal(matmul_1, "ii", "i")
+    # repeated letters: the diagonal of the last two axes
+    matmul_1_diag = tf.linalg.diag_part(matmul_1)
     return tf.reduce_sum(matmul_1_diag, axis=0)
 
 

@@ -147,6 +147,9 @@ class Printer:
         self.helpers.add("diagonal")
         return f'_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
 
+    def _print_DiagPart(self, op: ir.DiagPart) -> str:
+        return f"tf.linalg.diag_part({op.operand})"
+
     def _print_InducedDiagonal(self, op: ir.InducedDiagonal) -> str:
         self.helpers.add("induced_diagonal")
         return f'_induced_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
