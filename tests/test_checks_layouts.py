@@ -169,6 +169,26 @@ def test_nested_calls_and_eingrad_carry_their_own_layouts():
     assert summary(inner.layout)["composites"] == {"I": 1}
 
 
+def test_the_jacobian_form_sums_independent_letters_out_of_a():
+    # Lowering contracts J[a, b] with the others; with `b independent` the
+    # batch letter is summed out of `a` first, and checks resolves that form.
+    exact = body('f(y, x) = eingrad("bi%bj->bij", y, x)')
+    assert [op.core for op in exact.jacobian_layout.inputs] == [("b", "i", "b", "j")]
+    batch = body('f(y, x) = eingrad("bi%bj->bij", y, x) where b independent')
+    assert [op.core for op in batch.jacobian_layout.inputs] == [("i", "b", "j")]
+
+
+def test_lowering_builds_no_syntax_nodes():
+    # Lowering reads checked layouts; a spec it derives is letters (plain_layout).
+    from pathlib import Path
+
+    lower = Path(__file__).resolve().parents[1] / "einigc" / "lower"
+    for path in lower.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for node in ("Operand", "Axis", "Composite", "Group", "Ellipsis_"):
+            assert f"A.{node}(" not in text, (path.name, node)
+
+
 def test_only_exact_where_sizes_split_a_group():
     assert body('f(a) = einsum("(hd)->hd", a) where d = 4').layout.derived == (("h", 0, 0),)
     (error,) = errors('f(a) = einsum("(hd)->hd", a) where d ~ 4')

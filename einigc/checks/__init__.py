@@ -26,7 +26,7 @@ def check(module: A.Module, sink: DiagnosticSink | None = None) -> M.Program:
     for decl in module.declarations:
         # The `where` sizes first: every spec's layout is resolved with them.
         sizes, independent = check_where(decl, specs_in(decl.body), sink)
-        body = BodyChecker(module, declarations, decl, sizes, sink).value(decl.body)
+        body = BodyChecker(module, declarations, decl, sizes, sink, independent).value(decl.body)
         check_params_used(decl, sink)
         if body is not None:
             params = tuple(p.name for p in decl.params)

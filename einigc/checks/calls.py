@@ -19,11 +19,14 @@ MAX_CALL_DEPTH = 100
 class BodyChecker:
     """Checks one declaration's body and builds its model value (None where it has errors)."""
 
-    def __init__(self, module: A.Module, declarations: dict, decl: A.Declaration, sizes, sink: DiagnosticSink):
+    def __init__(
+        self, module: A.Module, declarations: dict, decl: A.Declaration, sizes, sink: DiagnosticSink, independent=()
+    ):
         self.module = module
         self.declarations = declarations
         self.decl = decl
         self.sizes = sizes  # the valid `where` sizes, which layouts are resolved with
+        self.independent = independent  # and the `independent` letters (eingrad's batch Jacobian)
         self.sink = sink
 
     def value(self, expr: A.Expr) -> M.Value | None:
@@ -86,7 +89,9 @@ class BodyChecker:
             return None
         inputs, output, implicit = checked
         # Resolved even when an argument has errors: its layout errors belong to the same pass.
-        layouts = resolve_layout(expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink)
+        layouts = resolve_layout(
+            expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink, self.independent
+        )
         if layouts is None or any(a is None for a in args):
             return None
         spec = expr.spec

@@ -193,7 +193,9 @@ def _check_output_letters(spec: A.Spec, sink: DiagnosticSink) -> bool:
     return ok
 
 
-def resolve_layout(func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHint, ...], sink: DiagnosticSink):
+def resolve_layout(
+    func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHint, ...], sink: DiagnosticSink, independent=()
+):
     """(layout, Jacobian layout) of a spec with the function's `where` sizes, or None after reporting why.
 
     Lowering resolves the same spec with the same sizes: `exact` are the
@@ -210,15 +212,30 @@ def resolve_layout(func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHin
         layout = analyse(tuple(inputs), output, exact, reserved)
         jacobian = None
         if func == "eingrad":
-            jacobian = analyse(jacobian_operands(inputs, grad_pairs[0]), output, exact, reserved)
+            jacobian = analyse(jacobian_operands(inputs, grad_pairs[0], independent), output, exact, reserved)
     except (EinAxisError, EinUnsupportedError) as err:
         sink.error(err)
         return None
     return layout, jacobian
 
 
-def jacobian_operands(inputs, pair: tuple[int, int]) -> tuple[A.Operand, ...]:
-    """The operands of an eingrad spec as its Jacobian lowering contracts them: a%b as one operand J[a, b]."""
+def jacobian_operands(inputs, pair: tuple[int, int], independent=()) -> tuple[A.Operand, ...]:
+    """The operands of an eingrad spec as its Jacobian lowering contracts them: a%b as one operand J[a, b].
+
+    Letters of single-letter sides shared across `%` and declared
+    `independent` are summed out of `a` before the Jacobian (one pass for
+    the batch): J then has only `b`'s.
+    """
     p, q = pair
-    jacobian = A.Operand(inputs[p].terms + inputs[q].terms, inputs[p].pos)
+    a_terms = inputs[p].terms
+    if _plain(inputs[p]) and _plain(inputs[q]):
+        batch = {t.letter for t in a_terms} & {t.letter for t in inputs[q].terms} & set(independent)
+        a_terms = tuple(t for t in a_terms if t.letter not in batch)
+    jacobian = A.Operand(a_terms + inputs[q].terms, inputs[p].pos)
     return (jacobian, *(operand for k, operand in enumerate(inputs) if k not in (p, q)))
+
+
+def _plain(operand: A.Operand) -> bool:
+    """Single letters only, none repeated (as eingrad's lowering tells a plain side)."""
+    letters = [t.letter for t in operand.terms if isinstance(t, A.Axis)]
+    return len(letters) == len(operand.terms) == len(set(letters))

@@ -107,7 +107,7 @@ def closed_form(call: M.BuiltinCall):
     d/dx einsum(..., x, ...) replaces x by Kronecker deltas between x's
     letters and the variable's: unifying those letters turns the whole
     eingrad into an einsum of the remaining operands, with no tape at all.
-    Returns (inputs, output, args, the variable's operand in those letters)
+    Returns (inputs, output, args, the variable's letters), each a tuple of letters,
     or None where this does not apply.
     """
     ((p, q),) = call.grad_pairs
@@ -141,16 +141,15 @@ def closed_form(call: M.BuiltinCall):
     deltas = [(rename[i], o) for i, o in (*zip(out_inner, a_letters), *zip(x_letters, b_letters))]
     letter = _unified(deltas, [rename[c] for c in inner_letters], spare)
 
-    def renamed(op: A.Operand, inner_side: bool) -> A.Operand:
-        terms = tuple(A.Axis(letter(rename[t.letter] if inner_side else t.letter), t.pos) for t in op.terms)
-        return A.Operand(terms, op.pos)
+    def renamed(op: A.Operand, inner_side: bool) -> tuple[str, ...]:
+        return tuple(letter(rename[t.letter] if inner_side else t.letter) for t in op.terms)
 
     outer_others = [k for k in range(len(call.inputs)) if k not in (p, q)]
     inputs = [renamed(call.inputs[k], False) for k in outer_others]
     inputs += [renamed(inner.inputs[k], True) for k in others_inner]
     args = [call.args[k] for k in outer_others] + [inner.args[k] for k in others_inner]
     output = renamed(call.output, False)
-    if not inputs or set(_letters(output)) - set().union(*(_letters(op) for op in inputs)):
+    if not inputs or set(output) - set().union(*inputs):
         return None
     return inputs, output, args, renamed(inner.inputs[m], True)
 
@@ -320,11 +319,12 @@ def _lower_closed_form(
     labels = [M.source_text(a) for a in args] + [x]
     tensors = [lowering.lower_value(block, a) for a in args] + [x]
     # x is checked against its letters in the einsum, though the result does not read it.
-    names = lowering.check_axes(block, [*inputs, x_operand], tensors, labels, discard=(len(tensors) - 1,))[:-1]
-    spec = ",".join(_word(op) for op in inputs) + "->" + _word(output)
+    words = ["".join(letters) for letters in (*inputs, x_operand)]
+    names = lowering.check_axes(block, words, tensors, labels, discard=(len(tensors) - 1,))[:-1]
+    spec = ",".join(map("".join, inputs)) + "->" + "".join(output)
     label = f'eingrad("{call.spec_text}")'
     _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
-    layout = plain_layout(tuple(_letters(op) for op in inputs), _letters(output))
+    layout = plain_layout(tuple(inputs), output)
     return lowering.lower_contraction(block, layout, names, f'{label} in closed form: "{spec}"')
 
 
@@ -504,7 +504,6 @@ def _lower_jacobian(
             )
 
         tape, value, target = _tape(lowering, block, call, names, "record {y}, summed over the batch, for one Jacobian", summed, persistent=True)
-        j_terms = tuple(t for i, t in enumerate(a_terms) if i not in batch_axes) + pair.b.terms
         how = (
             f"the Jacobian of {subject(left)} summed over the independent letters"
             f" '{''.join(sorted(independent))}' (one pass for the whole batch, like batch_jacobian)"
@@ -512,19 +511,14 @@ def _lower_jacobian(
     else:
         tape, value, _ = _tape(lowering, block, call, names, "record {y} for the full Jacobian", persistent=True)
         target = value
-        j_terms = a_terms + pair.b.terms
         shared = set(pair.a_letters) & set(pair.b_letters)
         how = "the full Jacobian, then the einsum"
         if shared:
             how += f"; exact diagonal along '{''.join(sorted(shared))}' from the full Jacobian"
     jac = block.emit(f"d{_short(value)}_d{x}", ir.Jacobian(tape, target, x))
     _describe(lowering, label, how)
-    if batch_axes:
-        # The batch letters summed away: a spec of its own (plain letters in J).
-        layout = lowering.derived_layout([A.Operand(j_terms, pair.a.pos)] + [call.inputs[k] for k in others], call.output)
-    else:
-        layout = call.jacobian_layout  # J[a, b], then the others: resolved by checks
-    return lowering.lower_contraction(block, layout, [jac] + [names[k] for k in others], label)
+    # J[a, b] (the batch letters summed out of a), then the others: resolved by checks.
+    return lowering.lower_contraction(block, call.jacobian_layout, [jac] + [names[k] for k in others], label)
 
 
 def _word(operand: A.Operand) -> str:

@@ -102,7 +102,8 @@ class FunctionLowering:
 
         Returns the checked names; the positions in `discard` are checked only ("_").
         """
-        words = [A.terms_text(op.terms) for op in operands]
+        # An operand as the spec writes it, or as letters (a spec eingrad derived).
+        words = [op if isinstance(op, str) else A.terms_text(op.terms) for op in operands]
         # The same tensor against the same word again adds nothing: checked once.
         same = {
             k: j
@@ -123,13 +124,13 @@ class FunctionLowering:
             return [
                 "_" if k in discard else by_position[same.get(k, k)] for k in range(len(names))
             ]
-        letters = set(A.terms_text([t for op in operands for t in op.terms]))
+        letters = set("".join(words))
         sizes = tuple(
             (letter, size)
             for letter, (size, source) in sorted(self.sizes.items())
             if source == "where =" and letter in letters
         )
-        spec = ",".join(A.terms_text(op.terms) for op in operands)
+        spec = ",".join(words)
         # Parameters are rebound to their checked selves, except a variable a
         # tape watches: it must keep its name, so inside that tape its checked
         # self gets a name of its own.
