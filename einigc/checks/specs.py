@@ -228,14 +228,14 @@ def jacobian_operands(inputs, pair: tuple[int, int], independent=()) -> tuple[A.
     """
     p, q = pair
     a_terms = inputs[p].terms
-    if _plain(inputs[p]) and _plain(inputs[q]):
+    if plain_operand(inputs[p]) and plain_operand(inputs[q]):
         batch = {t.letter for t in a_terms} & {t.letter for t in inputs[q].terms} & set(independent)
         a_terms = tuple(t for t in a_terms if t.letter not in batch)
     jacobian = A.Operand(a_terms + inputs[q].terms, inputs[p].pos)
     return (jacobian, *(operand for k, operand in enumerate(inputs) if k not in (p, q)))
 
 
-def _plain(operand: A.Operand) -> bool:
-    """Single letters only, none repeated (as eingrad's lowering tells a plain side)."""
+def plain_operand(operand: A.Operand) -> bool:
+    """Single letters only, none repeated: a plain side of `%` (eingrad's lowering asks the same)."""
     letters = [t.letter for t in operand.terms if isinstance(t, A.Axis)]
     return len(letters) == len(operand.terms) == len(set(letters))

@@ -41,6 +41,7 @@ from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
 from einigc.checks.layout import plain_layout
+from einigc.checks.specs import plain_operand
 from einigc.lower.builder import Block
 
 if TYPE_CHECKING:  # function imports this module
@@ -70,12 +71,6 @@ def _letters(operand: A.Operand) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _plain(operand: A.Operand) -> bool:
-    return all(isinstance(t, A.Axis) for t in operand.terms) and len(
-        {t.letter for t in operand.terms}
-    ) == len(operand.terms)
-
-
 def uses(value: M.Value, name: str) -> bool:
     """Whether `value` reads the parameter `name`."""
     if isinstance(value, M.ParamValue):
@@ -95,7 +90,7 @@ def is_scalar_gradient(value: M.Value, variable: str) -> bool:
         not a.terms
         and isinstance(x, M.ParamValue)
         and x.name == variable
-        and _plain(b)
+        and plain_operand(b)
         and _letters(b) == _letters(value.output)
         and all(isinstance(t, A.Axis) for t in value.output.terms)
     )
@@ -204,7 +199,7 @@ def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall)
     (p, q), = call.grad_pairs
     a_op, b_op = call.inputs[p], call.inputs[q]
     left, right = call.args[p], call.args[q]
-    pair = _Pair(a_op, b_op, _letters(a_op), _letters(b_op), _plain(a_op) and _plain(b_op))
+    pair = _Pair(a_op, b_op, _letters(a_op), _letters(b_op), plain_operand(a_op) and plain_operand(b_op))
     others = [k for k in range(len(call.inputs)) if k not in (p, q)]
     x = right.name
     names = {k: _tensor_value(lowering, block, call.args[k]) for k in others}
@@ -230,7 +225,7 @@ def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall)
         extra = letters_of(touching) - free - shared
         if extra & (out_letters | letters_of(rest) | side):
             return None
-        if not all(_plain(call.inputs[k]) for k in touching):
+        if not all(plain_operand(call.inputs[k]) for k in touching):
             return None
         return touching, rest
 
@@ -271,11 +266,11 @@ def _check_operands(
     tensors = [names[k] for k in ks]
     labels = [M.source_text(call.args[k]) for k in ks]
     related = set().union(*(_letters(op) for op in operands)) & set(_letters(b))
-    if lowering.variable_ranks.get(x) != len(b.terms) or not _plain(b) or related:
+    if lowering.variable_ranks.get(x) != len(b.terms) or not plain_operand(b) or related:
         operands.insert(0, b)
         tensors.insert(0, x)
         labels.insert(0, x)
-    if _plain(b):
+    if plain_operand(b):
         lowering.variable_ranks[x] = len(b.terms)
     if not operands:
         return {}  # the variable of an enclosing eingrad, checked there at this rank
