@@ -30,9 +30,13 @@ EXIT_OK, EXIT_STALE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 # so that `set -o pipefail` scripts see the same as with them.
 EXIT_BROKEN_PIPE = 141
 
+# As einigc.targets names them; spelt out here so that `einigc --help` imports no compiler code.
+_TARGET_NAMES = ("tensorflow", "torch", "jax", "numpy")
+
 _DESCRIPTION = """\
 Compile einsum declarations (.ein files) into standalone, black-formatted
-TensorFlow modules. Contraction orders are planned at compile time.
+modules for TensorFlow, PyTorch, JAX or NumPy. Contraction orders are
+planned at compile time.
 
 Every FILE is compiled before anything is written: when one has an error,
 nothing is written. Without FILE, einigc builds (or with --check, checks)
@@ -46,6 +50,7 @@ exit status: 0 success (or --check: up to date), 1 --check: an output is stale o
 
 examples:
   einigc specs.ein -o ops_generated.py
+  einigc specs.ein --target torch -o ops_torch.py
   einigc specs.ein -o ops_generated.py --check   # in CI or pre-commit
   einigc --check ops_generated.py                # the same: the module names its source
   einigc specs.ein -o -                          # print to stdout
@@ -75,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         help="where to write the module of the one SPEC.ein ('-' for stdout)",
     )
     parser.add_argument(
+        "--target",
+        choices=_TARGET_NAMES,
+        help="the framework the module is for (default: tensorflow, or what [tool.einigc] or the "
+        "module's header says); with a configured SPEC.ein or none, builds only its outputs for that target",
+    )
+    parser.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 and print a diff if an output is not what would be generated",
@@ -97,6 +108,7 @@ class _Target:
 
     source: Path
     output: Path | None
+    target: str = "tensorflow"  # the framework
 
 
 # --- which modules: the arguments, [tool.einigc], a generated module's header -----
@@ -107,30 +119,48 @@ def _targets(args: argparse.Namespace) -> tuple[list[_Target], list[str]]:
     if not args.sources:
         if args.output:
             raise _FileError("einigc: error: -o needs the SPEC.ein to compile")
-        return [_Target(_shown(o.source), _shown(o.output)) for o in _config_or_error().outputs], []
+        outputs = [o for o in _config_or_error().outputs if args.target in (None, o.target)]
+        if not outputs:
+            raise _FileError(f"einigc: error: [tool.einigc] lists no output for the target {args.target}")
+        return [_Target(_shown(o.source), _shown(o.output), o.target) for o in outputs], []
     if args.output:
         if len(args.sources) > 1:
             raise _FileError("einigc: error: -o takes one SPEC.ein; without -o each is written beside itself")
         if _is_module(args.sources[0]):
             raise _FileError("einigc: error: -o takes a SPEC.ein; a generated module is rebuilt in place")
         output = None if args.output == "-" else Path(args.output)
-        return [_Target(Path(args.sources[0]), output)], []
+        return [_Target(Path(args.sources[0]), output, args.target or "tensorflow")], []
     targets: list[_Target] = []
     problems: list[str] = []
-    configured: dict[Path, list[Path]] | None = None
+    configured: dict[Path, list[_Target]] | None = None
     for name in args.sources:
         if _is_module(name):
             try:
-                targets.append(_Target(_source_of_module(Path(name)), Path(name)))
+                targets.append(_module_target(Path(name), args.target))
             except _FileError as err:
                 problems.append(str(err))
             continue
         if configured is None:
             configured = _configured_outputs()
         source = Path(name)
-        outputs = configured.get(source.resolve(), [_default_output(source)])
-        targets.extend(_Target(source, output) for output in outputs)
+        listed = configured.get(source.resolve())
+        if listed is None:
+            targets.append(_Target(source, _default_output(source), args.target or "tensorflow"))
+            continue
+        chosen = [t for t in listed if args.target in (None, t.target)]
+        if not chosen:
+            problems.append(
+                f"{source}: error: [tool.einigc] lists no {args.target} output for it; name one with -o"
+            )
+        targets.extend(_Target(source, t.output, t.target) for t in chosen)
     return targets, problems
+
+
+def _module_target(module: Path, wanted: str | None) -> _Target:
+    source, target = _source_of_module(module)
+    if wanted is not None and wanted != target:
+        raise _FileError(f"{module}: error: it was generated for {target}, not {wanted}; name the output with -o")
+    return _Target(source, module, target)
 
 
 def _is_module(name: str) -> bool:
@@ -152,12 +182,13 @@ def _config_or_error() -> config.Config:
     return found
 
 
-def _configured_outputs() -> dict[Path, list[Path]]:
+def _configured_outputs() -> dict[Path, list[_Target]]:
     """The outputs [tool.einigc] lists for each source, if there is such a table."""
     found = config.find(Path.cwd())
-    outputs: dict[Path, list[Path]] = {}
+    outputs: dict[Path, list[_Target]] = {}
     for entry in found.outputs if found else ():
-        outputs.setdefault(entry.source.resolve(), []).append(_shown(entry.output))
+        target = _Target(_shown(entry.source), _shown(entry.output), entry.target)
+        outputs.setdefault(entry.source.resolve(), []).append(target)
     return outputs
 
 
@@ -166,6 +197,8 @@ def _default_output(source: Path) -> Path:
 
 
 _MARKER = re.compile(r"# Code generated by einigc from (.+)\. DO NOT EDIT\.")
+# The header's second line names the target (modules of einigc 0.1 are TensorFlow's).
+_TARGET_LINE = re.compile(r"# Target: (\w+)\.")
 
 
 @contextlib.contextmanager
@@ -181,11 +214,13 @@ def _reading(path: Path, what: str):
         raise _FileError(f"{path}: error: cannot read it: {exc.strerror or exc}") from None
 
 
-def _source_of_module(module: Path) -> Path:
-    """The source that the first line of a generated module names, relative to the module's folder."""
+def _source_of_module(module: Path) -> tuple[Path, str]:
+    """The source that the first line of a generated module names, relative to the module's
+    folder, and the target its second line names."""
     with _reading(module, "a generated module"):
         with open(module, encoding="utf-8", errors="replace", newline="") as handle:
             first = handle.readline(4096).rstrip("\r\n")
+            second = handle.readline(4096).rstrip("\r\n")
     match = _MARKER.fullmatch(first)
     if not match:
         raise _FileError(
@@ -195,7 +230,11 @@ def _source_of_module(module: Path) -> Path:
     source = Path(os.path.realpath(module)).parent / match[1]
     if not source.is_file():
         raise _FileError(f"{module}: error: its source {_shown(source)}, named in its first line, is missing")
-    return _shown(source)
+    named = _TARGET_LINE.match(second)
+    target = named[1] if named else "tensorflow"
+    if target not in _TARGET_NAMES:
+        raise _FileError(f"{module}: error: its header names the target '{target}', which einigc does not know")
+    return _shown(source), target
 
 
 def _source_name(target: _Target) -> str:
@@ -221,6 +260,8 @@ def _unique(targets: list[_Target], problems: list[str]) -> list[_Target]:
             unique[key] = target
         elif other.source.resolve() != target.source.resolve():
             problems.append(f"{target.output}: error: both {other.source} and {target.source} would write it")
+        elif other.target != target.target:
+            problems.append(f"{target.output}: error: it would be written for both {other.target} and {target.target}")
     return list(unique.values())
 
 
@@ -257,7 +298,7 @@ def _compile(target: _Target) -> Result | int:
 
     lines = source_lines(text)
     try:
-        result = compile_text(text, _source_name(target))
+        result = compile_text(text, _source_name(target), target.target)
     except CompileErrors as errors:
         for diagnostic in errors.diagnostics:
             print(diagnostic.render(str(target.source), lines), file=sys.stderr)
@@ -413,7 +454,8 @@ def _tally(result: Result) -> str:
 def _check(target: _Target, result: Result) -> int:
     """--check: EXIT_OK when OUT holds the module, else a diff and EXIT_STALE."""
     output, expected = target.output, result.source
-    regenerate = f"regenerate it with: einigc {target.source} -o {output}"
+    option = "" if target.target == "tensorflow" else f" --target {target.target}"
+    regenerate = f"regenerate it with: einigc {target.source}{option} -o {output}"
     try:
         current = output.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -9,6 +9,7 @@ import dataclasses
 from einigc import checks, ein_parser, emit, fmt, ir, lower
 from einigc.passes import attach_comments, fold_transposes, prune, returns
 from einigc.errors import Diagnostic, DiagnosticSink
+from einigc.targets import DEFAULT
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,9 @@ class Result:
     functions: tuple[str, ...] = ()  # the names it defines, in order
 
 
-def compile_text(text: str, source_name: str = "specs.ein") -> Result:
-    """Compiles `.ein` text; raises CompileErrors listing every problem.
+def compile_text(text: str, source_name: str = "specs.ein", target: str = DEFAULT) -> Result:
+    """Compiles `.ein` text for `target` ("tensorflow", "torch", "jax", "numpy");
+    raises CompileErrors listing every problem.
 
     `source_name` is the only file name in the module (its header and
     docstrings): the bytes do not depend on where the module is written.
@@ -27,17 +29,19 @@ def compile_text(text: str, source_name: str = "specs.ein") -> Result:
     sink = DiagnosticSink()
     # The name goes into comments and docstrings: no line breaks in it.
     source_name = emit.printable_name(source_name)
-    ir_module = to_ir(text, source_name, sink)
-    chunks = emit.emit(ir_module)
+    ir_module = to_ir(text, source_name, sink, target)
+    chunks = emit.emit(ir_module, target)
     names = tuple(function.name for function in ir_module.functions)
     return Result(fmt.format_chunks(chunks), tuple(sink.notes), names)
 
 
-def to_ir(text: str, source_name: str = "specs.ein", sink: DiagnosticSink | None = None) -> ir.Module:
+def to_ir(
+    text: str, source_name: str = "specs.ein", sink: DiagnosticSink | None = None, target: str = DEFAULT
+) -> ir.Module:
     """The stages before printing: parse → check → lower → passes."""
     sink = sink or DiagnosticSink()
     module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
-    program = checks.check(module, sink)
+    program = checks.check(module, sink, target)
     ir_module = lower.lower(program, source_name, sink)
     return dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
 

@@ -3,10 +3,13 @@
     [tool.einigc]
     outputs = [
       { source = "ops/specs.ein", output = "ops/specs_generated.py" },
+      { source = "ops/specs.ein", output = "ops/specs_torch.py", target = "torch" },
     ]
 
 Paths are relative to the folder of the pyproject.toml; `output` defaults to
-SOURCE_generated.py beside the source, as on the command line. The file used
+SOURCE_generated.py beside the source, as on the command line; `target`
+(tensorflow, torch, jax or numpy) to the table's `target`, else tensorflow.
+The file used
 is the first pyproject.toml with a [tool.einigc] table in the current
 directory or above it, as ruff and black find theirs. Unknown keys are errors,
 so that a misspelt key never silently builds something else.
@@ -20,13 +23,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from einigc.targets import DEFAULT, TARGETS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 reads TOML with tomli
     import tomli as tomllib
 
-_TABLE_KEYS = ("outputs",)
-_OUTPUT_KEYS = ("source", "output")
+_TABLE_KEYS = ("outputs", "target")
+_OUTPUT_KEYS = ("source", "output", "target")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Output:
 
     source: Path
     output: Path
+    target: str = DEFAULT
 
 
 @dataclass(frozen=True)
@@ -90,12 +96,20 @@ def _parse(path: Path, text: str, table: object) -> Config:
     for key in table:
         if key not in _TABLE_KEYS:
             problems.add(f"unknown key '{key}' in [tool.einigc] (known: {', '.join(_TABLE_KEYS)})", key)
-    outputs = _outputs(path.parent, table.get("outputs"), problems)
+    default = _target(table.get("target", DEFAULT), "[tool.einigc]", problems, DEFAULT)
+    outputs = _outputs(path.parent, table.get("outputs"), problems, default)
     problems.raise_if_any()
     return Config(path, tuple(outputs))
 
 
-def _outputs(folder: Path, entries: object, problems: _Problems) -> list[Output]:
+def _target(value: object, where: str, problems: _Problems, default: str, entry: int = 0) -> str:
+    if isinstance(value, str) and value in TARGETS:
+        return value
+    problems.add(f"'target' in {where} must be one of {', '.join(TARGETS)}, not {value!r}", "target", entry)
+    return default
+
+
+def _outputs(folder: Path, entries: object, problems: _Problems, default: str) -> list[Output]:
     if entries is None:
         problems.add("[tool.einigc] has no 'outputs': list the generated modules there")
     elif not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
@@ -103,13 +117,13 @@ def _outputs(folder: Path, entries: object, problems: _Problems) -> list[Output]
     elif not entries:
         problems.add("'outputs' in [tool.einigc] is empty: there is nothing to build", "outputs")
     else:
-        outputs = [_output(folder, entry, k, problems) for k, entry in enumerate(entries, 1)]
+        outputs = [_output(folder, entry, k, problems, default) for k, entry in enumerate(entries, 1)]
         _no_output_twice(outputs, problems)
         return [output for output in outputs if output is not None]
     return []
 
 
-def _output(folder: Path, entry: dict, number: int, problems: _Problems) -> Output | None:
+def _output(folder: Path, entry: dict, number: int, problems: _Problems, default: str) -> Output | None:
     where = f"entry {number} of 'outputs' in [tool.einigc]"
     for key in entry:
         if key not in _OUTPUT_KEYS:
@@ -121,12 +135,13 @@ def _output(folder: Path, entry: dict, number: int, problems: _Problems) -> Outp
         if value is not None and (not isinstance(value, str) or not value):
             problems.add(f"'{key}' in {where} must be a path (a non-empty string)", key, number)
             return None
+    target = _target(entry.get("target", default), where, problems, default, number)
     if source is None:
         return None
     source_path = folder / source
     if output is None:
-        return Output(source_path, source_path.with_name(source_path.stem + "_generated.py"))
-    return Output(source_path, folder / output)
+        return Output(source_path, source_path.with_name(source_path.stem + "_generated.py"), target)
+    return Output(source_path, folder / output, target)
 
 
 def _no_output_twice(outputs: list[Output | None], problems: _Problems) -> None:

@@ -68,7 +68,7 @@ def _docstrings() -> dict[str, str]:
 
     sink = DiagnosticSink()
     module = lower.lower(checks.check(ein_parser.parse(CASES_EIN.read_text(), sink), sink), "cases.ein", sink)
-    from einigc.targets.tensorflow.docstring import docstring_text
+    from einigc.targets.docstring import docstring_text
 
     return {function.name: docstring_text(function.doc) for function in module.functions}
 

@@ -62,7 +62,7 @@ def test_dash_o_writes_the_file(workdir):
     assert sorted(p.name for p in workdir.iterdir()) == ["ops.py", "specs.ein"]
 
 
-HOW_TO_REGENERATE = "# Regenerate it with `einigc <this file>`; check it with `einigc --check <this file>`."
+HOW_TO_REGENERATE = "# Target: tensorflow. Regenerate it with `einigc <this file>`; check it with `einigc --check <this file>`."
 
 
 def test_long_option_and_output_in_a_subfolder(workdir):

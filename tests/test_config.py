@@ -233,25 +233,62 @@ def config_error(tmp_path: Path, text: str) -> str:
 def test_unknown_key_in_the_table_is_an_error_at_its_line(tmp_path):
     text = '[project]\nname = "x"\n\n[tool.einigc]\nouputs = []\n'
     assert config_error(tmp_path, text) == (
-        f"{tmp_path / 'pyproject.toml'}:5: error: unknown key 'ouputs' in [tool.einigc] (known: outputs)\n"
+        f"{tmp_path / 'pyproject.toml'}:5: error: unknown key 'ouputs' in [tool.einigc] (known: outputs, target)\n"
         f"{tmp_path / 'pyproject.toml'}:4: error: [tool.einigc] has no 'outputs': list the generated modules there\n"
     )
 
 
 def test_unknown_key_in_an_entry_is_an_error_at_its_line(tmp_path):
-    # `target` is planned (a framework per output); until then it is rejected,
-    # not ignored, so that no one believes it was honoured.
     text = (
         "[tool.einigc]\n"
         "outputs = [\n"
         '  { source = "a.ein", output = "a.py" },\n'
-        '  { source = "b.ein", output = "b.py", target = "torch" },\n'
+        '  { source = "b.ein", output = "b.py", framework = "torch" },\n'
         "]\n"
     )
     assert config_error(tmp_path, text) == (
-        f"{tmp_path / 'pyproject.toml'}:4: error: unknown key 'target' in entry 2 of 'outputs' "
-        "in [tool.einigc] (known: source, output)\n"
+        f"{tmp_path / 'pyproject.toml'}:4: error: unknown key 'framework' in entry 2 of 'outputs' "
+        "in [tool.einigc] (known: source, output, target)\n"
     )
+
+
+def test_an_unknown_target_is_an_error_at_its_line(tmp_path):
+    text = (
+        "[tool.einigc]\n"
+        'target = "pytorch"\n'
+        "outputs = [\n"
+        '  { source = "a.ein", output = "a.py", target = "mxnet" },\n'
+        "]\n"
+    )
+    path = tmp_path / "pyproject.toml"
+    assert config_error(tmp_path, text) == (
+        f"{path}:2: error: 'target' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'pytorch'\n"
+        f"{path}:4: error: 'target' in entry 1 of 'outputs' in [tool.einigc] must be one of "
+        "tensorflow, torch, jax, numpy, not 'mxnet'\n"
+    )
+
+
+def test_each_output_is_built_for_its_target_and_the_table_gives_the_default(tmp_path):
+    (tmp_path / "a.ein").write_text('mm(a, b) = einsum("ij,jk->ik", a, b)\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.einigc]\n"
+        'target = "numpy"\n'
+        "outputs = [\n"
+        '  { source = "a.ein", output = "a_np.py" },\n'
+        '  { source = "a.ein", output = "a_tf.py", target = "tensorflow" },\n'
+        "]\n",
+        encoding="utf-8",
+    )
+    assert run_main([], cwd=tmp_path).returncode == 0
+    assert "import numpy as np\n" in (tmp_path / "a_np.py").read_text(encoding="utf-8")
+    tf_module = (tmp_path / "a_tf.py").read_text(encoding="utf-8")
+    assert tf_module.splitlines()[1].startswith("# Target: tensorflow.")
+    assert "import tensorflow as tf\n" in tf_module and "import numpy" not in tf_module
+    assert run_main(["--check"], cwd=tmp_path).returncode == 0
+    # --target picks the configured outputs of that target only.
+    (tmp_path / "a_np.py").unlink()
+    assert run_main(["--check", "--target", "tensorflow"], cwd=tmp_path).returncode == 0
+    assert run_main(["--check", "--target", "numpy"], cwd=tmp_path).returncode == 1
 
 
 def test_entry_without_source_and_a_path_that_is_not_a_string(tmp_path):

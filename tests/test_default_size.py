@@ -4,7 +4,7 @@ fallback is held to it here. Runs without TensorFlow."""
 
 from __future__ import annotations
 
-from einigc.targets.tensorflow import printer
+from einigc.targets import printing as printer
 from einigc.compiler import compile_text
 from einigc.plan import DEFAULT_SIZE
 

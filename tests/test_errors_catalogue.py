@@ -9,6 +9,7 @@ purpose, regenerate with
 
 and read the diff: the caret must sit under the offending character.
 A case named warning_NAME compiles: its stderr holds warnings, not errors.
+A case named TARGET_NAME (numpy_NAME) is compiled with `--target TARGET`.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ def cli_runs(tmp_path_factory):
     runs = {}
     for name in CASES:
         folder = tmp_path_factory.mktemp(name)
-        runs[name] = (run_main([f"{name}.ein", "-o", folder / "out.py"], cwd=CATALOGUE), folder)
+        runs[name] = (run_main([f"{name}.ein", *target_option(name), "-o", folder / "out.py"], cwd=CATALOGUE), folder)
     return runs
+
+
+def target_option(name: str) -> list[str]:
+    target = name.split("_", 1)[0]
+    return ["--target", target] if target in ("torch", "jax", "numpy") else []
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -9,7 +9,7 @@ import pytest
 
 from einigc import ir
 from einigc.errors import InternalError
-from einigc.targets.tensorflow.printer import Printer, _render_statements, render_function
+from einigc.targets.tensorflow.printer import TensorFlowPrinter as Printer
 
 
 def text(node) -> str:
@@ -41,7 +41,7 @@ def test_a_reshape_that_runs_only_while_tracing_takes_its_list_as_it_is():
     reshape = ir.Reshape("x", (ir.Dim("x_shape", ir.Const(0)), ir.Const(4)))
     choice = ir.EagerChoice((ir.Assign("y", ir.Einsum("ij->ij", ("x",))),), (ir.Assign("y", reshape),))
     printer = Printer()
-    lines = _render_statements((choice,), printer)
+    lines = printer.statements((choice,))
     assert "    y = tf.reshape(x, [x_shape[0], 4])" in lines
     assert "shape" not in printer.helpers
     assert text(reshape) == "tf.reshape(x, _shape([x_shape[0], 4]))"  # elsewhere it may run eagerly
@@ -70,7 +70,7 @@ def test_a_function_returns_its_last_op():
     function = ir.Function(
         "f", ("x",), ir.FunctionDoc("Doc."), (ir.Return(ir.Transpose("x", (1, 0)), "swap the axes"),), param_types=("tensor",)
     )
-    source = render_function(function, Printer())
+    source = Printer().render_function(function)
     assert "def f(x: tf.Tensor) -> tf.Tensor:" in source
     assert "    # swap the axes\n    return tf.transpose(x, perm=[1, 0])" in source
 
@@ -83,7 +83,7 @@ def test_printer_needs_no_tensorflow():
 
 
 def test_the_docstring_is_written_from_the_plan_as_data():
-    from einigc.targets.tensorflow.docstring import docstring_text
+    from einigc.targets.docstring import docstring_text
 
     info = ir.PathInfo(
         spec="ab,bc,cd->ad",
@@ -128,7 +128,7 @@ def test_an_eager_choice_prints_both_branches():
         (ir.Assign("p", ir.Einsum("ij,jk->ik", ("x", "y"))),), (ir.Assign("p", ir.MatMul("x", "y")),), "step 1"
     )
     function = ir.Function("f", ("x", "y"), ir.FunctionDoc(), (choice, ir.Return(ir.Name("p"))))
-    source = render_function(function, Printer())
+    source = Printer().render_function(function)
     assert "    # step 1\n" in source
     assert "    if tf.executing_eagerly():\n        p = tf.raw_ops.Einsum(" in source
     assert "    else:\n        p = tf.raw_ops.MatMul(a=x, b=y)\n    return p" in source

@@ -13,12 +13,13 @@ from einigc.checks.calls import MAX_CALL_DEPTH, BodyChecker, check_recursion, sp
 from einigc.checks.names import MODULE_NAMES, check_declaration_names, check_params_used
 from einigc.checks.where import check_where
 from einigc.errors import DiagnosticSink
+from einigc.targets import DEFAULT
 
 __all__ = ["MAX_CALL_DEPTH", "MODULE_NAMES", "check"]
 
 
-def check(module: A.Module, sink: DiagnosticSink | None = None) -> M.Program:
-    """Checks a parsed module; raises CompileErrors with every problem found."""
+def check(module: A.Module, sink: DiagnosticSink | None = None, target: str = DEFAULT) -> M.Program:
+    """Checks a parsed module for `target`; raises CompileErrors with every problem found."""
     sink = sink or DiagnosticSink()
     declarations = check_declaration_names(module, sink)
     check_recursion(declarations, sink)
@@ -26,7 +27,7 @@ def check(module: A.Module, sink: DiagnosticSink | None = None) -> M.Program:
     for decl in module.declarations:
         # The `where` sizes first: every spec's layout is resolved with them.
         sizes, independent = check_where(decl, specs_in(decl.body), sink)
-        body = BodyChecker(module, declarations, decl, sizes, sink, independent).value(decl.body)
+        body = BodyChecker(module, declarations, decl, sizes, sink, independent, target).value(decl.body)
         check_params_used(decl, sink)
         if body is not None:
             params = tuple(p.name for p in decl.params)

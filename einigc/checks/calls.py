@@ -7,6 +7,7 @@ from einigc import model as M
 from einigc.checks.names import did_you_mean
 from einigc.checks.specs import check_spec, resolve_layout
 from einigc.ein_parser import BUILTINS
+from einigc.targets import DEFAULT, TARGETS
 from einigc.errors import DiagnosticSink, EinNameError, EinSyntaxError, EinUnsupportedError, Pos
 
 # How deep declarations may call each other. The generated module makes one
@@ -20,7 +21,14 @@ class BodyChecker:
     """Checks one declaration's body and builds its model value (None where it has errors)."""
 
     def __init__(
-        self, module: A.Module, declarations: dict, decl: A.Declaration, sizes, sink: DiagnosticSink, independent=()
+        self,
+        module: A.Module,
+        declarations: dict,
+        decl: A.Declaration,
+        sizes,
+        sink: DiagnosticSink,
+        independent=(),
+        target: str = DEFAULT,
     ):
         self.module = module
         self.declarations = declarations
@@ -28,6 +36,7 @@ class BodyChecker:
         self.sizes = sizes  # the valid `where` sizes, which layouts are resolved with
         self.independent = independent  # and the `independent` letters (eingrad's batch Jacobian)
         self.sink = sink
+        self.target = TARGETS[target]  # eingrad needs one with automatic differentiation
 
     def value(self, expr: A.Expr) -> M.Value | None:
         if isinstance(expr, A.Ref):
@@ -84,6 +93,15 @@ class BodyChecker:
                 )
             )
             return None
+        if expr.func == "eingrad" and not self.target.autodiff:
+            having = ", ".join(name for name, target in TARGETS.items() if target.autodiff)
+            self.sink.error(
+                EinUnsupportedError(
+                    expr.pos,
+                    f"eingrad needs automatic differentiation, which the {self.target.name} target does not have",
+                    f"compile this file for a target that has it: {having}",
+                )
+            )
         checked = check_spec(expr, self.sink)
         if checked is None:
             return None

@@ -1,0 +1,56 @@
+"""The NumPy printer: IR ops as NumPy calls; planned pairs as `np.matmul` or `np.einsum` without its own planning."""
+
+from __future__ import annotations
+
+from einigc import ir
+from einigc.targets.printing import Printer
+
+
+def _axes(axes: tuple[int, ...]) -> str:
+    return str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
+
+
+class NumpyPrinter(Printer):
+    tensor_hint = "np.ndarray"
+    order_picked = "when called"
+
+    def _print_Einsum(self, op: ir.Einsum) -> str:
+        # np.einsum plans nothing by default (optimize=False): the pair is
+        # the step the compiler planned.
+        return f'np.einsum("{op.equation}", {", ".join(op.operands)})'
+
+    def _print_MatMul(self, op: ir.MatMul) -> str:
+        a = f"{op.a}.T" if op.transpose_a else op.a
+        b = f"{op.b}.T" if op.transpose_b else op.b
+        return f"np.matmul({a}, {b})"
+
+    def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
+        return f"np.matmul({op.x}, {op.y})"
+
+    def _print_ReduceSum(self, op: ir.ReduceSum) -> str:
+        keep = ", keepdims=True" if op.keepdims else ""
+        return f"np.sum({op.operand}, axis={_axes(op.axes)}{keep})"
+
+    def _print_SumLeading(self, op: ir.SumLeading) -> str:
+        if op.keep == 0:
+            return f"np.sum({op.operand})"
+        return f"np.sum({op.operand}, axis=tuple(range({op.operand}.ndim - {op.keep})))"
+
+    def _print_Transpose(self, op: ir.Transpose) -> str:
+        return f"np.transpose({op.operand}, {tuple(op.perm)})"
+
+    def _print_Reshape(self, op: ir.Reshape) -> str:
+        return f"np.reshape({op.operand}, {self.shape_list(op.shape)})"
+
+    def _print_ShapeOf(self, op: ir.ShapeOf) -> str:
+        # NumPy's shapes are ints: the rank was checked with the operand.
+        return f"list({op.operand}.shape)"
+
+    def _print_DiagPart(self, op: ir.DiagPart) -> str:
+        return f"np.diagonal({op.operand}, axis1=-2, axis2=-1)"
+
+    def _print_Cast(self, op: ir.Cast) -> str:
+        return f"{op.operand}.astype(np.{op.dtype})"
+
+    def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
+        return f"np.greater({op.operand}, 0)"
