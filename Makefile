@@ -17,8 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(EINIGC) examples/specs.ein -o examples/specs_generated.py
-	cd examples && ../$(PY) demo.py
+	cd examples && ../$(EINIGC) && ../$(PY) demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -28,9 +27,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	EINIG_BLOCK_FRAMEWORKS=tensorflow $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
-# Regenerates every checked-in generated module: examples and golden files.
+# Regenerates every checked-in generated module: the examples (examples/pyproject.toml) and golden files.
 generate: $(STAMP)
-	for spec in examples/*.ein; do $(EINIGC) $$spec -o $${spec%.ein}_generated.py || exit 1; done
+	cd examples && ../$(EINIGC)
 	$(PY) -m tests.golden --update
 
 bench: $(STAMP)
@@ -42,7 +41,7 @@ fuzz: $(STAMP)
 	EINIG_WRONG_OPERAND_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/test_wrong_operands.py
 
 lint: $(STAMP)
-	for spec in examples/*.ein; do $(EINIGC) $$spec -o $${spec%.ein}_generated.py --check || exit 1; done
+	cd examples && ../$(EINIGC) --check
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -42,7 +42,7 @@ def to_ir(
     sink = sink or DiagnosticSink()
     module = ein_parser.parse(text, sink)  # syntax errors wait for the checks' errors
     program = checks.check(module, sink, target)
-    ir_module = lower.lower(program, source_name, sink)
+    ir_module = lower.lower(program, source_name, sink, target)
     return dataclasses.replace(ir_module, functions=tuple(map(_passes, ir_module.functions)))
 
 

@@ -1,6 +1,6 @@
-"""Calls every function einigc generated from specs.ein and compares each with numpy.
+"""Calls every function einigc generated from specs.ein and derivatives.ein and compares each with numpy.
 
-Run by `make demo` after `einigc specs.ein -o specs_generated.py`. The
+Run by `make demo` after `einigc` built the modules examples/pyproject.toml lists. The
 references are plain numpy (np.einsum, matrix products, closed-form
 derivatives), written independently of the generated code.
 """
@@ -33,6 +33,7 @@ with _quiet_native_stderr():
 
     tf.constant(0.0) + 1.0  # the first op starts the runtime (more start-up lines)
 
+import derivatives_generated as grads  # noqa: E402
 import specs_generated as ops  # noqa: E402
 
 rng = np.random.default_rng(0)
@@ -101,17 +102,17 @@ CASES = [
     ("unflatten", lambda: ops.unflatten(flat), lambda: flat.reshape(3, 4)),
     ("flatten_t", lambda: ops.flatten_t(t), lambda: t.transpose(0, 2, 1).reshape(2, 12)),
     ("group_mix", lambda: ops.group_mix(bi, jk), lambda: (bi @ jk).reshape(2, 12)),
-    ("vjp", lambda: ops.vjp(cot, f, xv), lambda: cot @ jac),
-    ("jacobian", lambda: ops.jacobian(f, xv), lambda: jac),
-    ("gradient", lambda: ops.gradient(energy, xv), lambda: xv**3),
-    ("hessian", lambda: ops.hessian(energy, xv), lambda: np.diag(3 * xv**2)),
-    ("hvp", lambda: ops.hvp(energy, xv, tan), lambda: 3 * xv**2 * tan),
-    ("jvp", lambda: ops.jvp(f, xv, tan), lambda: jac @ tan),
-    ("divergence", lambda: ops.divergence(fs, xv), lambda: np.trace(jac_square)),
-    ("batched_grad", lambda: ops.batched_grad(lambda r: tf.reduce_sum(r**2, axis=1), rows), lambda: 2 * rows),
-    ("batched_jvp", lambda: ops.batched_jvp(row_f, rows, row_tan), lambda: row_scale * (row_tan @ square.T)),
-    ("batched_jacobian", lambda: ops.batched_jacobian(row_f, rows), lambda: row_scale[:, :, None] * square),
-    ("linear_jacobian", lambda: ops.linear_jacobian(lin_w, vec4), lambda: lin_w),
+    ("vjp", lambda: grads.vjp(cot, f, xv), lambda: cot @ jac),
+    ("jacobian", lambda: grads.jacobian(f, xv), lambda: jac),
+    ("gradient", lambda: grads.gradient(energy, xv), lambda: xv**3),
+    ("hessian", lambda: grads.hessian(energy, xv), lambda: np.diag(3 * xv**2)),
+    ("hvp", lambda: grads.hvp(energy, xv, tan), lambda: 3 * xv**2 * tan),
+    ("jvp", lambda: grads.jvp(f, xv, tan), lambda: jac @ tan),
+    ("divergence", lambda: grads.divergence(fs, xv), lambda: np.trace(jac_square)),
+    ("batched_grad", lambda: grads.batched_grad(lambda r: tf.reduce_sum(r**2, axis=1), rows), lambda: 2 * rows),
+    ("batched_jvp", lambda: grads.batched_jvp(row_f, rows, row_tan), lambda: row_scale * (row_tan @ square.T)),
+    ("batched_jacobian", lambda: grads.batched_jacobian(row_f, rows), lambda: row_scale[:, :, None] * square),
+    ("linear_jacobian", lambda: grads.linear_jacobian(lin_w, vec4), lambda: lin_w),
 ]
 
 def _interleave(x):
@@ -132,7 +133,7 @@ def _high_rank_diagonal(x):
 
 
 def main() -> int:
-    declared = set(ops.__all__)
+    declared = set(ops.__all__) | set(grads.__all__)
     tried = {name for name, _, _ in CASES}
     missing = sorted(declared - tried)
     width = max(map(len, declared))
@@ -152,7 +153,8 @@ def main() -> int:
     total = len(declared)
     print(f"\n{matched} of {total} generated functions match numpy.")
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    print(f"Read the generated code in {os.path.relpath(ops.__file__, repo)} (compiled from examples/specs.ein).")
+    for module, source in ((ops, "specs.ein"), (grads, "derivatives.ein")):
+        print(f"Read the generated code in {os.path.relpath(module.__file__, repo)} (compiled from examples/{source}).")
     return 0 if matched == total else 1
 
 

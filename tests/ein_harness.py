@@ -32,12 +32,12 @@ def _module_dir() -> str:
     return _DIR
 
 
-def compile_and_import(text: str, source_name: str = "spec.ein"):
-    """Compiles `text`, imports the module; returns (module, compile Result)."""
-    key = f"{source_name}\0{text}"
+def compile_and_import(text: str, source_name: str = "spec.ein", target: str = "tensorflow"):
+    """Compiles `text` for `target`, imports the module; returns (module, compile Result)."""
+    key = f"{source_name}\0{target}\0{text}"
     if key in _CACHE:
         return _CACHE[key]
-    result = compile_text(text, source_name)
+    result = compile_text(text, source_name, target)
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     name = f"einig_generated_{digest}"
     path = os.path.join(_module_dir(), name + ".py")
@@ -51,5 +51,5 @@ def compile_and_import(text: str, source_name: str = "spec.ein"):
     return module, result
 
 
-def compile_module(text: str, source_name: str = "spec.ein") -> types.ModuleType:
-    return compile_and_import(text, source_name)[0]
+def compile_module(text: str, source_name: str = "spec.ein", target: str = "tensorflow") -> types.ModuleType:
+    return compile_and_import(text, source_name, target)[0]

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from einigc.compiler import compile_text
 from einigc.ein_parser import parse
 from tests import golden
 from tests.conftest import REPO, compile_source, run_cli
@@ -22,19 +23,27 @@ def test_there_are_golden_files():
     assert {s.stem for s in SPECS} >= {"core_einsum", "nary_planning", "ellipsis", "booleans", "calls"}
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
-def test_golden_module_is_current(spec):
-    diff = golden.stale_diff(spec)
+CASES = golden.cases()
+
+
+@pytest.mark.parametrize("spec, target", CASES, ids=[f"{s.stem}-{t}" for s, t in CASES])
+def test_golden_module_is_current(spec, target):
+    diff = golden.stale_diff(spec, target)
     assert not diff, (
-        f"{golden.generated_path(spec).name} is stale; if the change is intended, run\n"
+        f"{golden.generated_path(spec, target).name} is stale; if the change is intended, run\n"
         f"    python -m tests.golden --update\n"
         f"and review this diff:\n{diff}"
     )
 
 
 def test_every_golden_module_has_its_spec():
-    modules = sorted(p.name for p in golden.GOLDEN_DIR.glob("*_generated.py"))
-    assert modules == sorted(golden.generated_path(s).name for s in SPECS)
+    modules = sorted(p.name for p in golden.GOLDEN_DIR.glob("*.py"))
+    assert modules == sorted(golden.generated_path(s, t).name for s, t in CASES)
+
+
+def test_each_target_has_golden_modules_and_numpy_leaves_out_eingrad():
+    assert {t for _, t in CASES} == set(golden.TARGETS)
+    assert ("eingrad", "numpy") not in {(s.stem, t) for s, t in CASES}
 
 
 @pytest.mark.slow  # starts processes
@@ -42,25 +51,31 @@ def test_every_golden_module_has_its_spec():
 def test_golden_module_is_what_the_cli_writes(spec, tmp_path):
     # golden.generate must name files exactly as the command does.
     shutil.copy(spec, tmp_path / spec.name)
-    out = golden.generated_path(tmp_path / spec.name)
-    result = run_cli([spec.name, "-o", out.name], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert out.read_text(encoding="utf-8") == golden.generate(spec)
+    for target in golden.targets_of(spec):
+        out = golden.generated_path(tmp_path / spec.name, target)
+        result = run_cli([spec.name, "--target", target, "-o", out.name], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert out.read_text(encoding="utf-8") == golden.generate(spec, target)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s.stem for s in SPECS])
-def test_golden_module_is_formatted_python_that_imports_only_tensorflow(spec):
+# What a module of each target may import: its framework and the standard library.
+FRAMEWORK_MODULES = {"tensorflow": {"tensorflow"}, "torch": {"torch"}, "jax": {"jax", "jax.numpy"}, "numpy": {"numpy"}}
+STDLIB = {"math", "functools", "collections.abc"}
+
+
+@pytest.mark.parametrize("spec, target", CASES, ids=[f"{s.stem}-{t}" for s, t in CASES])
+def test_golden_module_is_formatted_python_that_imports_only_its_framework(spec, target):
     import ast
 
     import black
 
-    source = golden.generated_path(spec).read_text(encoding="utf-8")
+    source = golden.generated_path(spec, target).read_text(encoding="utf-8")
     assert black.format_str(source, mode=black.Mode()) == source
+    assert source.splitlines()[1].startswith(f"# Target: {target}.")
     tree = ast.parse(source)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert "tensorflow" in imported
-    assert not any(name.split(".")[0] == "einigc" for name in imported)
+    assert FRAMEWORK_MODULES[target] <= imported <= FRAMEWORK_MODULES[target] | STDLIB
     declared = {d.name for d in parse(spec.read_text(encoding="utf-8")).declarations}
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert declared <= defined
@@ -70,7 +85,8 @@ def test_update_rewrites_only_stale_modules(tmp_path):
     for spec in SPECS[:2]:
         shutil.copy(spec, tmp_path / spec.name)
     first, second = golden.specs(tmp_path)
-    golden.generated_path(second).write_text(golden.generate(second), encoding="utf-8")
+    for spec, target in golden.cases(tmp_path):
+        golden.generated_path(spec, target).write_text(golden.generate(spec, target), encoding="utf-8")
     golden.generated_path(first).write_text("stale\n", encoding="utf-8")
     assert golden.update(tmp_path) == [golden.generated_path(first)]
     assert all(golden.stale_diff(s) == "" for s in (first, second))
@@ -100,17 +116,26 @@ def test_golden_command_line_check_mode():
 
 # --- examples -------------------------------------------------------------------
 
+from einigc import config  # noqa: E402
 
-def test_there_are_examples():
+EXAMPLE_OUTPUTS = config.find(REPO / "examples").outputs
+
+
+def test_there_are_examples_and_each_is_built_for_every_target_it_compiles_for():
     assert EXAMPLES
+    built = {(o.source.name, o.target) for o in EXAMPLE_OUTPUTS}
+    assert {o.source for o in EXAMPLE_OUTPUTS} == set(EXAMPLES)
+    for target in golden.TARGETS:
+        assert ("specs.ein", target) in built
+        assert ("derivatives.ein", target) in built or target == "numpy"
 
 
-@pytest.mark.parametrize("spec", EXAMPLES, ids=[s.stem for s in EXAMPLES])
-def test_checked_in_example_output_is_current(spec):
-    # `make generate` writes examples/NAME_generated.py beside examples/NAME.ein.
-    generated = spec.with_name(f"{spec.stem}_generated.py")
+@pytest.mark.parametrize("output", EXAMPLE_OUTPUTS, ids=[o.output.name for o in EXAMPLE_OUTPUTS])
+def test_checked_in_example_output_is_current(output):
+    # `make generate` writes the outputs examples/pyproject.toml lists.
+    generated = output.output
     assert generated.exists(), f"missing {generated.name}: run make generate"
-    fresh = compile_source(spec.read_text(encoding="utf-8"), spec.name)
+    fresh = compile_text(output.source.read_text(encoding="utf-8"), output.source.name, output.target).source
     current = generated.read_text(encoding="utf-8")
     if current != fresh:
         diff = "".join(

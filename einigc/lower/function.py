@@ -10,6 +10,7 @@ from einigc import model as M
 from einigc.checks.layout import analyse, plain_layout
 from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
+from einigc.targets import DEFAULT
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import lower_eingrad, uses
 from einigc.signature import Signatures
@@ -24,8 +25,11 @@ def _word(symbols) -> str:
 class FunctionLowering:
     """One function: its value dispatch, the values computed once, the notes about its plans."""
 
-    def __init__(self, function: M.Function, all_names: set[str], source_name: str, signatures: Signatures):
+    def __init__(
+        self, function: M.Function, all_names: set[str], source_name: str, signatures: Signatures, target: str = DEFAULT
+    ):
         self.function = function
+        self.target = target  # the framework: how eingrad is lowered
         self.signatures = signatures
         self.source_name = source_name
         self.block = Block.root(set(function.params) | all_names)
@@ -255,14 +259,16 @@ def _called_parameters(functions) -> dict[str, set[int]]:
     return called
 
 
-def lower(program: M.Program, source_name: str, sink: DiagnosticSink | None = None) -> ir.Module:
-    """Lowers every function; layout errors of all functions are reported together."""
+def lower(
+    program: M.Program, source_name: str, sink: DiagnosticSink | None = None, target: str = DEFAULT
+) -> ir.Module:
+    """Lowers every function for `target`; layout errors of all functions are reported together."""
     sink = sink or DiagnosticSink()
     all_names = {f.name for f in program.functions}
     signatures = Signatures(program)
     functions = []
     for function in program.functions:
-        lowering = FunctionLowering(function, all_names, source_name, signatures)
+        lowering = FunctionLowering(function, all_names, source_name, signatures, target)
         try:
             functions.append(lowering.run())
         except EinigError as err:

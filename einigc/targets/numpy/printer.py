@@ -27,14 +27,17 @@ class NumpyPrinter(Printer):
     def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
         return f"np.matmul({op.x}, {op.y})"
 
+    # np.sum promotes small integers to the platform's int; np.einsum keeps
+    # the operand's dtype, and so do these sums.
+
     def _print_ReduceSum(self, op: ir.ReduceSum) -> str:
         keep = ", keepdims=True" if op.keepdims else ""
-        return f"np.sum({op.operand}, axis={_axes(op.axes)}{keep})"
+        return f"np.sum({op.operand}, axis={_axes(op.axes)}{keep}, dtype={op.operand}.dtype)"
 
     def _print_SumLeading(self, op: ir.SumLeading) -> str:
         if op.keep == 0:
-            return f"np.sum({op.operand})"
-        return f"np.sum({op.operand}, axis=tuple(range({op.operand}.ndim - {op.keep})))"
+            return f"np.sum({op.operand}, dtype={op.operand}.dtype)"
+        return f"np.sum({op.operand}, axis=tuple(range({op.operand}.ndim - {op.keep})), dtype={op.operand}.dtype)"
 
     def _print_Transpose(self, op: ir.Transpose) -> str:
         return f"np.transpose({op.operand}, {tuple(op.perm)})"

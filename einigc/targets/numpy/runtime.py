@@ -25,10 +25,8 @@ def _check_axes(function, spec, operands, sizes=None):
 
 def _operand_array(function, name, value):
     # An ndarray as it is (no copy); anything else through np.asarray.
-    if isinstance(value, np.ndarray):
-        return value
     try:
-        array = np.asarray(value)
+        array = value if isinstance(value, np.ndarray) else np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{function}: operand '{name}' is not an array: {error}"
