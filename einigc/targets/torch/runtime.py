@@ -130,3 +130,15 @@ def _jacobian(function, primal):
     (rows,) = torch.func.vmap(pullback)(basis.reshape(size, *value.shape))
     rows = rows.conj_physical() if primal.is_complex() else rows
     return rows.reshape(*value.shape, *primal.shape)
+
+
+def _gradient(function, primal, cotangent=None):
+    # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
+    # reverse pass; without a cotangent, the gradient of the sum of the
+    # value's entries. Holomorphic for complex dtypes, as `_vjp`.
+    value, pullback = torch.func.vjp(function, primal)
+    if cotangent is None:
+        cotangent = torch.ones_like(value)
+    complex_ = primal.is_complex()
+    (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
+    return gradient.conj_physical() if complex_ else gradient
