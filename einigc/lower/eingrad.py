@@ -343,7 +343,8 @@ def _lower_closed_form(
     names = lowering.check_axes(block, words, tensors, labels, discard=(len(tensors) - 1,))[:-1]
     spec = ",".join(map("".join, inputs)) + "->" + "".join(output)
     label = f'eingrad("{call.spec_text}")'
-    _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
+    unused = "no transform" if lowering.target in FUNCTIONAL_TARGETS else "no tape"
+    _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); {unused}")
     layout = plain_layout(tuple(inputs), output)
     return lowering.lower_contraction(block, layout, names, f'{label} in closed form: "{spec}"')
 

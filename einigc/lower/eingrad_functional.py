@@ -8,19 +8,17 @@ then the check of its value, named `y(x)` as on TensorFlow), and each form a
 transform of it:
 
 - VJP: one reverse pass (`ir.VjpOf`, `vjp` and its pullback);
-- JVP: one forward-mode pass (`ir.JvpOf`, `jvp`); a Hessian-vector product
-  is the forward pass of the gradient function (forward-over-reverse);
+- JVP: one forward-mode pass (`ir.JvpOf`, `jvp`);
 - Jacobian: `ir.JacobianOf`, reverse mode (`jacrev`, one pullback per entry
   of the value, vectorized by `vmap`) unless the sizes the spec fixes show
-  fewer entries in the variable than in the value, and for a Hessian (the
-  Jacobian of a gradient), where forward-over-reverse is `jax.hessian`'s
-  own choice. `independent` letters are summed inside the function first.
+  fewer entries in the variable than in the value. `independent` letters
+  are summed inside the function first (one Jacobian for the whole batch).
 
 A nested eingrad is a function inside the function: the gradient of `y` is a
 closure that the outer transform differentiates again. The checks run inside
-the closures on shapes, which are static under `vmap`, `jax.jit` and
-`torch.compile`. Measured on the 2-core development machine (tanh of an 8x8
-linear map; hvp of sum(tanh(x)^3) over 64 entries), eagerly: see `_HVP_NOTE`.
+the closures, on shapes, which are static under `vmap`, `jax.jit` and
+`torch.compile`. Hessians and Hessian-vector products differentiate the
+gradient function in the mode measured faster per framework (`_SECOND_ORDER`).
 """
 
 from __future__ import annotations
@@ -45,9 +43,18 @@ from einigc.lower.eingrad import (
 if TYPE_CHECKING:
     from einigc.lower.function import FunctionLowering
 
-# Forward-over-reverse against reverse-over-reverse for H v, eagerly
-# (see tests/test_eingrad_torch.py and _jax.py for the forms): filled below.
-_HVP_NOTE = "a Hessian-vector product: the forward-mode pass of the gradient function (forward-over-reverse)"
+# The mode of the outer transform over a gradient function: "forward"
+# (forward-over-reverse) or "reverse" (reverse-over-reverse; for H v the
+# reverse pass with cotangent v, as H is symmetric). Measured eagerly and
+# under jax.jit on the loaded 2-core development machine, ms:
+#   H v of sum(tanh(x)^3), 64 / 1024 entries, forward / reverse over reverse:
+#     torch (float64)  1.57 / 0.83,  1.93 / 0.77
+#     jax.jit          0.036 / 0.037, 0.070 / 0.120; jax eagerly (64) 6.5 / 20.6
+#   Hessian of sum(tanh(W x)^3), 16 / 128 entries, jacfwd / jacrev of the gradient:
+#     torch (8 entries) 2.77 / 1.23
+#     jax.jit          0.055 / 0.031, 0.32 / 0.54; jax eagerly 19 / 39, 13 / 37
+# so reverse over reverse on PyTorch, forward over reverse on JAX (jax.hessian's own).
+_SECOND_ORDER = {"torch": "reverse", "jax": "forward"}
 
 
 def _function_of(
@@ -145,14 +152,16 @@ def lower_jvp(lowering, block, call, pair: _Pair, left, x, touching, rest, names
             ops.append(pair.b)
             tensors.append(ones)
         tangent = lowering.lower_contraction(block, lowering.derived_layout(ops, pair.b), tensors, label)
-    if is_scalar_gradient(left, x):
-        how = _HVP_NOTE + "; the Hessian is never built"
-        comment = "{y} as a function of " + x + "{checked}"
-    else:
+    function, value, _ = _function_of(lowering, block, call, names, "{y} as a function of " + x + "{checked}")
+    if not is_scalar_gradient(left, x):
         how = "one forward-mode pass (a JVP); the Jacobian is never built"
-        comment = "{y} as a function of " + x + "{checked}"
-    function, value, _ = _function_of(lowering, block, call, names, comment)
-    result = block.emit(f"jvp_{tangent}", ir.JvpOf(function, x, tangent))
+        result = block.emit(f"jvp_{tangent}", ir.JvpOf(function, x, tangent))
+    elif _SECOND_ORDER[lowering.target] == "forward":
+        how = "a Hessian-vector product by forward-over-reverse (measured faster here); never built"
+        result = block.emit(f"hvp_{tangent}", ir.JvpOf(function, x, tangent))
+    else:
+        how = "a Hessian-vector product by reverse-over-reverse (the Hessian is symmetric; measured faster here); never built"
+        result = block.emit(f"hvp_{tangent}", ir.VjpOf(function, x, tangent))
     _describe(lowering, label, how + _batch_note(pair))
     layout = lowering.derived_layout([pair.a] + [call.inputs[k] for k in rest], call.output)
     return lowering.lower_contraction(block, layout, [result] + [names[k] for k in rest], label)
@@ -193,7 +202,8 @@ def lower_jacobian(lowering, block, call, pair: _Pair, left, x, others, names, i
 def _jacobian_mode(lowering: FunctionLowering, pair: _Pair, left, x: str, independent: set[str]) -> tuple[str, str]:
     """"reverse" or "forward" for the Jacobian, and why, in words for the docstring."""
     if is_scalar_gradient(left, x):
-        return "forward", "forward over the reverse-mode gradient (a Hessian, as jax.hessian)"
+        mode = _SECOND_ORDER[lowering.target]
+        return mode, f"a Hessian: {mode} mode over the reverse-mode gradient (measured faster here)"
     rows = [c for c in pair.a_letters if c not in independent]
     sizes = {letter: size for letter, (size, _) in lowering.sizes.items()}
     if all(c in sizes for c in rows + list(pair.b_letters)):
@@ -201,6 +211,9 @@ def _jacobian_mode(lowering: FunctionLowering, pair: _Pair, left, x: str, indepe
         if inp < out:
             return "forward", f"forward mode: {inp} entries of {x} against {out} of the value"
         return "reverse", f"reverse mode: {out} entries of the value against {inp} of {x}"
+    # Unknown sizes: reverse, as for the usual Jacobian of fewer outputs than
+    # inputs. Square 8x8 tanh(W x), ms, jacrev / jacfwd: torch 0.68 / 0.62,
+    # jax eagerly 9.6 / 3.1; under jax.jit 0.069 / 0.068, and 64x64 0.050 / 0.091.
     return "reverse", "reverse mode (one pullback per entry of the value, vectorized)"
 
 
