@@ -21,7 +21,11 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 # The targets with golden modules, and the suffix of each one's file.
-TARGETS = {"tensorflow": "generated", "numpy": "numpy"}
+TARGETS = {"tensorflow": "generated", "numpy": "numpy", "torch": "torch"}
+
+# The targets whose goldens leave out the specs that use eingrad: NumPy has
+# no automatic differentiation, and PyTorch's eingrad is not printed yet.
+WITHOUT_EINGRAD = {"numpy", "torch"}
 
 
 def specs(directory: Path = GOLDEN_DIR) -> list[Path]:
@@ -31,7 +35,7 @@ def specs(directory: Path = GOLDEN_DIR) -> list[Path]:
 def targets_of(spec: Path) -> list[str]:
     """The targets `spec` has golden modules for."""
     autodiff = "eingrad(" not in spec.read_text(encoding="utf-8")
-    return [target for target in TARGETS if autodiff or target != "numpy"]
+    return [target for target in TARGETS if autodiff or target not in WITHOUT_EINGRAD]
 
 
 def cases(directory: Path = GOLDEN_DIR) -> list[tuple[Path, str]]:
