@@ -78,7 +78,7 @@ def _function_of(
     _check_value(lowering, body, call, value, names, rebind=False)
     checked = any(isinstance(s, ir.CheckAxes) for s in body.statements)
     result = extra(body, value) if extra else value
-    function = block.fresh(_function_name(left, value, x))
+    function = block.fresh(_function_name(left, value, x, body.statements))
     comment = comment.format(y=subject(left), checked=", its value checked" if checked else "")
     block.add(ir.Closure(function, x, _returning(body.statements, result), comment))
     # What the body computed is local to it: never reused outside.
@@ -88,9 +88,11 @@ def _function_of(
     return function, value, result
 
 
-def _function_name(left: M.Value, value: str, x: str) -> str:
-    if is_scalar_gradient(left, x) and isinstance(left.args[0], M.ParamValue):
-        return f"grad_{left.args[0].name}"
+def _function_name(left: M.Value, value: str, x: str, body: list) -> str:
+    """`y_of_x` for `y`; `grad_y` for the gradient of `y`, after the function inside it."""
+    inner = [s.name for s in body if isinstance(s, ir.Closure)]
+    if is_scalar_gradient(left, x) and len(inner) == 1 and inner[0].endswith(f"_of_{x}"):
+        return "grad_" + inner[0][: -len(f"_of_{x}")]
     return f"{_short(value)}_of_{x}"
 
 
