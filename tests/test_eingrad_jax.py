@@ -147,6 +147,33 @@ def test_complex_forms_follow_one_convention(mode):
         check(_run(lambda u, z: generated.vjp(u, f, z), [ua, za], mode), u @ jac)
         check(_run(lambda z: generated.divergence(f, z), [za], mode), np.trace(jac))
 
+        # Second order: sum(c z^3) has the gradient 3 c z^2 and the Hessian diag(6 c z).
+        def g(x):
+            return jnp.sum(jnp.asarray(c) * x**3)
+
+        hessian = np.diag(6 * c * z)
+        check(_run(lambda z: generated.gradient(g, z), [za], mode), 3 * c * z * z)
+        check(_run(lambda z: generated.hessian(g, z), [za], mode), hessian)
+        check(_run(lambda z, v: generated.hvp(g, z, v), [za, va], mode), hessian @ v)
+        # Forward mode (jacfwd, chosen by the sizes `where` fixes) follows the same convention.
+        sized = module(C.EXPRESSIONS).sized_jacobian
+        w = rng.standard_normal((6, 2)) + 1j * rng.standard_normal((6, 2))
+        expected = w * np.cos(w @ z[:2])[:, None]
+        check(_run(lambda z: sized(lambda x: jnp.sin(jnp.asarray(w) @ x), z), [za[:2]], mode), expected)
+
+
+def test_generated_derivatives_under_vmap():
+    """jax.vmap over a generated derivative: the checks inside see one entry's shapes."""
+    generated = module()
+    with jax.enable_x64(True):
+        xs = jnp.asarray(C.inputs([(3, 5)], seed=11)[0])
+        out = jax.jit(jax.vmap(lambda x: generated.gradient(FNS["scalar"], x)))(xs)
+        expected = np.stack([R.eingrad(",%j->j", C.REF["scalar"], x) for x in np.asarray(xs)])
+        _assert(out, expected, "float64", "vmap(gradient)")
+        out = jax.jit(jax.vmap(lambda x: generated.jacobian(FNS["vec"], x)))(xs[:, :4])
+        expected = np.stack([R.eingrad("i%j->ij", C.REF["vec"], x) for x in np.asarray(xs[:, :4])])
+        _assert(out, expected, "float64", "vmap(jacobian)")
+
 
 @pytest.mark.parametrize("mode", MODES)
 def test_wrong_operands_name_the_function_and_operand(mode):

@@ -128,9 +128,9 @@ def test_expressions_left_of_percent():
 
 
 def test_jacobian_mode_follows_the_sizes_the_spec_fixes():
-    """`where i = 6, j = 2`: fewer entries in x than in the value, so forward mode (jacfwd)."""
+    """`where i = 6, j = 2`: fewer entries in x than in the value, so forward mode."""
     generated, result = compile_and_import(C.EXPRESSIONS, "derivatives.ein", "torch")
-    assert "torch.func.jacfwd(y_of_x)(x)" in result.source
+    assert "_jacobian_forward(y_of_x, x)" in result.source
     x = torch.tensor(C.inputs([(2,)], seed=3)[0])
     w = torch.tensor(C.inputs([(6, 2)], seed=4)[0])
     out = generated.sized_jacobian(lambda x: torch.tanh(w @ x), x)
@@ -152,6 +152,33 @@ def test_complex_forms_follow_one_convention():
     np.testing.assert_allclose(generated.jvp(f, z, v).numpy(), jac @ v.numpy(), rtol=1e-12)
     np.testing.assert_allclose(generated.vjp(u, f, z).numpy(), u.numpy() @ jac, rtol=1e-12)
     np.testing.assert_allclose(generated.divergence(f, z).numpy(), np.trace(jac), rtol=1e-12)
+
+    # Second order: sum(c z^3) has the gradient 3 c z^2 and the Hessian diag(6 c z).
+    def g(x):
+        return (c * x**3).sum()
+
+    hessian = np.diag(6 * (c * z).numpy())
+    np.testing.assert_allclose(generated.gradient(g, z).numpy(), 3 * (c * z * z).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(generated.hessian(g, z).numpy(), hessian, rtol=1e-12)
+    np.testing.assert_allclose(generated.hvp(g, z, v).numpy(), hessian @ v.numpy(), rtol=1e-12)
+    # Forward mode (jacfwd, chosen by the sizes `where` fixes) follows the same convention.
+    sized = module(C.EXPRESSIONS).sized_jacobian
+    w = torch.tensor(rng.standard_normal((6, 2)) + 1j * rng.standard_normal((6, 2)))
+    z2 = z[:2]
+    expected = w.numpy() * np.cos((w @ z2).numpy())[:, None]
+    np.testing.assert_allclose(sized(lambda x: torch.sin(w @ x), z2).numpy(), expected, rtol=1e-12)
+
+
+def test_generated_derivatives_under_vmap():
+    """torch.func.vmap over a generated derivative: the checks inside see one entry's shapes."""
+    generated = module()
+    xs = torch.tensor(C.inputs([(3, 5)], seed=11)[0])
+    out = torch.func.vmap(lambda x: generated.gradient(FNS["scalar"], x))(xs)
+    expected = np.stack([R.eingrad(",%j->j", C.REF["scalar"], x) for x in xs.numpy()])
+    _assert(out, expected, torch.float64, "vmap(gradient)")
+    out = torch.func.vmap(lambda x: generated.jacobian(FNS["vec"], x))(xs[:, :4])
+    expected = np.stack([R.eingrad("i%j->ij", C.REF["vec"], x) for x in xs[:, :4].numpy()])
+    _assert(out, expected, torch.float64, "vmap(jacobian)")
 
 
 def test_wrong_operands_name_the_function_and_operand():

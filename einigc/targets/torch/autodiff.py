@@ -27,9 +27,10 @@ class TorchAutodiff:
         return f"torch.func.jvp({op.function}, ({op.primal},), ({op.tangent},))[1]"
 
     def _print_JacobianOf(self, op: ir.JacobianOf) -> str:
+        # As torch.func.jacrev and jacfwd, which refuse complex inputs: see the runtime.
         if op.mode == "forward":
-            return f"torch.func.jacfwd({op.function})({op.primal})"
-        # As torch.func.jacrev, which refuses complex inputs: see `_jacobian`.
+            self.helpers.add("jacobian_forward")
+            return f"_jacobian_forward({op.function}, {op.primal})"
         self.helpers.add("jacobian")
         return f"_jacobian({op.function}, {op.primal})"
 

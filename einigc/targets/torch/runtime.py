@@ -142,3 +142,19 @@ def _gradient(function, primal, cotangent=None):
     complex_ = primal.is_complex()
     (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
     return gradient.conj_physical() if complex_ else gradient
+
+
+def _jacobian_forward(function, primal):
+    # The full Jacobian J[a, b] = d a / d b by one forward pass per entry of
+    # `primal` (J times each basis vector, batched by vmap): for fewer
+    # entries in the primal than in the value. Forward mode is holomorphic
+    # for complex dtypes as it stands; not torch.func.jacfwd, which refuses
+    # complex inputs.
+    size = primal.numel()
+    basis = torch.eye(size, dtype=primal.dtype, device=primal.device)
+
+    def column(tangent):
+        return torch.func.jvp(function, (primal,), (tangent,))[1]
+
+    columns = torch.func.vmap(column)(basis.reshape(size, *primal.shape))
+    return columns.movedim(0, -1).reshape(*columns.shape[1:], *primal.shape)
