@@ -14,6 +14,10 @@ A letter shared by `a` and `b` is the diagonal of J. By default that is exact
 (the full Jacobian, then its diagonal); `where b independent` says entries
 along b do not interact, so one pass serves the whole batch.
 
+That is TensorFlow's lowering, with tapes; on PyTorch and JAX the same
+choice becomes function transforms (torch.func, jax) of a local function of
+the variable: see lower/eingrad_functional.py.
+
 Every operand is checked against the spec: the variable and the other
 operands before the tape, the value of `a` (named `y(x)` after the user's
 names) as soon as it is computed. For complex dtypes every form computes the
