@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +13,6 @@ torch = pytest.importorskip("torch")
 from tests import eingrad_cases as C  # noqa: E402
 from tests import numpy_ref as R  # noqa: E402
 from tests.ein_harness import compile_and_import  # noqa: E402
-
-from pathlib import Path  # noqa: E402
 
 EXAMPLE = (Path(__file__).resolve().parent.parent / "examples" / "derivatives.ein").read_text()
 
