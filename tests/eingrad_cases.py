@@ -139,3 +139,20 @@ vjp(z, y, x) = eingrad("i,i%j->j", z, y, x)
 jvp(y, x, v) = eingrad("i%j,j->i", y, x, v)
 batched_jacobian(y, x) = eingrad("bi%bj->bij", y, x) where b independent
 """
+
+# J contracted with more operands, or summed over a side of `%`: the tangent
+# of ones, a VJP summed over the value, operands left for after the pass.
+CONTRACTIONS = """\
+row_sums(y, x) = eingrad("i%j->i", y, x)
+col_sums(y, x) = eingrad("i%j->j", y, x)
+weighted(y, x, v, u) = eingrad("i%j,j,i->", y, x, v, u)
+scaled_jvp(y, x, v, s) = eingrad("i%j,j,k->ik", y, x, v, s)
+"""
+
+# name -> (spec, shapes of x and the operands after it)
+CONTRACTION_CASES = {
+    "row_sums": ("i%j->i", [(4,)]),
+    "col_sums": ("i%j->j", [(4,)]),
+    "weighted": ("i%j,j,i->", [(4,), (4,), (3,)]),
+    "scaled_jvp": ("i%j,j,k->ik", [(4,), (4,), (2,)]),
+}

@@ -8,7 +8,7 @@ import pytest
 
 from einigc import ir
 from einigc.compiler import to_ir
-from tests.eingrad_cases import EXACT_DIAGONALS, EXPRESSIONS
+from tests.eingrad_cases import CONTRACTIONS, EXACT_DIAGONALS, EXPRESSIONS
 
 EXAMPLE = (Path(__file__).resolve().parent.parent / "examples" / "derivatives.ein").read_text()
 TRANSFORMS = (ir.VjpOf, ir.JvpOf, ir.JacobianOf)
@@ -145,3 +145,13 @@ def test_exact_diagonals_build_the_full_jacobian_and_independent_ones_do_not(tar
     assert transforms(found["fast_jvp"]) == [("jvp",)]
     assert transforms(found["fast_vjp"]) == [("vjp", True)]
     assert transforms(found["fast_jacobian"]) == [("jacobian", "reverse")]
+
+
+@pytest.mark.parametrize("target", ["torch", "jax"])
+def test_contracted_sides_pick_one_pass(target):
+    found = functions(CONTRACTIONS, target)
+    assert transforms(found["row_sums"]) == [("jvp",)]  # all of x's letters summed: J times ones
+    assert any(isinstance(op, ir.OnesLike) for op in ops(found["row_sums"].body))
+    assert transforms(found["col_sums"]) == [("vjp", False)]  # all of y's summed: one reverse pass
+    assert transforms(found["weighted"]) == [("vjp", True)]  # u is y's cotangent; v after the pass
+    assert transforms(found["scaled_jvp"]) == [("jvp",)]

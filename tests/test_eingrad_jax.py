@@ -116,6 +116,16 @@ def test_expressions_left_of_percent(mode):
         _assert(out, expected, "float64", "outer_vjp")
 
 
+@pytest.mark.parametrize("name", sorted(C.CONTRACTION_CASES))
+def test_jacobians_contracted_with_more_operands(name):
+    spec, shapes = C.CONTRACTION_CASES[name]
+    values = C.inputs(shapes, seed=len(name) + 30)
+    fn = getattr(module(C.CONTRACTIONS), name)
+    with jax.enable_x64(True):
+        out = _run(lambda *a: fn(FNS["vec"], *a), [jnp.asarray(v) for v in values], "jit")
+        _assert(out, R.eingrad(spec, C.REF["vec"], *values), "float64", name)
+
+
 def test_jacobian_mode_follows_the_sizes_the_spec_fixes():
     """`where i = 6, j = 2`: fewer entries in x than in the value, so forward mode (jacfwd)."""
     generated, result = compile_and_import(C.EXPRESSIONS, "derivatives.ein", "jax")

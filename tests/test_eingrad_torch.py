@@ -135,6 +135,14 @@ def test_expressions_left_of_percent():
     _assert(generated.outer_vjp(u, wk, outer, xo), expected, torch.float64, "outer_vjp")
 
 
+@pytest.mark.parametrize("name", sorted(C.CONTRACTION_CASES))
+def test_jacobians_contracted_with_more_operands(name):
+    spec, shapes = C.CONTRACTION_CASES[name]
+    values = C.inputs(shapes, seed=len(name) + 30)
+    out = getattr(module(C.CONTRACTIONS), name)(FNS["vec"], *(torch.tensor(v) for v in values))
+    _assert(out, R.eingrad(spec, C.REF["vec"], *values), torch.float64, name)
+
+
 def test_jacobian_mode_follows_the_sizes_the_spec_fixes():
     """`where i = 6, j = 2`: fewer entries in x than in the value, so forward mode."""
     generated, result = compile_and_import(C.EXPRESSIONS, "derivatives.ein", "torch")
