@@ -191,6 +191,21 @@ def test_complex_gradients_match_central_differences(specs):
         assert torch.autograd.gradcheck(getattr(specs, name), [x.requires_grad_() for x in inputs])
 
 
+def _gradients(function, inputs):
+    leaves = [x.detach().requires_grad_() for x in inputs]
+    function(*leaves).square().sum().backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def test_gradients_flow_through_a_compiled_function(specs):
+    # aot_eager: autograd's traced backward, without inductor's code generation.
+    torch._dynamo.reset()
+    compiled = torch.compile(specs.bilinear, fullgraph=True, dynamic=True, backend="aot_eager")
+    inputs, _ = make_inputs(SHAPES["bilinear"][0], torch.float64, 11)
+    for got, want in zip(_gradients(compiled, inputs), _gradients(specs.bilinear, inputs)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_zero_size_dimensions_give_numpy_shapes(specs):
     assert specs.matmul(torch.ones(0, 3), torch.ones(3, 2)).shape == (0, 2)
     assert specs.matmul(torch.ones(2, 0), torch.ones(0, 2)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
