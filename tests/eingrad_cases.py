@@ -120,7 +120,14 @@ quadratic_hvp(x, w, v) = eingrad("j%k,k->j", eingrad(",%j->j", einsum("i,ij,j->"
 bilinear_jacobian(x, w) = eingrad("k%j->kj", einsum("i,ijk->k", x, einsum("ijk,j->ijk", w, x)), x)
 outer_vjp(u, w, y, x) = eingrad("i,k,ik%j->j", u, w, y, x)
 sized_jacobian(y, x) = eingrad("i%j->ij", y, x) where i = 6, j = 2
+mixed_partial(x, w) = eingrad("j%kl->jkl", eingrad(",%j->j", einsum("i,ij,j->", x, w, x), x), w)
 """
+
+
+def mixed_partial(x):
+    """d/dw of the gradient in x of x^T w x, (w + w^T) x: delta_jk x_l + delta_jl x_k."""
+    eye = np.eye(len(x))
+    return np.einsum("jk,l->jkl", eye, x) + np.einsum("jl,k->jkl", eye, x)
 
 
 def inputs(shapes, seed: int) -> list[np.ndarray]:

@@ -101,6 +101,7 @@ def test_expressions_left_of_percent(mode):
         _assert(_run(generated.quadratic_grad, [x, w], mode), (wn + wn.T) @ xn, "float64", "quadratic_grad")
         _assert(_run(generated.quadratic_hessian, [x, w], mode), wn + wn.T, "float64", "quadratic_hessian")
         _assert(_run(generated.quadratic_hvp, [x, w, v], mode), (wn + wn.T) @ vn, "float64", "quadratic_hvp")
+        _assert(_run(generated.mixed_partial, [x, w], mode), C.mixed_partial(xn), "float64", "mixed_partial")
         x3, w3 = (jnp.asarray(a) for a in C.inputs([(3,), (3, 3, 2)], seed=18))
         expected = R.eingrad("k%j->kj", lambda a: R.einsum("i,ijk,j->k", a, np.asarray(w3), a), np.asarray(x3))
         _assert(_run(generated.bilinear_jacobian, [x3, w3], mode), expected, "float64", "bilinear_jacobian")

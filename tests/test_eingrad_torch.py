@@ -121,6 +121,7 @@ def test_expressions_left_of_percent():
     _assert(generated.quadratic_grad(x, w), (wn + wn.T) @ xn, torch.float64, "quadratic_grad")
     _assert(generated.quadratic_hessian(x, w), wn + wn.T, torch.float64, "quadratic_hessian")
     _assert(generated.quadratic_hvp(x, w, v), (wn + wn.T) @ vn, torch.float64, "quadratic_hvp")
+    _assert(generated.mixed_partial(x, w), C.mixed_partial(xn), torch.float64, "mixed_partial")
     x3, w3 = (torch.tensor(a) for a in C.inputs([(3,), (3, 3, 2)], seed=18))
     expected = R.eingrad("k%j->kj", lambda a: R.einsum("i,ijk,j->k", a, w3.numpy(), a), x3.numpy())
     _assert(generated.bilinear_jacobian(x3, w3), expected, torch.float64, "bilinear_jacobian")

@@ -293,8 +293,9 @@ def _check_operands(
         lowering.variable_ranks[x] = len(b.terms)
     if not operands:
         return {}  # the variable of an enclosing eingrad, checked there at this rank
-    # A variable an enclosing tape watches keeps its name: checked only.
-    discard = (0,) if tensors[0] == x and x in block.watched() else ()
+    # A variable an enclosing tape watches keeps its name: checked only; so
+    # does one a local function reads from around it (the inner function takes it).
+    discard = (0,) if tensors[0] == x and (x in block.watched() or block.closes_over(x)) else ()
     checked = lowering.check_axes(block, operands, tensors, labels, discard)
     return dict(zip(ks, checked[-len(ks):] if ks else ()))
 
