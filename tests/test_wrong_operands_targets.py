@@ -79,7 +79,7 @@ class _Jax:
         self.jitted = {}
 
     def run(self, fn, operands, mode):
-        with self.jax.experimental.enable_x64():
+        with self.jax.enable_x64(True):
             values = [self.jax.numpy.asarray(a) for a in operands]
             if mode == "jax.jit":
                 if fn not in self.jitted:
@@ -105,7 +105,7 @@ def _marks(target: str):
     return [getattr(pytest.mark, target)] if target in ("torch", "jax") else []
 
 
-TARGET_PARAMS = [pytest.param(t, marks=_marks(t), id=t) for t in ("numpy",)]
+TARGET_PARAMS = [pytest.param(t, marks=_marks(t), id=t) for t in ("numpy", "jax")]
 
 
 def _function(case: Case, target: str):
