@@ -61,7 +61,7 @@ class _Torch:
         self.compiled = {}
 
     def run(self, fn, operands, mode):
-        tensors = [self.torch.from_numpy(np.ascontiguousarray(a)) for a in operands]
+        tensors = [self.torch.from_numpy(np.array(a, order="C")) for a in operands]  # ascontiguousarray makes 0-d 1-d
         if mode == "torch.compile":
             if fn not in self.compiled:
                 self.compiled[fn] = self.torch.compile(fn, backend="eager", dynamic=True)
@@ -105,7 +105,7 @@ def _marks(target: str):
     return [getattr(pytest.mark, target)] if target in ("torch", "jax") else []
 
 
-TARGET_PARAMS = [pytest.param(t, marks=_marks(t), id=t) for t in ("numpy", "jax")]
+TARGET_PARAMS = [pytest.param(t, marks=_marks(t), id=t) for t in ("numpy", "torch", "jax")]
 
 
 def _function(case: Case, target: str):
