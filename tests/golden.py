@@ -21,7 +21,7 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 # The targets with golden modules, and the suffix of each one's file.
-TARGETS = {"tensorflow": "generated", "numpy": "numpy", "jax": "jax", "torch": "torch"}
+TARGETS = {"tensorflow": "generated", "numpy": "numpy", "torch": "torch", "jax": "jax"}
 
 # The targets whose goldens leave out the specs that use eingrad: NumPy has
 # no automatic differentiation.
