@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--target",
         choices=_TARGET_NAMES,
-        help="the framework the module is for (default: tensorflow, or what [tool.einigc] or the "
-        "module's header says); with a configured SPEC.ein or none, builds only its outputs for that target",
+        help="the framework the module is for (default: what [tool.einigc] or the existing output's "
+        "header says, else tensorflow); with a configured SPEC.ein or none, builds only its outputs for that target",
     )
     parser.add_argument(
         "--check",
@@ -129,7 +129,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[_Target], list[str]]:
         if _is_module(args.sources[0]):
             raise _FileError("einigc: error: -o takes a SPEC.ein; a generated module is rebuilt in place")
         output = None if args.output == "-" else Path(args.output)
-        return [_Target(Path(args.sources[0]), output, args.target or "tensorflow")], []
+        return [_Target(Path(args.sources[0]), output, args.target or _target_of(output))], []
     targets: list[_Target] = []
     problems: list[str] = []
     configured: dict[Path, list[_Target]] | None = None
@@ -145,7 +145,8 @@ def _targets(args: argparse.Namespace) -> tuple[list[_Target], list[str]]:
         source = Path(name)
         listed = configured.get(source.resolve())
         if listed is None:
-            targets.append(_Target(source, _default_output(source), args.target or "tensorflow"))
+            output = _default_output(source)
+            targets.append(_Target(source, output, args.target or _target_of(output)))
             continue
         chosen = [t for t in listed if args.target in (None, t.target)]
         if not chosen:
@@ -154,6 +155,20 @@ def _targets(args: argparse.Namespace) -> tuple[list[_Target], list[str]]:
             )
         targets.extend(_Target(source, t.output, t.target) for t in chosen)
     return targets, problems
+
+
+def _target_of(output: Path | None) -> str:
+    """The target of the module at `output` if einigc wrote it (its header says),
+    else tensorflow: rebuilding a module keeps its framework unless --target says otherwise."""
+    if output is None:
+        return "tensorflow"
+    try:
+        with open(output, encoding="utf-8", errors="replace", newline="") as handle:
+            first, second = handle.readline(4096).rstrip("\r\n"), handle.readline(4096).rstrip("\r\n")
+    except OSError:
+        return "tensorflow"  # missing or unreadable: writing or checking it says why
+    named = _TARGET_LINE.match(second) if _MARKER.fullmatch(first) else None
+    return named[1] if named and named[1] in _TARGET_NAMES else "tensorflow"
 
 
 def _module_target(module: Path, wanted: str | None) -> _Target:

@@ -384,3 +384,25 @@ def test_setup_cfg_requires_tomli_below_3_11():
     parser.read(REPO / "setup.cfg", encoding="utf-8")
     requirements = [line.strip() for line in parser["options"]["install_requires"].splitlines()]
     assert 'tomli>=1.1; python_version < "3.11"' in requirements
+
+
+def test_rebuilding_or_checking_a_module_keeps_the_target_its_header_names(tmp_path):
+    # Without [tool.einigc] and without --target, a module einigc wrote keeps its framework.
+    (tmp_path / "ops.ein").write_text('mm(a, b) = einsum("ij,jk->ik", a, b)\n', encoding="utf-8")
+    assert run_main(["ops.ein", "--target", "numpy"], cwd=tmp_path).returncode == 0
+    module = tmp_path / "ops_generated.py"
+    written = module.read_text(encoding="utf-8")
+    assert written.splitlines()[1].startswith("# Target: numpy.")
+    assert run_main(["--check", "ops.ein"], cwd=tmp_path).returncode == 0
+    assert run_main(["--check", "ops.ein", "ops_generated.py"], cwd=tmp_path).returncode == 0
+    assert run_main(["ops.ein"], cwd=tmp_path).returncode == 0
+    assert module.read_text(encoding="utf-8") == written
+    assert run_main(["ops.ein", "-o", "ops_generated.py"], cwd=tmp_path).returncode == 0
+    assert module.read_text(encoding="utf-8") == written
+    # --target still says otherwise, and a stale module's advice names the target.
+    assert run_main(["ops.ein", "--target", "tensorflow"], cwd=tmp_path).returncode == 0
+    assert module.read_text(encoding="utf-8").splitlines()[1].startswith("# Target: tensorflow.")
+    module.write_text(written.replace("np.matmul", "np.dot"), encoding="utf-8")
+    result = run_main(["--check", "ops.ein"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "regenerate it with: einigc ops.ein --target numpy -o ops_generated.py" in result.stderr

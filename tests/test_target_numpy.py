@@ -170,3 +170,29 @@ def test_random_numpy_style_specs_match_the_reference(case):
 @given(dialect_cases())
 def test_random_dialect_specs_match_the_reference(case):
     _check(case)
+
+
+def test_array_subclasses_are_taken_as_plain_arrays(specs):
+    # np.matrix keeps two axes whatever it is indexed or summed with; a
+    # masked array's reshape is its own. Both are plain arrays here, as np.einsum returns.
+    matrix = np.matrix(np.arange(6.0).reshape(2, 3))
+    assert type(specs.row_sums(matrix)) is np.ndarray
+    assert specs.row_sums(matrix).shape == (2, 1)
+    assert specs.tensordot(matrix, np.ones(3)).shape == (2,)
+    masked = np.ma.array([[1.0, 2.0]], mask=[[0, 1]])
+    np.testing.assert_array_equal(specs.tensordot(masked, np.ones((2, 2))), [[3.0, 3.0]])
+
+
+def test_strings_are_a_type_error_naming_the_function(specs):
+    with pytest.raises(TypeError, match=r"^matmul: operand 'a' is not an array of numbers: it converts to dtype <U1"):
+        specs.matmul([["a", "b"]], [[1], [2]])
+
+
+def test_diagonals_are_read_only_views_whichever_op_takes_them(specs):
+    x = np.arange(16.0).reshape(4, 4)
+    big = np.arange(2 * 3 * 2 * 2 * 3 * 2, dtype=float).reshape(2, 3, 2, 2, 3, 2)
+    for result in (specs.diagonal(x), specs.high_rank_diagonal(big)):
+        assert not result.flags.writeable
+        with pytest.raises(ValueError):
+            result[...] = 0
+    assert x[1, 1] == 5.0

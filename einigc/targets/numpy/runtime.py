@@ -24,17 +24,20 @@ def _check_axes(function, spec, operands, sizes=None):
 
 
 def _operand_array(function, name, value):
-    # An ndarray as it is (no copy); anything else through np.asarray.
+    # A plain ndarray, with no copy: subclasses (np.matrix, masked arrays)
+    # as the base class, which np.einsum also returns, since their own
+    # operators mean other things. Numbers only: np.einsum refuses strings
+    # and objects too, in messages that name neither function nor operand.
     try:
-        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+        array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{function}: operand '{name}' is not an array: {error}"
         ) from None
-    if array.dtype == object:
+    if array.dtype.kind not in "biufc":
         raise TypeError(
             f"{function}: operand '{name}' is not an array of numbers: "
-            f"it converts to dtype object"
+            f"it converts to dtype {array.dtype}"
         )
     return array
 
@@ -44,8 +47,11 @@ def _diagonal(array, axes, result_axes):
     # laid out as `result_axes`: np.einsum of one operand without a sum
     # returns a strided view, no copy (measured 1.0 µs for a 64x32x32x64
     # "ijji->ij", against 1.7 µs for np.ndarray on the strides and 5 µs
-    # for as_strided). A view, as np.einsum returns one.
-    return np.einsum(f"{axes}->{result_axes}", array)
+    # for as_strided). A view, read-only as np.diagonal's: writing through
+    # it would change the caller's operand.
+    view = np.einsum(f"{axes}->{result_axes}", array)
+    view.flags.writeable = False
+    return view
 
 
 def _induced_diagonal(array, axes, result_axes):
