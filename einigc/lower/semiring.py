@@ -29,7 +29,7 @@ class SemiringContraction(Contraction):
         super().__init__(*args, **kwargs)
         self.kind = kind
         self.graph_only = True  # no eager Einsum op: it would sum
-        self.pairs: list[str] = []  # shared by branches (copies): the pair equations emitted
+        self.pairs: list[str] = []  # shared by branches (copies): the pairs emitted that reduce
 
     def reduces(self, contracted) -> str:
         return f"{self.kind} over {', '.join(contracted)}" if contracted else "broadcast sum"
@@ -43,8 +43,9 @@ class SemiringContraction(Contraction):
                 comment = f"log-sum-exp over {', '.join(contracted)}: a shifted matrix product"
             else:
                 comment = f"{self.kind}-plus product over {', '.join(contracted)}, in blocks"
-        self.pairs.append(eq)
-        block = 0 if self.kind == "logsumexp" else BLOCK_ELEMENTS
+        if contracted:
+            self.pairs.append(eq)
+        block = BLOCK_ELEMENTS
         hint = f"{self.block.stem(left)}_{self.block.stem(right)}"
         return self.block.emit(hint, ir.SemiringPair(self.kind, eq, left, right, block), comment)
 
@@ -101,7 +102,8 @@ def lowering_note(kind: str) -> ir.LoweringChoice:
         return ir.LoweringChoice(
             "log-sum-exp pairs as matrix products: each operand shifted by its maximum over the"
             " contracted letters, exp, einsum, log, the shifts added back; temporaries: the shifted"
-            " operands and the product"
+            " operands and the product; entries whose largest term underflows (true -inf ones among"
+            f" them) again in blocks of at most {BLOCK_ELEMENTS:,} elements (64 MiB of float32)"
         )
     return ir.LoweringChoice(
         f"{kind}-plus pairs in blocks of their contracted letters; temporaries: at most"

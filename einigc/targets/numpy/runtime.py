@@ -172,35 +172,46 @@ def _semiring_pair(kind, equation, a, b, block):
     # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
     # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
     # a + b. No kernel computes it, and the broadcast a + b may be huge
-    # (64 GiB for two 2048x2048 float32 matrices): the contracted letters,
-    # as one axis, are taken in blocks whose broadcast holds at most `block`
-    # elements (beside the result), each folded in by np.maximum (minimum).
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
     (a, left), (b, right), result, kept, shared = _semiring_operands(
         kind, equation, a, b
     )
     a, b = (_semiring_align(a, left, kept + shared), _semiring_align(b, right, kept + shared))
     if not shared:
         return _semiring_result(a + b, kept, result)
-    count = len(shared)
-    # The shared letters as one axis (explicit sizes: a -1 is ambiguous at size 0).
+    return _semiring_result(_semiring_blocks(kind, a, b, len(shared), block), kept, result)
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result.
+    # The axes as one (explicit sizes: a -1 is ambiguous at size 0).
     a = np.reshape(a, a.shape[:-count] + (int(np.prod(a.shape[-count:])),))
     b = np.reshape(b, b.shape[:-count] + (int(np.prod(b.shape[-count:])),))
-    combine = np.maximum if kind == "max" else np.minimum
     shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
     partial = np.full(shape, _semiring_zero(kind), np.result_type(a, b))
     step = max(block // max(int(np.prod(shape)), 1), 1)
     for start in range(0, a.shape[-1], step):
-        part = a[..., start : start + step] + b[..., start : start + step]
-        combine(partial, part.max(axis=-1) if kind == "max" else part.min(axis=-1), out=partial)
-    return _semiring_result(partial, kept, result)
+        part = _semiring_reduce(kind, a[..., start : start + step] + b[..., start : start + step], -1)
+        if kind == "max":
+            np.maximum(partial, part, out=partial)
+        elif kind == "min":
+            np.minimum(partial, part, out=partial)
+        else:
+            partial = _logsumexp(np.stack([partial, part]), 0)
+    return partial
 
 
-def _logsumexp_pair(equation, a, b):
+def _logsumexp_pair(equation, a, b, block):
     # log Σ exp(a + b) over the contracted letters of `equation`, on the
     # matrix-product path: each operand shifted by its maximum over those
-    # letters (so the largest term is exp(0) = 1), exp, np.einsum (BLAS
-    # through optimize=True), log, the shifts added back. A slice that is
-    # all -inf gives -inf: its shift is taken as 0 and its product is 0.
+    # letters, exp, np.einsum (BLAS through optimize=True), log, the shifts
+    # added back. Exact while each result's largest term is at least
+    # tiny / eps times the product of the shifts (2**-103 in float32,
+    # 2**-970 in float64): the product underflows below that. The entries
+    # that fall below it, true -inf ones among them, are computed again in
+    # blocks (_semiring_blocks), only when some entry needs it.
     (a, left), (b, right), result, kept, shared = _semiring_operands(
         "logsumexp", equation, a, b
     )
@@ -217,7 +228,12 @@ def _logsumexp_pair(equation, a, b):
         shifts.append(_semiring_align(np.squeeze(shift, axes), rest, kept))
     word = (["..."] if "..." in left + right else []) + kept
     equation = f"{''.join(left)},{''.join(right)}->{''.join(word)}"
-    product = np.einsum(equation, *scaled, optimize=True)
-    with np.errstate(divide="ignore"):
-        total = np.log(product)
-    return _semiring_result(total + shifts[0] + shifts[1], kept, result)
+    product = np.asarray(np.einsum(equation, *scaled, optimize=True))
+    info = np.finfo(product.dtype)
+    low = product < info.tiny / info.eps
+    summed = np.log(np.where(low, 1, product)) + shifts[0] + shifts[1]
+    if low.any():
+        order = kept + shared
+        aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
+        summed = np.where(low, _semiring_blocks("logsumexp", *aligned, len(shared), block), summed)
+    return _semiring_result(summed, kept, result)

@@ -87,7 +87,7 @@ class TensorFlowPrinter(Printer):
     def _print_SemiringPair(self, op: ir.SemiringPair) -> str:
         if op.kind == "logsumexp":
             self.helpers.add("logsumexp_pair")
-            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b})'
+            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b}, block={op.block:_})'
         self.helpers.add("semiring_pair")
         return f'_semiring_pair("{op.kind}", "{op.equation}", {op.a}, {op.b}, block={op.block:_})'
 

@@ -799,21 +799,24 @@ def _semiring_pair(kind, equation, a, b, block):
     # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
     # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
     # a + b. No kernel computes it, and the broadcast a + b may be huge
-    # (64 GiB for two 2048x2048 float32 matrices): the contracted letters,
-    # as one axis, are taken in blocks whose broadcast holds at most `block`
-    # elements (beside the result), each folded in by tf.maximum (minimum).
-    # Gradients: reduce_max splits it evenly among ties within a block;
-    # between blocks, tf.maximum gives it to the earlier block.
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
     (a, left), (b, right), result, kept, shared = _semiring_operands(
         kind, equation, a, b
     )
     a, b = (_semiring_align(a, left, kept + shared), _semiring_align(b, right, kept + shared))
     if not shared:
         return _semiring_result(a + b, kept, result)
-    if len(shared) > 1:
-        a, b = _merge_last(a, len(shared)), _merge_last(b, len(shared))
-    combine = tf.maximum if kind == "max" else tf.minimum
-    reduce = tf.reduce_max if kind == "max" else tf.reduce_min
+    return _semiring_result(_semiring_blocks(kind, a, b, len(shared), block), kept, result)
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result.
+    # Gradients of max and min: reduce_max splits it evenly among ties
+    # within a block; between blocks, tf.maximum gives it to the earlier.
+    if count > 1:
+        a, b = _merge_last(a, count), _merge_last(b, count)
     total = tf.shape(a, out_type=tf.int64)[-1]
     result_shape = tf.broadcast_dynamic_shape(
         tf.shape(a, out_type=tf.int64)[:-1], tf.shape(b, out_type=tf.int64)[:-1]
@@ -822,14 +825,18 @@ def _semiring_pair(kind, equation, a, b, block):
 
     def fold(start, partial):
         stop = start + step
-        part = reduce(a[..., start:stop] + b[..., start:stop], axis=-1)
-        return stop, combine(partial, part)
+        part = _semiring_reduce(kind, a[..., start:stop] + b[..., start:stop], -1)
+        if kind == "max":
+            return stop, tf.maximum(partial, part)
+        if kind == "min":
+            return stop, tf.minimum(partial, part)
+        return stop, tf.reduce_logsumexp(tf.stack([partial, part]), 0)
 
     partial = tf.fill(result_shape, _semiring_zero(kind, a.dtype))
     _, partial = tf.while_loop(
         lambda start, _: start < total, fold, (tf.constant(0, tf.int64), partial)
     )
-    return _semiring_result(partial, kept, result)
+    return partial
 
 
 def _merge_last(tensor, count):
@@ -839,13 +846,16 @@ def _merge_last(tensor, count):
     return tf.reshape(tensor, tf.concat([shape[:-count], merged], 0))
 
 
-def _logsumexp_pair(equation, a, b):
+def _logsumexp_pair(equation, a, b, block):
     # log Σ exp(a + b) over the contracted letters of `equation`, on the
     # matrix-product path: each operand shifted by its maximum over those
-    # letters (so the largest term is exp(0) = 1), exp, tf.einsum, log, the
-    # shifts added back. A slice that is all -inf gives -inf: its shift is
-    # taken as 0 and its product is 0. The shifts cancel in the gradient:
-    # they are constants to it.
+    # letters, exp, tf.einsum, log, the shifts added back (the shifts are
+    # constants to the gradient: they cancel). Exact (float32: 1e-7
+    # relative, float64: 3e-16) while each result's largest term is at
+    # least tiny / eps (2**-103 in float32, 2**-970 in float64) times the
+    # product of the shifts: the product underflows below that. The entries
+    # that fall below it, true -inf ones among them, are computed again in
+    # blocks (_semiring_blocks, which only runs when some entry needs it).
     (a, left), (b, right), result, kept, shared = _semiring_operands(
         "logsumexp", equation, a, b
     )
@@ -864,4 +874,23 @@ def _logsumexp_pair(equation, a, b):
     product = tf.einsum(
         f"{''.join(left)},{''.join(right)}->{''.join(word)}", *scaled
     )
-    return _semiring_result(tf.math.log(product) + shifts[0] + shifts[1], kept, result)
+    low = product < _smallest_exact(product.dtype)
+    # Where the product is low its log is not used: 1 keeps its gradient finite.
+    fast = tf.math.log(tf.where(low, tf.ones_like(product), product)) + shifts[0] + shifts[1]
+
+    def blocked():
+        order = kept + shared
+        exact = _semiring_blocks(
+            "logsumexp", _semiring_align(a, left, order), _semiring_align(b, right, order), len(shared), block
+        )
+        return tf.where(low, exact, fast)
+
+    summed = tf.cond(tf.reduce_any(low), blocked, lambda: fast)
+    return _semiring_result(summed, kept, result)
+
+
+def _smallest_exact(dtype):
+    # The smallest value a sum of exp() holds to full precision: tiny / eps,
+    # the smallest normal number over the spacing of numbers near 1.
+    exponent = {tf.float16: -4, tf.bfloat16: -119, tf.float32: -103}.get(dtype, -970)
+    return tf.constant(2.0**exponent, dtype)
