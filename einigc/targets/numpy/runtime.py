@@ -185,15 +185,19 @@ def _semiring_pair(kind, equation, a, b, block):
 def _semiring_blocks(kind, a, b, count, block):
     # max, min or log-sum-exp of a + b over their last `count` axes (aligned
     # operands), as one axis taken in blocks whose broadcast holds at most
-    # `block` elements beside the result, each folded into the result.
+    # `block` elements beside the result, each folded into the result. That
+    # axis goes first (a view): reducing a leading axis is the fast case.
     # The axes as one (explicit sizes: a -1 is ambiguous at size 0).
     a = np.reshape(a, a.shape[:-count] + (int(np.prod(a.shape[-count:])),))
     b = np.reshape(b, b.shape[:-count] + (int(np.prod(b.shape[-count:])),))
-    shape = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    rank = max(a.ndim, b.ndim)
+    a = np.moveaxis(a.reshape((1,) * (rank - a.ndim) + a.shape), -1, 0)
+    b = np.moveaxis(b.reshape((1,) * (rank - b.ndim) + b.shape), -1, 0)
+    shape = np.broadcast_shapes(a.shape[1:], b.shape[1:])
     partial = np.full(shape, _semiring_zero(kind), np.result_type(a, b))
     step = max(block // max(int(np.prod(shape)), 1), 1)
-    for start in range(0, a.shape[-1], step):
-        part = _semiring_reduce(kind, a[..., start : start + step] + b[..., start : start + step], -1)
+    for start in range(0, a.shape[0], step):
+        part = _semiring_reduce(kind, a[start : start + step] + b[start : start + step], 0)
         if kind == "max":
             np.maximum(partial, part, out=partial)
         elif kind == "min":
