@@ -1,4 +1,4 @@
-"""The einsums of other semirings lowered: einmax, einmin and einlogsumexp as einsum's plan in (max, +), (min, +), (logsumexp, +)."""
+"""The einsums of other semirings lowered: einmax, einmin, einlogsumexp as einsum's plan with other steps."""
 
 from __future__ import annotations
 
