@@ -351,8 +351,9 @@ SEMIRING_KINDS = ("max", "min", "logsumexp")
 class SemiringPair:
     """One planned pair: `a` + `b` broadcast as `equation` lays them out, its
     dropped letters reduced by `kind`. max and min run in blocks of the
-    contracted letters, at most `block` elements of temporaries each;
-    logsumexp as a shifted matrix product (exp, einsum, log)."""
+    contracted letters, each block's broadcast at most `block` elements;
+    logsumexp as a shifted matrix product (exp, einsum, log), the entries
+    that underflow it again in such blocks."""
 
     kind: str
     equation: str

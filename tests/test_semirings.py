@@ -241,14 +241,13 @@ def test_small_blocks_give_the_same_result(target):
         np.testing.assert_allclose(np.asarray(blocks), np.log(np.exp(total).sum(1)), rtol=1e-12)
 
 
-def test_eingrad_of_einlogsumexp_is_the_softmax():
-    module = compile_module('g(a, b) = eingrad("ik%ij->ikij", einlogsumexp("ij,jk->ik", a, b), a)\n')
+def test_eingrad_of_einlogsumexp_is_the_softmax_weighted_product():
+    module = compile_module('g(w, a, b) = eingrad("ik,ik%xy->xy", w, einlogsumexp("ij,jk->ik", a, b), a)\n')
     gen = np.random.default_rng(6)
-    a, b = gen.standard_normal((2, 3)), gen.standard_normal((3, 2))
+    w, a, b = gen.standard_normal((2, 2)), gen.standard_normal((2, 3)), gen.standard_normal((3, 2))
     total = a[:, :, None] + b[None]
     softmax = np.exp(total - np.log(np.exp(total).sum(1, keepdims=True)))  # [i, j, k]
-    expected = np.einsum("il,ijk->iklj", np.eye(2), softmax)  # J[i, k, l, j]
-    np.testing.assert_allclose(module.g(a, b).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(module.g(w, a, b).numpy(), np.einsum("ik,ijk->ij", w, softmax), rtol=1e-12)
 
 
 _PEAK_SCRIPT = """
