@@ -30,6 +30,7 @@ FUNCS = ("einmax", "einmin", "einlogsumexp")
 CORNERS = [
     Case("ij,jk->ik", ((3, 4), (4, 2))),
     Case("ij,jk,kl->il", ((2, 3), (3, 4), (4, 2))),
+    Case("ijk,jkl->li", ((2, 3, 2), (3, 2, 2))),
     Case("ij->i", ((3, 4),)),
     Case("ij,k->ijk", ((2, 3), (4,))),
     Case("ii,ij->j", ((3, 3), (3, 2))),
@@ -62,7 +63,7 @@ def _check(actual, expected, case, func):
 def _with_corners(test):
     # The first corners in every semiring, the others in one each (in turn): each is a compile.
     for k, case in enumerate(CORNERS):
-        for func in FUNCS if k < 2 else FUNCS[k % 3 : k % 3 + 1]:
+        for func in FUNCS if k < 3 else FUNCS[k % 3 : k % 3 + 1]:
             test = example(case, func)(test)
     return test
 
@@ -145,6 +146,15 @@ def test_logsumexp_is_exact_where_a_linear_space_einsum_overflows(target, spread
         assert not np.isfinite(np.log(np.exp(a) @ np.exp(b))).any()  # what the shifts avoid
     expected = R.evaluate("ij,jk->ik", a.astype(np.float64), b.astype(np.float64), func="einlogsumexp")
     np.testing.assert_allclose(np.asarray(module.f(a, b)), expected, rtol=2e-7)
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "numpy"])
+def test_logsumexp_beyond_the_range_with_two_contracted_letters_and_ellipsis(target):
+    module = compile_module('f(a, b) = einlogsumexp("...jk,jkl->...l", a, b)\n', target=target)
+    gen = np.random.default_rng(7)
+    a, b = gen.standard_normal((2, 3, 4, 2)) * 300, gen.standard_normal((4, 2, 5)) * 300
+    expected = R.evaluate("...jk,jkl->...l", a, b, func="einlogsumexp")
+    np.testing.assert_allclose(np.asarray(module.f(a, b)), expected, rtol=1e-12)
 
 
 # --- gradients --------------------------------------------------------------------
