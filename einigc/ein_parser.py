@@ -13,7 +13,9 @@ from einigc import ein_ast as A
 from einigc.errors import CompileErrors, DiagnosticSink, EinSyntaxError, EinUnsupportedError, Pos
 from einigc.resources import grammar_path
 
-BUILTINS = ("einsum", "eincount", "einany", "eingrad")
+BUILTINS = ("einsum", "eincount", "einany", "eingrad", "einmax", "einmin", "einlogsumexp")
+# The einsums of other semirings: operands combined by +, contracted letters reduced by these.
+SEMIRINGS = ("einmax", "einmin", "einlogsumexp")
 
 # How deep parentheses may nest: calls in a declaration, and groups in a spec
 # string, each counted on its own. Real specs nest a few levels; the limit

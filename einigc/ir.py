@@ -258,6 +258,10 @@ Op = Union[
     CallFunction,
     Cast,
     GreaterThanZero,
+    "SemiringPair",
+    "SemiringReduce",
+    "SemiringReduceLeading",
+    "SemiringInducedDiagonal",
     "VjpOf",
     "JvpOf",
     "JacobianOf",
@@ -333,7 +337,70 @@ class Return:
     comment: str = ""
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape", "Closure", Return, Comment]
+Statement = Union[
+    Assign, RequireBool, "RequireFloating", CheckAxes, ChooseOrder, EagerChoice, "Tape", "Closure", Return, Comment
+]
+
+
+# --- the einsums of other semirings: einmax, einmin, einlogsumexp ----------
+#
+# `kind` is "max", "min" or "logsumexp": operands are combined by `+` and the
+# letters a step drops are reduced by `kind`.
+
+SEMIRING_KINDS = ("max", "min", "logsumexp")
+
+
+@dataclass(frozen=True)
+class SemiringPair:
+    """One planned pair: `a` + `b` broadcast as `equation` lays them out, its
+    dropped letters reduced by `kind`. max and min run in blocks of the
+    contracted letters, each block's broadcast at most `block` elements;
+    logsumexp as a shifted matrix product (exp, einsum, log), the entries
+    that underflow it again in such blocks."""
+
+    kind: str
+    equation: str
+    a: str
+    b: str
+    block: int = 0
+
+
+@dataclass(frozen=True)
+class SemiringReduce:
+    """`operand` reduced by `kind` along `axes`."""
+
+    kind: str
+    operand: str
+    axes: tuple[int, ...]
+    keepdims: bool = False
+
+
+@dataclass(frozen=True)
+class SemiringReduceLeading:
+    """`operand` reduced by `kind` along every axis but the last `keep` (`...` dropped)."""
+
+    kind: str
+    operand: str
+    keep: int
+
+
+@dataclass(frozen=True)
+class SemiringInducedDiagonal:
+    """InducedDiagonal with the semiring's zero (-inf, or +inf for min) off the diagonal."""
+
+    kind: str
+    operand: str
+    axes: str
+    result_axes: str
+
+
+@dataclass(frozen=True)
+class RequireFloating:
+    """Rejects an operand that is not floating (einmax, einmin, einlogsumexp) at trace time."""
+
+    operand: str
+    function: str
+    builtin: str
 
 
 # --- the plan and the docstring, as data -------------------------------------
@@ -510,6 +577,11 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     CallFunction: ("function", "args"),  # the function may be a parameter
     Cast: ("operand",),
     GreaterThanZero: ("operand",),
+    SemiringPair: ("a", "b"),
+    SemiringReduce: ("operand",),
+    SemiringReduceLeading: ("operand",),
+    SemiringInducedDiagonal: ("operand",),
+    RequireFloating: ("operand",),
     Reshape: ("operand",),
     ShapeOf: ("operand",),
     DiagPart: ("operand",),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from einigc import ein_ast as A
 from einigc import model as M
+from einigc.ein_parser import SEMIRINGS
 
 # What each parameter is, for its type hint (the printer spells it per target).
 TENSOR = "tensor"
@@ -98,7 +99,7 @@ class Signatures:
             for arg in value.args:
                 self._walk(arg, found)  # inner calls after: the outer letters are the result's
             return
-        dtype = "bool" if value.func in ("eincount", "einany") else ""
+        dtype = {"eincount": "bool", "einany": "bool"}.get(value.func, "floating" if value.func in SEMIRINGS else "")
         pairs = dict(value.grad_pairs)
         variables = set(pairs.values())
         for k, (operand, arg) in enumerate(zip(value.inputs, value.args)):
@@ -125,5 +126,5 @@ class Signatures:
             return Described(f"{value.name}, as given")
         if isinstance(value, M.DeclarationCall):
             return self.of(value.callee)[1]
-        dtype = {"eincount": "int64", "einany": "bool"}.get(value.func, "")
+        dtype = {"eincount": "int64", "einany": "bool"}.get(value.func, "floating" if value.func in SEMIRINGS else "")
         return Described(axes_text(value.output), dtype)

@@ -90,6 +90,12 @@ CASES = [
     ("twice", lambda: ops.twice(x, y, z), lambda: x @ y @ z @ y @ z),
     ("path_count", lambda: ops.path_count(g, g), lambda: g.astype(int) @ g.astype(int)),
     ("reachable", lambda: ops.reachable(g, g), lambda: (g.astype(int) @ g.astype(int)) > 0),
+    ("viterbi_step", lambda: ops.viterbi_step(m2.T, m), lambda: (m2.T[:, :, None] + m[None]).max(axis=1)),
+    (
+        "forward_step",
+        lambda: ops.forward_step(m2.T, m),
+        lambda: np.log(np.exp(m2.T[:, :, None] + m[None]).sum(axis=1)),
+    ),
     ("tensordot", lambda: ops.tensordot(t, k), lambda: np.tensordot(t, k, axes=1)),
     ("batch_matvec", lambda: ops.batch_matvec(t, v34), lambda: (t * v34 * v34).sum(axis=(1, 2))),
     ("row_sums", lambda: ops.row_sums(m), lambda: m.sum(axis=1, keepdims=True)),

@@ -33,6 +33,8 @@ __all__ = [
     "unflatten",
     "flatten_t",
     "group_mix",
+    "viterbi_step",
+    "forward_step",
 ]
 
 
@@ -412,6 +414,183 @@ def _require_bool(array, function, operand):
         raise TypeError(
             f"{function}: operand '{operand}' must be boolean, got {array.dtype.name}"
         )
+
+
+def _require_floating(array, function, operand, builtin):
+    # einmax, einmin and einlogsumexp add operands and reduce by max, min or
+    # log-sum-exp, from -inf or +inf: integers and booleans have neither.
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(
+            f"{function}: {builtin} needs floating operands; "
+            f"operand '{operand}' is {array.dtype.name}"
+        )
+
+
+def _semiring_zero(kind):
+    # The identity of the semiring's reduction: -inf for max and logsumexp,
+    # +inf for min.
+    return np.inf if kind == "min" else -np.inf
+
+
+def _logsumexp(array, axis, keepdims=False):
+    # log Σ exp along `axis`, shifted by the maximum so that no exp
+    # overflows; a slice that is all -inf (or empty) gives -inf.
+    shift = np.max(array, axis=axis, keepdims=True, initial=-np.inf)
+    shift = np.where(np.isfinite(shift), shift, 0).astype(array.dtype)
+    with np.errstate(divide="ignore"):
+        total = np.log(np.sum(np.exp(array - shift), axis=axis, keepdims=True))
+    result = total + shift
+    return result if keepdims else np.squeeze(result, axis)
+
+
+def _semiring_reduce(kind, array, axis, keepdims=False):
+    # np.max, np.min (from the semiring's zero: an empty axis gives it) or
+    # _logsumexp along `axis`.
+    if kind == "logsumexp":
+        return _logsumexp(array, axis, keepdims)
+    reduce = np.max if kind == "max" else np.min
+    return reduce(array, axis=axis, keepdims=keepdims, initial=_semiring_zero(kind))
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _semiring_operands(kind, equation, a, b):
+    # The operands of a pair `equation` with each letter that only one of
+    # them has and the result drops reduced in it first (max_j (a + b_j) is
+    # a + max_j b_j); their words, the result's letters and the contracted
+    # letters they share.
+    words, result = equation.split("->")
+    result = _semiring_letters(result)
+    operands = []
+    left, right = [_semiring_letters(word) for word in words.split(",")]
+    for array, word, other in ((a, left, right), (b, right, left)):
+        alone = [letter for letter in word if letter not in result + other]
+        if alone:
+            axes = tuple(_letter_axis(word, letter) for letter in alone)
+            array = _semiring_reduce(kind, array, axes)
+            word = [letter for letter in word if letter not in alone]
+        operands.append((array, word))
+    kept = [letter for letter in result if letter != "..."]
+    shared = [letter for letter in left if letter in right and letter not in result]
+    return (*operands, result, kept, shared)
+
+
+def _semiring_align(array, word, order):
+    # `array` (distinct letters `word`) with its "..." axes first, then its
+    # letters in the order of `order`, and a size-1 axis for each letter of
+    # `order` it lacks: two operands aligned so that `+` broadcasts them.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    if target != word:
+        array = np.einsum(f"{''.join(word)}->{''.join(target)}", array)
+    for position, letter in enumerate(order):
+        if letter not in word:
+            after = sum(other in word for other in order[position + 1 :])
+            array = np.expand_dims(array, -after - 1)
+    return array
+
+
+def _semiring_result(array, kept, result):
+    # A result laid out as "..." then `kept` in the order of the pair's `result`.
+    word = (["..."] if "..." in result else []) + kept
+    if word == result:
+        return array
+    return np.einsum(f"{''.join(word)}->{''.join(result)}", array)
+
+
+def _semiring_pair(kind, equation, a, b, block):
+    # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
+    # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
+    # a + b. No kernel computes it, and the broadcast a + b may be huge
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        kind, equation, a, b
+    )
+    a, b = (
+        _semiring_align(a, left, kept + shared),
+        _semiring_align(b, right, kept + shared),
+    )
+    if not shared:
+        return _semiring_result(a + b, kept, result)
+    return _semiring_result(
+        _semiring_blocks(kind, a, b, len(shared), block), kept, result
+    )
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result. That
+    # axis goes first (a view): reducing a leading axis is the fast case.
+    # The axes as one (explicit sizes: a -1 is ambiguous at size 0).
+    a = np.reshape(a, a.shape[:-count] + (int(np.prod(a.shape[-count:])),))
+    b = np.reshape(b, b.shape[:-count] + (int(np.prod(b.shape[-count:])),))
+    rank = max(a.ndim, b.ndim)
+    a = np.moveaxis(a.reshape((1,) * (rank - a.ndim) + a.shape), -1, 0)
+    b = np.moveaxis(b.reshape((1,) * (rank - b.ndim) + b.shape), -1, 0)
+    shape = np.broadcast_shapes(a.shape[1:], b.shape[1:])
+    partial = np.full(shape, _semiring_zero(kind), np.result_type(a, b))
+    step = max(block // max(int(np.prod(shape)), 1), 1)
+    for start in range(0, a.shape[0], step):
+        part = _semiring_reduce(
+            kind, a[start : start + step] + b[start : start + step], 0
+        )
+        if kind == "max":
+            np.maximum(partial, part, out=partial)
+        elif kind == "min":
+            np.minimum(partial, part, out=partial)
+        else:
+            partial = _logsumexp(np.stack([partial, part]), 0)
+    return partial
+
+
+def _logsumexp_pair(equation, a, b, block):
+    # log Σ exp(a + b) over the contracted letters of `equation`, on the
+    # matrix-product path: each operand shifted by its maximum over those
+    # letters, exp, np.einsum (BLAS through optimize=True), log, the shifts
+    # added back. Exact while each result's largest term is at least
+    # tiny / eps times the product of the shifts (2**-103 in float32,
+    # 2**-970 in float64): the product underflows below that. The entries
+    # that fall below it, true -inf ones among them, are computed again in
+    # blocks (_semiring_blocks), only when some entry needs it.
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        "logsumexp", equation, a, b
+    )
+    if not shared:
+        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
+        return _semiring_result(a + b, kept, result)
+    scaled, shifts = [], []
+    for array, word in ((a, left), (b, right)):
+        axes = tuple(_letter_axis(word, letter) for letter in shared)
+        shift = np.max(array, axis=axes, keepdims=True, initial=-np.inf)
+        shift = np.where(np.isfinite(shift), shift, 0).astype(array.dtype)
+        scaled.append(np.exp(array - shift))
+        rest = [letter for letter in word if letter not in shared]
+        shifts.append(_semiring_align(np.squeeze(shift, axes), rest, kept))
+    word = (["..."] if "..." in left + right else []) + kept
+    equation = f"{''.join(left)},{''.join(right)}->{''.join(word)}"
+    product = np.asarray(np.einsum(equation, *scaled, optimize=True))
+    info = np.finfo(product.dtype)
+    low = product < info.tiny / info.eps
+    summed = np.log(np.where(low, 1, product)) + shifts[0] + shifts[1]
+    if low.any():
+        order = kept + shared
+        aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
+        summed = np.where(
+            low, _semiring_blocks("logsumexp", *aligned, len(shared), block), summed
+        )
+    return _semiring_result(summed, kept, result)
 
 
 def bmm3(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -979,3 +1158,62 @@ def group_mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x_y = np.reshape(x_y_2d, [2, i, y_shape[1]])
     # lay the result out as b(ik)
     return np.reshape(x_y, [2, i * y_shape[1]])
+
+
+def viterbi_step(scores: np.ndarray, log_transitions: np.ndarray) -> np.ndarray:
+    """Source (specs.ein): viterbi_step(scores, log_transitions) = einmax("bi,ij->bj",
+    scores, log_transitions)
+
+    Args:
+        scores: [b, i], floating
+        log_transitions: [i, j], floating
+
+    Returns:
+        [b, j], floating
+
+    Plan:
+    einmax("bi,ij->bj")
+      lowering: max-plus pairs in blocks of their contracted letters; temporaries:
+        at most 16,777,216 elements per block (64 MiB of float32) beside the result
+    """
+    scores, log_transitions = _check_axes(
+        "viterbi_step",
+        "bi,ij",
+        [("scores", scores), ("log_transitions", log_transitions)],
+    )
+    _require_floating(scores, "viterbi_step", "scores", "einmax")
+    _require_floating(log_transitions, "viterbi_step", "log_transitions", "einmax")
+    # max-plus product over i, in blocks
+    return _semiring_pair("max", "bi,ij->bj", scores, log_transitions, block=16_777_216)
+
+
+def forward_step(log_alpha: np.ndarray, log_transitions: np.ndarray) -> np.ndarray:
+    """Source (specs.ein): forward_step(log_alpha, log_transitions) =
+    einlogsumexp("bi,ij->bj", log_alpha, log_transitions)
+
+    Args:
+        log_alpha: [b, i], floating
+        log_transitions: [i, j], floating
+
+    Returns:
+        [b, j], floating
+
+    Plan:
+    einlogsumexp("bi,ij->bj")
+      lowering: log-sum-exp pairs as matrix products: each operand shifted by its
+        maximum over the contracted letters, exp, einsum, log, the shifts added
+        back; temporaries: the shifted operands and the product; entries whose
+        largest term underflows (true -inf ones among them) again in blocks of at
+        most 16,777,216 elements (64 MiB of float32)
+    """
+    log_alpha, log_transitions = _check_axes(
+        "forward_step",
+        "bi,ij",
+        [("log_alpha", log_alpha), ("log_transitions", log_transitions)],
+    )
+    _require_floating(log_alpha, "forward_step", "log_alpha", "einlogsumexp")
+    _require_floating(
+        log_transitions, "forward_step", "log_transitions", "einlogsumexp"
+    )
+    # log-sum-exp over i: a shifted matrix product
+    return _logsumexp_pair("bi,ij->bj", log_alpha, log_transitions, block=16_777_216)

@@ -31,6 +31,8 @@ REFERENCE = {
     "twice": lambda x, y, z: _bmm3(_bmm3(x, y, z), y, z),
     "path_count": lambda a, b: R.eincount("ij,jk->ik", a, b),
     "reachable": lambda a, b: R.einany("ij,jk->ik", a, b),
+    "viterbi_step": lambda s, t: R.evaluate("bi,ij->bj", s, t, func="einmax"),
+    "forward_step": lambda a, t: R.evaluate("bi,ij->bj", a, t, func="einlogsumexp"),
     # The dialect: composites, `_` and `()`, induced diagonals, groups.
     "tensordot": lambda x, y: R.einsum("Ij,jK->IK", x, y),
     "batch_matvec": lambda x, v: R.einsum("BI,I,IJ->BJ", x, v, v),
@@ -73,6 +75,8 @@ SHAPES = {
     "twice": [[(2, 3, 4), (2, 4, 5), (2, 5, 4)]],
     "path_count": [[(3, 4), (4, 5)]],
     "reachable": [[(3, 4), (4, 5)]],
+    "viterbi_step": [[(2, 4), (4, 4)]],
+    "forward_step": [[(2, 4), (4, 4)], [(0, 3), (3, 3)]],
     "tensordot": [[(2, 3, 4), (4, 5, 2)], [(4,), (4,)], [(3, 4), (4,)], [(4,), (4, 2, 3)]],
     "batch_matvec": [[(2, 3), (3,)], [(2, 2, 3, 4), (3, 4)], [(5,), (5,)]],
     "row_sums": [[(2, 3)], [(1, 1)]],
@@ -88,4 +92,6 @@ SHAPES = {
 }
 
 BOOLEAN = {"path_count", "reachable"}
-NUMERIC = [name for name in REFERENCE if name not in BOOLEAN]
+# Floating operands only, and max or log-sum-exp where einsum sums: tests/test_semirings.py.
+SEMIRING = {"viterbi_step", "forward_step"}
+NUMERIC = [name for name in REFERENCE if name not in BOOLEAN | SEMIRING]

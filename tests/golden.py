@@ -23,19 +23,23 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 # The targets with golden modules, and the suffix of each one's file.
 TARGETS = {"tensorflow": "generated", "numpy": "numpy", "torch": "torch", "jax": "jax"}
 
-# The targets whose goldens leave out the specs that use eingrad: NumPy has
-# no automatic differentiation.
-WITHOUT_EINGRAD = {"numpy"}
-
-
 def specs(directory: Path = GOLDEN_DIR) -> list[Path]:
     return sorted(directory.glob("*.ein"))
 
 
 def targets_of(spec: Path) -> list[str]:
-    """The targets `spec` has golden modules for."""
-    autodiff = "eingrad(" not in spec.read_text(encoding="utf-8")
-    return [target for target in TARGETS if autodiff or target not in WITHOUT_EINGRAD]
+    """The targets `spec` compiles for: eingrad needs automatic differentiation
+    (not NumPy's), einmax/einmin/einlogsumexp a target that has them."""
+    from einigc.targets import TARGETS as REGISTRY
+
+    text = spec.read_text(encoding="utf-8")
+    uses_grad = "eingrad(" in text
+    uses_semirings = any(f"{name}(" in text for name in ("einmax", "einmin", "einlogsumexp"))
+    return [
+        target
+        for target in TARGETS
+        if (REGISTRY[target].autodiff or not uses_grad) and (REGISTRY[target].semirings or not uses_semirings)
+    ]
 
 
 def cases(directory: Path = GOLDEN_DIR) -> list[tuple[Path, str]]:

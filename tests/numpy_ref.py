@@ -318,7 +318,7 @@ def _wide_dtype(arrays, func):
 
 def evaluate(spec, *operands, func: str = "einsum", sizes: dict | None = None) -> np.ndarray:
     """The value of `func(spec, *operands)` in the einig dialect."""
-    if func not in ("einsum", "eincount", "einany"):
+    if func not in ("einsum", "eincount", "einany", *SEMIRING_ZERO):
         raise RefError(f"unknown function {func!r} (eingrad is not covered by the reference)")
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     if any(parsed.grad_after):
@@ -477,13 +477,16 @@ def evaluate(spec, *operands, func: str = "einsum", sizes: dict | None = None) -
         + "->"
         + "".join(letters[lab] for lab in computed_out)
     )
-    core = np.asarray(np.einsum(eq, *atomic_arrays, optimize=len(atomic_arrays) > 2))
+    if func in SEMIRING_ZERO:
+        core = broadcast_reduce(eq, atomic_arrays, func)
+    else:
+        core = np.asarray(np.einsum(eq, *atomic_arrays, optimize=len(atomic_arrays) > 2))
     core = core.reshape([size_of(lab) for lab in unique_out])
 
     # Induced diagonals: out[..., i, ..., i, ...] = core[..., i, ...], zeros elsewhere.
     full_shape = [size_of(lab) for lab in out_labels]
     if len(out_labels) != len(unique_out):
-        full = np.zeros(full_shape, dtype=core.dtype)
+        full = np.full(full_shape, SEMIRING_ZERO.get(func, 0), dtype=core.dtype)
         grids = np.indices(core.shape, sparse=False) if core.ndim else np.zeros((0,), int)
         index = tuple(grids[unique_out.index(lab)] for lab in out_labels)
         full[index] = core
@@ -493,6 +496,40 @@ def evaluate(spec, *operands, func: str = "einsum", sizes: dict | None = None) -
     if func == "einany":
         return result > 0
     return result
+
+
+# --- other semirings: einmax, einmin, einlogsumexp ------------------------------
+#
+# The operands are added, broadcast over every letter of the atomic einsum,
+# and the letters the output drops are reduced by max, min or log-sum-exp
+# (in float64): the definition, with none of the compiler's blocks or shifts.
+
+SEMIRING_ZERO = {"einmax": -np.inf, "einmin": np.inf, "einlogsumexp": -np.inf}
+
+
+def broadcast_reduce(eq: str, arrays, func: str) -> np.ndarray:
+    """`eq` (atomic letters, diagonals allowed) in the semiring of `func`: broadcast, add, reduce."""
+    inputs, output = eq.split("->")
+    words = inputs.split(",")
+    order = list(dict.fromkeys(output + "".join(words)))
+    total = np.zeros([1] * len(order))
+    for word, array in zip(words, arrays):
+        distinct = "".join(dict.fromkeys(word))
+        aligned = np.einsum(f"{word}->{distinct}", array)  # a diagonal, nothing summed
+        shape = [aligned.shape[distinct.index(letter)] if letter in distinct else 1 for letter in order]
+        moved = np.transpose(aligned, [distinct.index(letter) for letter in order if letter in distinct])
+        total = total + moved.reshape(shape)
+    dropped = tuple(range(len(output), len(order)))
+    if not dropped:
+        return total
+    if func == "einmax":
+        return np.max(total, axis=dropped, initial=-np.inf)
+    if func == "einmin":
+        return np.min(total, axis=dropped, initial=np.inf)
+    shift = np.max(total, axis=dropped, keepdims=True, initial=-np.inf)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(np.log(np.sum(np.exp(total - shift), axis=dropped, keepdims=True)) + shift, dropped)
 
 
 def einsum(spec, *operands, sizes=None):

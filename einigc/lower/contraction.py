@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Callable
 
@@ -51,10 +52,11 @@ class Contraction:
         self.graph_only = False  # lowering a branch that runs only while tracing: no eager choices
 
     def branch(self) -> Contraction:
-        block = self.block.branch()
-        shapes = self.shapes.fork(block) if self.shapes is not None else None
-        branch = Contraction(block, self.function, self.sizes, self.describe_plan, shapes, dict(self.reshaped))
-        branch.graph_only = self.graph_only
+        # A copy keeps the kind of contraction (a subclass: another semiring) and its settings.
+        branch = copy.copy(self)
+        branch.block = self.block.branch()
+        branch.shapes = self.shapes.fork(branch.block) if self.shapes is not None else None
+        branch.reshaped = dict(self.reshaped)
         return branch
 
     def lower(self, lay: Layout, names, label: str, implicit: bool = False) -> str:
@@ -62,7 +64,7 @@ class Contraction:
         keepdims = _keepdims_axes(lay)
         if keepdims:
             # `ij->i_`: the summed axes stay as size-1 axes, one op.
-            return self.block.emit(f"{self.block.stem(names[0])}_sum", ir.ReduceSum(names[0], keepdims, keepdims=True))
+            return self.reduce_keepdims(names[0], keepdims)
         spec = None if self.graph_only else _spec_of_runs(lay)
         if spec is not None:
             return self.eager_einsum_of_runs(spec, lay, names, label, implicit)
@@ -111,7 +113,9 @@ class Contraction:
             result = self.lower_candidates(plans, core_names)
         if lay.output.core != core_output:
             if ELLIPSIS in core_output:
-                result = induced_beside_ellipsis(self.block, self.function.name, result, core_output, lay.output.core)
+                result = induced_beside_ellipsis(
+                    self.block, self.function.name, result, core_output, lay.output.core, self.induced_diagonal
+                )
             else:
                 # passes.fold_transposes drops a transpose just before: named
                 # after what that transposes.
@@ -121,8 +125,7 @@ class Contraction:
                     stem = self.block.stem(last.op.operand)
                 result = self.block.emit(
                     f"{stem}_diag",
-                    ir.InducedDiagonal(result, _word(core_output), _word(lay.output.core)),
-                    "repeated output letters: place the values on that diagonal, zeros elsewhere",
+                    *self.induced_diagonal(result, _word(core_output), _word(lay.output.core)),
                 )
         if lay.output.needs_reshape:
             result = self.block.emit(
@@ -137,7 +140,7 @@ class Contraction:
         operands = list(names)
         for step in plans[0].steps:
             if isinstance(step, UnaryStep):
-                operands[step.operand] = lower_unary(self.block, operands[step.operand], step)
+                operands[step.operand] = self.unary(operands[step.operand], step)
         paired = plans[0].paired
         letters = tuple(dict.fromkeys(s for op in paired for s in op))
         size_names = tuple(self.block.fresh(f"n_{s}") for s in letters)
@@ -182,7 +185,7 @@ class Contraction:
         for step in plan.steps:
             if isinstance(step, UnaryStep):
                 if not pairs_only:
-                    operands[step.operand] = lower_unary(self.block, operands[step.operand], step)
+                    operands[step.operand] = self.unary(operands[step.operand], step)
             else:
                 pair_index += 1
                 left, right = operands[step.left], operands[step.right]
@@ -191,29 +194,51 @@ class Contraction:
                 )
                 eq = f"{_word(step.left_symbols)},{_word(step.right_symbols)}->{_word(step.output)}"
                 if n_pairs > 1:
-                    what = f"sums {', '.join(contracted)}" if contracted else "outer product"
+                    what = self.reduces(contracted)
                     comment = f"step {pair_index} of {n_pairs} of the planned order: {what}"
                 else:
                     comment = ""
-                op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
-                hint = f"{self.block.stem(left)}_{self.block.stem(right)}"
-                if isinstance(op, ir.FusedMatMul):
-                    name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))
-                    if name is None:
-                        op = ir.Einsum(eq, (left, right))
-                if not isinstance(op, ir.FusedMatMul):
-                    name = self.block.emit(hint, op, comment)
+                name = self.pair(step, left, right, eq, comment)
                 if step.sum_ellipsis:
-                    name = self.block.emit(
-                        f"{name}_sum",
-                        ir.SumLeading(name, len(step.output) - 1),
-                        "the output has no '...': sum its axes",
-                    )
+                    name = self.sum_leading(name, len(step.output) - 1)
                 rest = [op for k, op in enumerate(operands) if k not in (step.left, step.right)]
                 operands = rest + [name]
         if len(operands) != 1:
             raise InternalError("lower", "plan left more than one operand")
         return operands[0]
+
+    # --- the steps a contraction in another semiring emits otherwise --------
+
+    def pair(self, step: PairStep, left: str, right: str, eq: str, comment: str) -> str:
+        """Emits one planned pair (`eq`) of `left` and `right`; returns the result's name."""
+        op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
+        hint = f"{self.block.stem(left)}_{self.block.stem(right)}"
+        if isinstance(op, ir.FusedMatMul):
+            name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))
+            if name is not None:
+                return name
+            op = ir.Einsum(eq, (left, right))
+        return self.block.emit(hint, op, comment)
+
+    def reduces(self, contracted) -> str:
+        """What a pair step does with its `contracted` letters, for its comment."""
+        return f"sums {', '.join(contracted)}" if contracted else "outer product"
+
+    def unary(self, name: str, step: UnaryStep) -> str:
+        return lower_unary(self.block, name, step)
+
+    def sum_leading(self, name: str, keep: int) -> str:
+        return self.block.emit(f"{name}_sum", ir.SumLeading(name, keep), "the output has no '...': sum its axes")
+
+    def reduce_keepdims(self, name: str, axes: tuple[int, ...]) -> str:
+        return self.block.emit(f"{self.block.stem(name)}_sum", ir.ReduceSum(name, axes, keepdims=True))
+
+    def induced_diagonal(self, name: str, axes: str, result_axes: str) -> tuple[ir.Op, str]:
+        """The op that places `name` on the diagonal of `result_axes`, and its comment."""
+        return (
+            ir.InducedDiagonal(name, axes, result_axes),
+            "repeated output letters: place the values on that diagonal, zeros elsewhere",
+        )
 
     def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str, einsum: ir.Einsum) -> str | None:
         """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back.
@@ -345,7 +370,9 @@ def _last_two_repeat(src) -> bool:
     return len(src) >= 2 and src[-1] == src[-2] and src[-1] not in src[:-2]
 
 
-def induced_beside_ellipsis(block: Block, function_name: str, result: str, core: tuple, out_core: tuple) -> str:
+def induced_beside_ellipsis(
+    block: Block, function_name: str, result: str, core: tuple, out_core: tuple, induced_diagonal
+) -> str:
     """An induced diagonal where `...` stays: its axes ride along as one flattened axis."""
     stand_in = next(iter(stand_ins(core)), ".")  # any name the core lacks: the helper takes any
     k = core.index(ELLIPSIS)
@@ -368,12 +395,11 @@ def induced_beside_ellipsis(block: Block, function_name: str, result: str, core:
     swap = {ELLIPSIS: stand_in}
     diag = block.emit(
         f"{block.stem(result)}_diag",
-        ir.InducedDiagonal(
+        *induced_diagonal(
             flattened,
             "".join(swap.get(s, s) for s in core),
             "".join(swap.get(s, s) for s in out_core),
         ),
-        "repeated output letters: place the values on that diagonal, zeros elsewhere",
         stem=block.stem(result),
     )
     back = tuple(ellipsis_dims if s == ELLIPSIS else dim(core.index(s)) for s in out_core)

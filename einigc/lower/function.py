@@ -16,6 +16,7 @@ from einigc.lower.eingrad import lower_eingrad, uses
 from einigc.signature import Signatures
 from einigc.plan import ELLIPSIS, PairStep, Plan
 from einigc.lower.contraction import Contraction
+from einigc.lower.semiring import KIND, SemiringContraction, lowering_note
 
 
 def _word(symbols) -> str:
@@ -76,6 +77,8 @@ class FunctionLowering:
             suffix = "int" if dtype == "int64" else "float"
             names = [block.emit(f"{name}_{suffix}", ir.Cast(name, dtype)) for name in names]
         label = f'{call.func}("{call.spec_text}")'
+        if call.func in KIND:
+            return self.lower_semiring(block, call, names, label)
         # The layout checks resolved: lowering raises no user error.
         result = self.lower_contraction(block, call.layout, names, label, call.implicit)
         if call.func == "einany":
@@ -88,6 +91,17 @@ class FunctionLowering:
         """Emits the einsum of the tensors `names` laid out by `layout`; returns the result's name."""
         contraction = Contraction(block, self.function, self.sizes, self.describe_plan)
         return contraction.lower(layout, names, label, implicit)
+
+    def lower_semiring(self, block: Block, call: M.BuiltinCall, names, label: str) -> str:
+        """einmax, einmin, einlogsumexp: floating operands, einsum's plan with other steps."""
+        for name in dict.fromkeys(names):
+            block.add(ir.RequireFloating(name, self.function.name, call.func))
+        kind = KIND[call.func]
+        contraction = SemiringContraction(kind, block, self.function, self.sizes, self.describe_plan)
+        result = contraction.lower(call.layout, names, label, call.implicit)
+        if contraction.pairs:
+            self.add_plan_note(label, [lowering_note(kind)])
+        return result
 
     def derived_layout(self, inputs, output) -> Layout:
         """The layout of a spec eingrad derives from the user's (a subset of its operands).

@@ -117,6 +117,10 @@ class Printer:
         self.helpers.add("induced_diagonal")
         return f'_induced_diagonal({op.operand}, "{op.axes}", "{op.result_axes}")'
 
+    def _print_SemiringInducedDiagonal(self, op: ir.SemiringInducedDiagonal) -> str:
+        self.helpers.add("semiring_induced_diagonal")
+        return f'_semiring_induced_diagonal("{op.kind}", {op.operand}, "{op.axes}", "{op.result_axes}")'
+
     # --- statements ----------------------------------------------------------
 
     def statements(self, statements, indent: str = "") -> list[str]:
@@ -139,6 +143,13 @@ class Printer:
     def _lines_RequireBool(self, statement: ir.RequireBool, indent: str) -> list[str]:
         self.helpers.add("require_bool")
         return [f'{indent}_require_bool({statement.operand}, "{statement.function}", "{statement.operand}")']
+
+    def _lines_RequireFloating(self, statement: ir.RequireFloating, indent: str) -> list[str]:
+        self.helpers.add("require_floating")
+        return [
+            f'{indent}_require_floating({statement.operand}, "{statement.function}", "{statement.operand}", '
+            f'"{statement.builtin}")'
+        ]
 
     def _lines_CheckAxes(self, statement: ir.CheckAxes, indent: str) -> list[str]:
         self.helpers.add("check_axes")

@@ -80,6 +80,26 @@ class TensorFlowPrinter(Printer):
     def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
         return f"tf.greater({op.operand}, 0)"
 
+    # --- the einsums of other semirings ----------------------------------------
+
+    _REDUCE = {"max": "tf.reduce_max", "min": "tf.reduce_min", "logsumexp": "tf.reduce_logsumexp"}
+
+    def _print_SemiringPair(self, op: ir.SemiringPair) -> str:
+        if op.kind == "logsumexp":
+            self.helpers.add("logsumexp_pair")
+            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+        self.helpers.add("semiring_pair")
+        return f'_semiring_pair("{op.kind}", "{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+
+    def _print_SemiringReduce(self, op: ir.SemiringReduce) -> str:
+        keep = ", keepdims=True" if op.keepdims else ""
+        return f"{self._REDUCE[op.kind]}({op.operand}, axis={axis_list(op.axes)}{keep})"
+
+    def _print_SemiringReduceLeading(self, op: ir.SemiringReduceLeading) -> str:
+        if op.keep == 0:
+            return f"{self._REDUCE[op.kind]}({op.operand})"
+        return f"{self._REDUCE[op.kind]}({op.operand}, axis=tf.range(tf.rank({op.operand}) - {op.keep}))"
+
     def _lines_EagerChoice(self, statement: ir.EagerChoice, indent: str) -> list[str]:
         lines = [f"{indent}# {line}" for line in statement.comment.splitlines()]
         lines.append(f"{indent}# Eagerly, one Einsum op saves the reshapes' per-call cost.")

@@ -701,3 +701,213 @@ def _equation(spec, *operands, _cache={}):
 
         _cache[key] = ",".join(map(spelled, words)) + "->" + spelled(result)
     return _cache[key]
+
+
+def _require_floating(tensor, function, operand, builtin):
+    # einmax, einmin and einlogsumexp add operands and reduce by max, min or
+    # log-sum-exp, from -inf or +inf: integers and booleans have neither.
+    if not tensor.dtype.is_floating:
+        raise TypeError(
+            f"{function}: {builtin} needs floating operands; "
+            f"operand '{operand}' is {tensor.dtype.name}"
+        )
+
+
+def _semiring_zero(kind, dtype):
+    # The identity of the semiring's reduction: -inf for max and logsumexp,
+    # +inf for min.
+    return tf.constant(math.inf if kind == "min" else -math.inf, dtype)
+
+
+def _semiring_induced_diagonal(kind, tensor, axes, result_axes):
+    # _induced_diagonal with the semiring's zero off the diagonal.
+    placed = _induced_diagonal(tensor, axes, result_axes)
+    on_diagonal = _induced_diagonal(tf.ones_like(tensor), axes, result_axes) > 0
+    return tf.where(on_diagonal, placed, _semiring_zero(kind, tensor.dtype))
+
+
+def _semiring_reduce(kind, tensor, axis, keepdims=False):
+    # tf.reduce_max, tf.reduce_min or tf.reduce_logsumexp: each gives the
+    # semiring's zero for an empty axis, and reduce_logsumexp -inf for a
+    # slice that is all -inf.
+    reduce = {
+        "max": tf.reduce_max,
+        "min": tf.reduce_min,
+        "logsumexp": tf.reduce_logsumexp,
+    }[kind]
+    return reduce(tensor, axis, keepdims)
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _semiring_operands(kind, equation, a, b):
+    # The operands of a pair `equation` with each letter that only one of
+    # them has and the result drops reduced in it first (max_j (a + b_j) is
+    # a + max_j b_j); their words, the result's letters and the contracted
+    # letters they share.
+    words, result = equation.split("->")
+    result = _semiring_letters(result)
+    operands = []
+    left, right = [_semiring_letters(word) for word in words.split(",")]
+    for tensor, word, other in ((a, left, right), (b, right, left)):
+        alone = [letter for letter in word if letter not in result + other]
+        if alone:
+            axes = [_letter_axis(word, letter) for letter in alone]
+            tensor = _semiring_reduce(kind, tensor, axes)
+            word = [letter for letter in word if letter not in alone]
+        operands.append((tensor, word))
+    kept = [letter for letter in result if letter != "..."]
+    shared = [letter for letter in left if letter in right and letter not in result]
+    return (*operands, result, kept, shared)
+
+
+def _semiring_align(tensor, word, order):
+    # `tensor` (distinct letters `word`) with its "..." axes first, then its
+    # letters in the order of `order`, and a size-1 axis for each letter of
+    # `order` it lacks: two operands aligned so that `+` broadcasts them.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    if target != word:
+        tensor = tf.einsum(f"{''.join(word)}->{''.join(target)}", tensor)
+    for position, letter in enumerate(order):
+        if letter not in word:
+            after = sum(other in word for other in order[position + 1 :])
+            tensor = tf.expand_dims(tensor, -after - 1)
+    return tensor
+
+
+def _semiring_result(tensor, kept, result):
+    # A result laid out as "..." then `kept` in the order of the pair's `result`.
+    word = (["..."] if "..." in result else []) + kept
+    if word == result:
+        return tensor
+    return tf.einsum(f"{''.join(word)}->{''.join(result)}", tensor)
+
+
+def _semiring_pair(kind, equation, a, b, block):
+    # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
+    # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
+    # a + b. No kernel computes it, and the broadcast a + b may be huge
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        kind, equation, a, b
+    )
+    a, b = (_semiring_align(a, left, kept + shared), _semiring_align(b, right, kept + shared))
+    if not shared:
+        return _semiring_result(a + b, kept, result)
+    return _semiring_result(_semiring_blocks(kind, a, b, len(shared), block), kept, result)
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result.
+    # That axis goes first: reducing a leading axis runs 3-4x faster than a
+    # short last one (2x2 blocks of 1024x1024 products, TF 2.21 CPU).
+    # Gradients of max and min: reduce_max splits it evenly among ties
+    # within a block; between blocks, tf.maximum gives it to the earlier.
+    if count > 1:
+        a, b = _merge_last(a, count), _merge_last(b, count)
+    if a.shape.rank is None or a.shape.rank != b.shape.rank:
+        a, b = _same_rank(a, b)
+    a, b = tf.einsum("...k->k...", a), tf.einsum("...k->k...", b)
+    total = tf.shape(a, out_type=tf.int64)[0]
+    result_shape = tf.broadcast_dynamic_shape(
+        tf.shape(a, out_type=tf.int64)[1:], tf.shape(b, out_type=tf.int64)[1:]
+    )
+    step = tf.maximum(block // tf.maximum(tf.reduce_prod(result_shape), 1), 1)
+
+    def fold(start, partial):
+        stop = start + step
+        part = _semiring_reduce(kind, a[start:stop] + b[start:stop], 0)
+        if kind == "max":
+            return stop, tf.maximum(partial, part)
+        if kind == "min":
+            return stop, tf.minimum(partial, part)
+        return stop, tf.reduce_logsumexp(tf.stack([partial, part]), 0)
+
+    partial = tf.fill(result_shape, _semiring_zero(kind, a.dtype))
+    _, partial = tf.while_loop(
+        lambda start, _: start < total, fold, (tf.constant(0, tf.int64), partial)
+    )
+    return partial
+
+
+def _same_rank(a, b):
+    # `a` and `b` with leading size-1 axes up to the rank of the other, as
+    # broadcasting would add them.
+    rank = tf.maximum(tf.rank(a), tf.rank(b))
+
+    def padded(tensor):
+        ones = tf.ones([rank - tf.rank(tensor)], tf.int64)
+        return tf.reshape(tensor, tf.concat([ones, tf.shape(tensor, out_type=tf.int64)], 0))
+
+    return padded(a), padded(b)
+
+
+def _merge_last(tensor, count):
+    # The last `count` axes of `tensor` as one.
+    shape = tf.shape(tensor, out_type=tf.int64)
+    merged = tf.reduce_prod(shape[-count:], keepdims=True)
+    return tf.reshape(tensor, tf.concat([shape[:-count], merged], 0))
+
+
+def _logsumexp_pair(equation, a, b, block):
+    # log Σ exp(a + b) over the contracted letters of `equation`, on the
+    # matrix-product path: each operand shifted by its maximum over those
+    # letters, exp, tf.einsum, log, the shifts added back (the shifts are
+    # constants to the gradient: they cancel). Exact (float32: 1e-7
+    # relative, float64: 3e-16) while each result's largest term is at
+    # least tiny / eps (2**-103 in float32, 2**-970 in float64) times the
+    # product of the shifts: the product underflows below that. The entries
+    # that fall below it, true -inf ones among them, are computed again in
+    # blocks (_semiring_blocks, which only runs when some entry needs it).
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        "logsumexp", equation, a, b
+    )
+    if not shared:
+        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
+        return _semiring_result(a + b, kept, result)
+    scaled, shifts = [], []
+    for tensor, word in ((a, left), (b, right)):
+        axes = [_letter_axis(word, letter) for letter in shared]
+        shift = tf.stop_gradient(tf.reduce_max(tensor, axes, keepdims=True))
+        shift = tf.where(tf.math.is_finite(shift), shift, tf.zeros_like(shift))
+        scaled.append(tf.exp(tensor - shift))
+        rest = [letter for letter in word if letter not in shared]
+        shifts.append(_semiring_align(tf.squeeze(shift, axes), rest, kept))
+    word = (["..."] if "..." in left + right else []) + kept
+    product = tf.einsum(
+        f"{''.join(left)},{''.join(right)}->{''.join(word)}", *scaled
+    )
+    low = product < _smallest_exact(product.dtype)
+    # Where the product is low its log is not used: 1 keeps its gradient finite.
+    fast = tf.math.log(tf.where(low, tf.ones_like(product), product)) + shifts[0] + shifts[1]
+
+    def blocked():
+        order = kept + shared
+        exact = _semiring_blocks(
+            "logsumexp", _semiring_align(a, left, order), _semiring_align(b, right, order), len(shared), block
+        )
+        return tf.where(low, exact, fast)
+
+    summed = tf.cond(tf.reduce_any(low), blocked, lambda: fast)
+    return _semiring_result(summed, kept, result)
+
+
+def _smallest_exact(dtype):
+    # The smallest value a sum of exp() holds to full precision: tiny / eps,
+    # the smallest normal number over the spacing of numbers near 1.
+    exponent = {tf.float16: -4, tf.bfloat16: -119, tf.float32: -103}.get(dtype, -970)
+    return tf.constant(2.0**exponent, dtype)
