@@ -116,7 +116,7 @@ def _ratio(row, key) -> str:
 
 def _measure_run(np, fw, run: CaseRun, gen_fn, cfg, rng, reference):
     fw.before_case()
-    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in run.shapes]
+    arrays = [rng.standard_normal(shape, dtype=np.float32) for shape in run.shapes]
     args = tuple(fw.tensor(a, run.dtype) for a in arrays)
     fns = {"generated": gen_fn, "hand": fw.hand[run.name], "einsum": fw.einsum[run.name]}
     variants = []
