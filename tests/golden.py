@@ -21,11 +21,12 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 # The targets with golden modules, and the suffix of each one's file.
-TARGETS = {"tensorflow": "generated", "numpy": "numpy", "jax": "jax"}
+TARGETS = {"tensorflow": "generated", "numpy": "numpy", "torch": "torch", "jax": "jax"}
 
-# Targets with automatic differentiation whose printers do not print eingrad
-# yet (the eingrad work on torch and jax adds it): no eingrad goldens for them.
-EINGRAD_PENDING = {"jax"}
+# The targets whose goldens leave out the specs that use eingrad: NumPy has
+# no automatic differentiation, and PyTorch's and JAX's eingrad is not
+# printed yet.
+WITHOUT_EINGRAD = {"numpy", "torch", "jax"}
 
 
 def specs(directory: Path = GOLDEN_DIR) -> list[Path]:
@@ -35,7 +36,7 @@ def specs(directory: Path = GOLDEN_DIR) -> list[Path]:
 def targets_of(spec: Path) -> list[str]:
     """The targets `spec` has golden modules for."""
     autodiff = "eingrad(" not in spec.read_text(encoding="utf-8")
-    return [target for target in TARGETS if autodiff or target != "numpy" and target not in EINGRAD_PENDING]
+    return [target for target in TARGETS if autodiff or target not in WITHOUT_EINGRAD]
 
 
 def cases(directory: Path = GOLDEN_DIR) -> list[tuple[Path, str]]:

@@ -243,7 +243,9 @@ class _AxisCheck:
                 sizes = {member: self.size_of(member) for member in members}
                 unknown = [member for member in sizes if sizes[member] is None]
                 where = f"group '{term}' of '{name}' ({word})"
-                product = math.prod(sizes[m] for m in members if sizes[m] is not None)
+                # A list, not a generator: torch.compile cannot trace math.prod of one.
+                known = [sizes[m] for m in members if sizes[m] is not None]
+                product = math.prod(known)
                 if not unknown:
                     self.same(
                         product,
