@@ -139,6 +139,12 @@ def _arguments(argv):
     )
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     parser.add_argument("--build", type=Path, default=None, help="build directory (default bench/build, or OUT/build with --out)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per framework in the per-target run (default 1: on a shared machine a second one's stalls swamp the ratios)",
+    )
     parser.add_argument("--only", default="", help="comma-separated case names (for development)")
     parser.add_argument("--memory-variant", help=argparse.SUPPRESS)
     parser.add_argument("--memory-n", type=int, help=argparse.SUPPRESS)
@@ -147,10 +153,12 @@ def _arguments(argv):
 
 def _per_target(args) -> int:
     """`--target T`: generated numpy / torch / jax modules vs their einsum and hand-written code (targets.md)."""
+    from bench.target_frameworks import TARGETS, load, pin_threads
+
+    pin_threads(args.threads)  # before numpy, torch or jax is imported
     import numpy as np
 
     from bench import target_report
-    from bench.target_frameworks import TARGETS, load
     from bench.targets import FULL as TARGET_FULL
     from bench.targets import QUICK, case_runs, compile_generated, measure_target
 
@@ -181,6 +189,7 @@ def _per_target(args) -> int:
             "load_before": load_before,
             "load_after": os.getloadavg(),
             "sizes": {run.name: dict(run.sizes) for run in runs},
+            "threads": args.threads,
             "generated_error": error,
         }
         data = target_report.merge(out_dir / "targets.json", name, {"meta": meta, "rows": rows, "notes": notes})

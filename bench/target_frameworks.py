@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -28,6 +29,22 @@ class Framework:
     before_case: Callable = lambda: None  # forget compiled code between cases
     graph_breaks: Optional[Callable] = None  # (compiled fn, args) -> graph breaks, calling it once
     device: str = "cpu"
+
+
+def pin_threads(threads: int) -> None:
+    """`threads` per framework, set before any of them is imported (OpenMP, BLAS, XLA's CPU pool, inductor's compilers).
+
+    On this shared 2-core machine (load average 5-6 from other jobs) two
+    threads per call made torch's times bimodal: calls that waited on a
+    descheduled OpenMP thread took 10-12 ms instead of 1 ms (a 4x4 matmul's
+    neighbours in the table jumped 18x between rounds), so ratios meant
+    nothing; with one thread the medians hold still.
+    """
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TORCHINDUCTOR_COMPILE_THREADS"):
+        os.environ[variable] = str(threads)
+    if threads == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
 
 
 def load(name: str, device: str = "cpu") -> Framework:
@@ -62,6 +79,8 @@ def _torch(device: str) -> Framework:
 
     hand, einsum = torch_versions(torch)
     cuda = device == "cuda"
+    if "OMP_NUM_THREADS" in os.environ and not cuda:
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
     def wrap(fn, mode):
         run = torch.compile(fn) if mode == "compiled" else fn

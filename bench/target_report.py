@@ -14,6 +14,9 @@ from bench.target_versions import EINSUM_NOTES
 # chains).
 SPEEDUP_CASES = ("diag6", "induced", "bmm3_skewed", "chain")
 SPEEDUP = 5.0
+# Medians of interleaved runs on this shared machine move by a few percent
+# run to run: rows between 1.00× and this are listed apart from the rest.
+NOISE = 1.05
 
 
 def merge(path: Path, target: str, section: dict) -> dict:
@@ -60,7 +63,7 @@ def _section(target: str, section: dict) -> list[str]:
     out = [f"## {target}", ""]
     out.append(
         f"{meta['kind']} run; {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}; Python {meta['python']}, "
-        f"{meta['cpus']} CPU(s); einigc at {meta['git']}; {meta['date']}; {meta['total_s']:.0f} s; load average "
+        f"{meta['cpus']} CPU(s), {meta.get('threads', 'default')} thread(s) per framework; einigc at {meta['git']}; {meta['date']}; {meta['total_s']:.0f} s; load average "
         f"{'/'.join(f'{x:.2f}' for x in meta['load_before'])} at the start, "
         f"{'/'.join(f'{x:.2f}' for x in meta['load_after'])} at the end."
     )
@@ -95,19 +98,26 @@ def _goals(data: dict) -> list[str]:
         f"(gen/einsum ≤ {1 / SPEEDUP:.2f}×) on {', '.join(SPEEDUP_CASES)}."
     )
     out.append("")
-    out.append("| target | rows ≤ 1.00× | rows over 1.00× (gen/einsum) | ≥ 5× faster | not ≥ 5× faster (einsum/gen) |")
-    out.append("| --- | ---: | --- | ---: | --- |")
+    out.append(
+        f"| target | rows ≤ 1.00× | over {NOISE:.2f}× (gen/einsum) | 1.00–{NOISE:.2f}× | ≥ {SPEEDUP:g}× faster "
+        f"| not ≥ {SPEEDUP:g}× faster (einsum/gen) |"
+    )
+    out.append("| --- | ---: | --- | --- | ---: | --- |")
     for target, section in data["targets"].items():
         rows = [r for r in section["rows"] if r["gen_over_einsum"] is not None]
-        over = [r for r in rows if r["gen_over_einsum"] > 1.0]
+        over = [r for r in rows if r["gen_over_einsum"] > NOISE]
+        near = [r for r in rows if 1.0 < r["gen_over_einsum"] <= NOISE]
         fast = [r for r in rows if r["case"] in SPEEDUP_CASES]
         slow = [r for r in fast if r["gen_over_einsum"] > 1 / SPEEDUP]
-        over_text = ", ".join(f"{r['case']} {r['mode']} {r['gen_over_einsum']:.2f}×" for r in over) or "—"
-        slow_text = ", ".join(f"{r['case']} {r['mode']} {1 / r['gen_over_einsum']:.1f}×" for r in slow) or "—"
-        out.append(
-            f"| {target} | {len(rows) - len(over)} of {len(rows)} | {over_text} | "
-            f"{len(fast) - len(slow)} of {len(fast)} | {slow_text} |"
-        )
+        cells = [
+            target,
+            f"{len(rows) - len(over) - len(near)} of {len(rows)}",
+            ", ".join(f"{r['case']} {r['mode']} {r['gen_over_einsum']:.2f}×" for r in over) or "—",
+            ", ".join(f"{r['case']} {r['mode']} {r['gen_over_einsum']:.2f}×" for r in near) or "—",
+            f"{len(fast) - len(slow)} of {len(fast)}",
+            ", ".join(f"{r['case']} {r['mode']} {1 / r['gen_over_einsum']:.1f}×" for r in slow) or "—",
+        ]
+        out.append("| " + " | ".join(cells) + " |")
     out.append("")
     return out
 

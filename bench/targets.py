@@ -29,7 +29,7 @@ FULL = dict(budget=7.0, rmax=300, rmin=3, warmups=3)
 QUICK = dict(budget=0.2, rmax=5, rmin=2, warmups=1)
 
 # Relative error (max |out - ref| / max |ref|) accepted per dtype.
-TOLERANCE = {"float32": 2e-4, "bfloat16": 3e-2}
+TOLERANCE = {"float32": 2e-4, "bfloat16": 5e-2}
 
 
 @dataclass(frozen=True)
