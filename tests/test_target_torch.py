@@ -114,39 +114,51 @@ def test_boolean_functions_match_and_reject_other_dtypes(specs, name):
         getattr(specs, name)(inputs[0].to(torch.float64), inputs[1].to(torch.float64))
 
 
-# torch.compile traces each function once for all its shapes (dynamic=True)
-# and fails on any graph break (fullgraph=True). The "eager" backend runs
-# dynamo's tracing and guards without inductor's code generation, which
-# takes seconds a function; TestInductor compiles a few functions fully.
+# torch.compile traces each function once for all sizes of its operands'
+# ranks (dynamic=True) and fails on any graph break (fullgraph=True). The
+# "eager" backend runs dynamo's tracing and guards without inductor's code
+# generation, which takes seconds a function; a few functions compile with
+# inductor too. Each runs on its first shapes, then on the same ranks with
+# other sizes (without compiling again), then (but with inductor) on its
+# other shapes.
 COMPILED = sorted(REFERENCE)
-
-
-def _compiled(specs, name, backend="eager"):
-    torch._dynamo.reset()
-    return torch.compile(getattr(specs, name), fullgraph=True, dynamic=True, backend=backend)
-
-
-@pytest.mark.parametrize("name", COMPILED)
-def test_every_function_compiles_without_graph_breaks(specs, name):
-    function = _compiled(specs, name)
-    dtype = torch.bool if name in BOOLEAN else torch.float64
-    for k, shapes in enumerate(SHAPES[name]):
-        inputs, values = make_inputs(shapes, dtype, zlib.crc32(f"{name}{k}".encode()))
-        assert_matches(name, function(*inputs), values, dtype)
-
 
 # Composites and a chosen order (batch_matvec), `...` (batched_dot), a
 # group with a `where` size (group_mix), diagonals in and out, booleans.
 INDUCTOR = ["batch_matvec", "batched_dot", "group_mix", "high_rank_diagonal", "diag_matrix", "reachable"]
 
+# Other sizes for the first shapes where one more per axis breaks the spec.
+RESIZED = {
+    "project": [(3, 4, 5), (20, 6)],
+    "unflatten": [(16,)],
+    "squeeze": [(3, 1, 4)],
+    "group_mix": [(12, 4), (4, 5)],
+}
+
+
+def _run_compiled(specs, name, backend, all_shapes=True):
+    torch._dynamo.reset()
+    function = torch.compile(getattr(specs, name), fullgraph=True, dynamic=True, backend=backend)
+    dtype = torch.bool if name in BOOLEAN else torch.float32
+    first, *others = SHAPES[name]
+    resized = RESIZED.get(name) or [tuple(n + 1 for n in shape) for shape in first]
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    for k, shapes in enumerate([first, resized] + (others if all_shapes else [])):
+        inputs, values = make_inputs(shapes, dtype, k)
+        assert_matches(name, function(*inputs), values, dtype)
+        if k == 1:
+            compiled = torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs
+            assert compiled == 1, f"{name} compiled {compiled} times for two sizes of the same ranks"
+
+
+@pytest.mark.parametrize("name", COMPILED)
+def test_every_function_compiles_without_graph_breaks(specs, name):
+    _run_compiled(specs, name, "eager")
+
 
 @pytest.mark.parametrize("name", INDUCTOR)
 def test_functions_compile_with_inductor(specs, name):
-    function = _compiled(specs, name, backend="inductor")
-    dtype = torch.bool if name in BOOLEAN else torch.float32
-    for k, shapes in enumerate(SHAPES[name][:2]):
-        inputs, values = make_inputs(shapes, dtype, k)
-        assert_matches(name, function(*inputs), values, dtype)
+    _run_compiled(specs, name, "inductor", all_shapes=False)
 
 
 def test_a_compiled_function_checks_its_operands(specs):
@@ -154,7 +166,8 @@ def test_a_compiled_function_checks_its_operands(specs):
     # eagerly, which raises the check's error; with fullgraph=True dynamo
     # raises instead, quoting it.
     message = "matmul: axis 'j' is 4 in 'a' but 3 in 'b'"
-    matmul = _compiled(specs, "matmul")
+    torch._dynamo.reset()
+    matmul = torch.compile(specs.matmul, fullgraph=True, dynamic=True, backend="eager")
     assert matmul(torch.ones(2, 3), torch.ones(3, 4)).shape == (2, 4)
     with pytest.raises(torch._dynamo.exc.Unsupported, match=message):
         matmul(torch.ones(3, 4), torch.ones(3, 2))
@@ -176,6 +189,21 @@ def test_complex_gradients_match_central_differences(specs):
     for name in ["bilinear", "high_rank_diagonal", "interleave", "dot_sum"]:
         inputs, _ = make_inputs(SHAPES[name][0], torch.complex128, 5)
         assert torch.autograd.gradcheck(getattr(specs, name), [x.requires_grad_() for x in inputs])
+
+
+def _gradients(function, inputs):
+    leaves = [x.detach().requires_grad_() for x in inputs]
+    function(*leaves).square().sum().backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def test_gradients_flow_through_a_compiled_function(specs):
+    # aot_eager: autograd's traced backward, without inductor's code generation.
+    torch._dynamo.reset()
+    compiled = torch.compile(specs.bilinear, fullgraph=True, dynamic=True, backend="aot_eager")
+    inputs, _ = make_inputs(SHAPES["bilinear"][0], torch.float64, 11)
+    for got, want in zip(_gradients(compiled, inputs), _gradients(specs.bilinear, inputs)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_zero_size_dimensions_give_numpy_shapes(specs):
@@ -225,9 +253,8 @@ def test_operands_of_two_dtypes_are_a_type_error(specs):
 
 
 def test_the_order_is_chosen_from_the_shapes_when_called():
-    module = compile_module('f(a, b, c) = einsum("ij,jk,kl->il", a, b, c)\n', "spec.ein", "torch")
-    source = compile_and_import('f(a, b, c) = einsum("ij,jk,kl->il", a, b, c)\n', "spec.ein", "torch")[1].source
-    assert "from the static shapes when called" in source
+    module, result = compile_and_import('f(a, b, c) = einsum("ij,jk,kl->il", a, b, c)\n', "spec.ein", "torch")
+    assert "from the static shapes when called" in result.source
     gen = np.random.default_rng(0)
     for shapes in [((2, 50), (50, 3), (3, 40)), ((40, 3), (3, 50), (50, 2))]:
         a, b, c = (torch.as_tensor(gen.standard_normal(s)) for s in shapes)
