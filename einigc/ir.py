@@ -258,6 +258,9 @@ Op = Union[
     CallFunction,
     Cast,
     GreaterThanZero,
+    "VjpOf",
+    "JvpOf",
+    "JacobianOf",
 ]
 
 
@@ -330,7 +333,7 @@ class Return:
     comment: str = ""
 
 
-Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape", Return, Comment]
+Statement = Union[Assign, RequireBool, CheckAxes, ChooseOrder, EagerChoice, "Tape", "Closure", Return, Comment]
 
 
 # --- the plan and the docstring, as data -------------------------------------
@@ -438,6 +441,59 @@ class Tape:
     persistent: bool = False  # for several reverse passes (an eager Jacobian)
 
 
+
+# --- functional automatic differentiation (PyTorch, JAX) ---------------------
+#
+# Where the framework differentiates functions (torch.func, jax), the operand
+# left of `%` becomes a local function of the variable (`Closure`) and the
+# derivative a transform of it. Every transform gives the holomorphic J for
+# complex dtypes: J[a, b] = d a / d b, the JVP J v, the VJP z^T J.
+
+
+@dataclass(frozen=True)
+class Closure:
+    """`def name(param): body` inside the function: the operand left of `%` as a function of its variable.
+
+    `body` ends with a Return; it reads names of the enclosing function.
+    """
+
+    name: str
+    param: str
+    body: tuple["Statement", ...]
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class VjpOf:
+    """cotangent^T J of `function` at `primal`: one reverse pass; no cotangent: the gradient of the sum."""
+
+    function: str
+    primal: str
+    cotangent: str = ""
+
+
+@dataclass(frozen=True)
+class JvpOf:
+    """J tangent of `function` at `primal`: one forward-mode pass."""
+
+    function: str
+    primal: str
+    tangent: str
+
+
+@dataclass(frozen=True)
+class JacobianOf:
+    """The full Jacobian of `function` at `primal`, J[value axes, primal axes].
+
+    `mode`: "reverse" (one reverse pass per entry of the value, vectorized)
+    or "forward" (one forward pass per entry of the primal).
+    """
+
+    function: str
+    primal: str
+    mode: str = "reverse"
+
+
 # --- what a node reads ------------------------------------------------------
 
 # The fields of each node that name the values it reads (a name or a tuple of
@@ -482,6 +538,10 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     EagerChoice: (),
     Return: (),
     Comment: (),
+    Closure: (),
+    VjpOf: ("function", "primal", "cotangent"),
+    JvpOf: ("function", "primal", "tangent"),
+    JacobianOf: ("function", "primal"),
 }
 
 

@@ -21,12 +21,11 @@ GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
 
 # The targets with golden modules, and the suffix of each one's file.
-TARGETS = {"tensorflow": "generated", "numpy": "numpy", "torch": "torch", "jax": "jax"}
+TARGETS = {"tensorflow": "generated", "numpy": "numpy", "jax": "jax", "torch": "torch"}
 
 # The targets whose goldens leave out the specs that use eingrad: NumPy has
-# no automatic differentiation, and PyTorch's and JAX's eingrad is not
-# printed yet.
-WITHOUT_EINGRAD = {"numpy", "torch", "jax"}
+# no automatic differentiation.
+WITHOUT_EINGRAD = {"numpy"}
 
 
 def specs(directory: Path = GOLDEN_DIR) -> list[Path]:

@@ -51,6 +51,9 @@ class Block:
         self.stems = {} if stems is None else stems
         self.parent = parent
         self.watch = watch  # the variable this block's tape watches ("": not a tape)
+        # A closure's body (a local function of `watch`): the names taken when
+        # it began belong to the enclosing function, so the body must not rebind them.
+        self.outer_names: frozenset[str] | None = None
 
     @classmethod
     def root(cls, taken: set[str]) -> Block:
@@ -76,6 +79,19 @@ class Block:
     def tape(self, watch: str) -> Block:
         """The body of a tape watching `watch`, emitted inside this block."""
         return Block(self.namer, self.stems, self, watch)
+
+    def closure(self, param: str) -> Block:
+        """The body of a local function of `param`, emitted inside this block."""
+        body = Block(self.namer, self.stems, self, param)
+        body.outer_names = frozenset(self.namer.taken)
+        return body
+
+    def closes_over(self, name: str) -> bool:
+        """Whether `name` belongs to a scope around the closure this block is in (read-only here)."""
+        block: Block | None = self
+        while block is not None and block.outer_names is None:
+            block = block.parent
+        return block is not None and name != block.watch and name in block.outer_names
 
     def branch(self) -> Block:
         """One branch of a choice: its names and stems are its own until `adopt`."""

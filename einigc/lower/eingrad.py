@@ -14,6 +14,10 @@ A letter shared by `a` and `b` is the diagonal of J. By default that is exact
 (the full Jacobian, then its diagonal); `where b independent` says entries
 along b do not interact, so one pass serves the whole batch.
 
+That is TensorFlow's lowering, with tapes; on PyTorch and JAX the same
+choice becomes function transforms (torch.func, jax) of a local function of
+the variable: see lower/eingrad_functional.py.
+
 Every operand is checked against the spec: the variable and the other
 operands before the tape, the value of `a` (named `y(x)` after the user's
 names) as soon as it is computed. For complex dtypes every form computes the
@@ -46,6 +50,10 @@ from einigc.lower.builder import Block
 
 if TYPE_CHECKING:  # function imports this module
     from einigc.lower.function import FunctionLowering
+
+
+# Targets whose frameworks differentiate functions (torch.func, jax): see eingrad_functional.
+FUNCTIONAL_TARGETS = ("torch", "jax")
 
 
 @dataclass(frozen=True)
@@ -236,13 +244,24 @@ def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall)
     if exact and pair.plain:
         _note_independent(lowering, call, b_op, exact)
 
+    lower_vjp, lower_jvp, lower_jacobian = _forms(lowering.target)
     if vjp is not None:
         touching, rest = vjp
-        return _lower_vjp(lowering, block, call, pair, left, x, touching, rest, names, label)
+        return lower_vjp(lowering, block, call, pair, left, x, touching, rest, names, label)
     if jvp is not None:
         touching, rest = jvp
-        return _lower_jvp(lowering, block, call, pair, left, x, touching, rest, names, label)
-    return _lower_jacobian(lowering, block, call, pair, left, x, others, names, independent, label)
+        return lower_jvp(lowering, block, call, pair, left, x, touching, rest, names, label)
+    return lower_jacobian(lowering, block, call, pair, left, x, others, names, independent, label)
+
+
+def _forms(target: str):
+    """The lowerings of the VJP, the JVP and the Jacobian for `target`: tapes, or function transforms."""
+    if target in FUNCTIONAL_TARGETS:
+        # Imported here: the functional lowering builds on this module's helpers.
+        from einigc.lower import eingrad_functional as functional
+
+        return functional.lower_vjp, functional.lower_jvp, functional.lower_jacobian
+    return _lower_vjp, _lower_jvp, _lower_jacobian
 
 
 def _tensor_value(lowering: FunctionLowering, block: Block, value: M.Value) -> str:
@@ -281,9 +300,18 @@ def _check_operands(
 
 
 def _check_value(
-    lowering: FunctionLowering, block: Block, call: M.BuiltinCall, value: str, names: dict[int, str]
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    value: str,
+    names: dict[int, str],
+    rebind: bool = True,
 ) -> None:
-    """Checks the value of the operand left of `%` against its letters (inside the tape)."""
+    """Checks the value of the operand left of `%` against its letters (inside the tape).
+
+    `rebind`: the other operands are rebound to their checked selves; a
+    closure's body checks them only (it may not rebind its enclosing names).
+    """
     (p, q), = call.grad_pairs
     left, right = call.args[p], call.args[q]
     a_letters = set(_letters(call.inputs[p]))
@@ -303,7 +331,8 @@ def _check_value(
         tensors.append(right.name)
         labels.append(right.name)
     # The others are rebound (the reverse pass then waits for the checks); the variable keeps its name.
-    lowering.check_axes(block, operands, tensors, labels, discard=(len(tensors) - 1,) if shares_variable else ())
+    discard = tuple(range(1, len(tensors))) if not rebind else (len(tensors) - 1,) if shares_variable else ()
+    lowering.check_axes(block, operands, tensors, labels, discard=discard)
 
 
 def _lower_closed_form(
@@ -318,7 +347,8 @@ def _lower_closed_form(
     names = lowering.check_axes(block, words, tensors, labels, discard=(len(tensors) - 1,))[:-1]
     spec = ",".join(map("".join, inputs)) + "->" + "".join(output)
     label = f'eingrad("{call.spec_text}")'
-    _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); no tape")
+    unused = "no transform" if lowering.target in FUNCTIONAL_TARGETS else "no tape"
+    _describe(lowering, label, f"closed form: the einsum is linear in the variable, so its derivative is einsum(\"{spec}\"); {unused}")
     layout = plain_layout(tuple(inputs), output)
     return lowering.lower_contraction(block, layout, names, f'{label} in closed form: "{spec}"')
 

@@ -147,7 +147,7 @@ class FunctionLowering:
                 targets.append("_")
                 checked.append("_" if k in discard else checked[first])
                 continue
-            if name in block.watched():
+            if name in block.watched() or block.closes_over(name):
                 targets.append(block.fresh(f"{block.stem(name)}_checked"))
             else:
                 targets.append(name)

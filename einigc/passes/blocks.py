@@ -18,7 +18,7 @@ def rewrite_blocks(function: ir.Function, rewrite: Rewrite) -> ir.Function:
 def _block(statements: tuple, rewrite: Rewrite) -> tuple:
     nested = []
     for statement in statements:
-        if isinstance(statement, ir.Tape):
+        if isinstance(statement, (ir.Tape, ir.Closure)):
             statement = dataclasses.replace(statement, body=_block(statement.body, rewrite))
         elif isinstance(statement, ir.ChooseOrder):
             bodies = tuple(_block(body, rewrite) for body in statement.bodies)

@@ -48,6 +48,9 @@ def _count_reads(statements, reads: dict[str, int]) -> None:
         if isinstance(statement, ir.Tape):
             _count_reads(statement.body, reads)
             names = {statement.watch}
+        elif isinstance(statement, ir.Closure):
+            _count_reads(statement.body, reads)
+            names = set()
         elif isinstance(statement, ir.ChooseOrder):
             for body in statement.bodies:
                 _count_reads(body, reads)

@@ -102,3 +102,14 @@ def _jacobian(function, primal):
     # holomorphic already; jax.jacrev takes complex inputs only when told.
     # (A VJP needs no helper: jax.vjp is holomorphic too.)
     return jax.jacrev(function, holomorphic=jnp.iscomplexobj(primal))(primal)
+
+
+def _gradient(function, primal, cotangent=None):
+    # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
+    # reverse pass (jax.vjp, holomorphic for complex dtypes: no conjugate);
+    # without a cotangent, the gradient of the sum of the value's entries.
+    value, pullback = jax.vjp(function, primal)
+    if cotangent is None:
+        cotangent = jnp.ones_like(value)
+    (gradient,) = pullback(cotangent)
+    return gradient

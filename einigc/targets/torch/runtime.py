@@ -130,3 +130,31 @@ def _jacobian(function, primal):
     (rows,) = torch.func.vmap(pullback)(basis.reshape(size, *value.shape))
     rows = rows.conj_physical() if primal.is_complex() else rows
     return rows.reshape(*value.shape, *primal.shape)
+
+
+def _gradient(function, primal, cotangent=None):
+    # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
+    # reverse pass; without a cotangent, the gradient of the sum of the
+    # value's entries. Holomorphic for complex dtypes, as `_vjp`.
+    value, pullback = torch.func.vjp(function, primal)
+    if cotangent is None:
+        cotangent = torch.ones_like(value)
+    complex_ = primal.is_complex()
+    (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
+    return gradient.conj_physical() if complex_ else gradient
+
+
+def _jacobian_forward(function, primal):
+    # The full Jacobian J[a, b] = d a / d b by one forward pass per entry of
+    # `primal` (J times each basis vector, batched by vmap): for fewer
+    # entries in the primal than in the value. Forward mode is holomorphic
+    # for complex dtypes as it stands; not torch.func.jacfwd, which refuses
+    # complex inputs.
+    size = primal.numel()
+    basis = torch.eye(size, dtype=primal.dtype, device=primal.device)
+
+    def column(tangent):
+        return torch.func.jvp(function, (primal,), (tangent,))[1]
+
+    columns = torch.func.vmap(column)(basis.reshape(size, *primal.shape))
+    return columns.movedim(0, -1).reshape(*columns.shape[1:], *primal.shape)
