@@ -225,7 +225,9 @@ def _framework_section(result: dict) -> list[str]:
         + "."
     )
     out.append("")
-    out.append("| case | spec | dtype | mode | generated µs | hand µs | einsum µs | gen/hand | gen/einsum | TFLOP/s | of peak |")
+    out.append(
+        "| case | spec | dtype | mode | generated µs | hand µs | einsum µs | gen/hand | gen/einsum | TFLOP/s | of peak |"
+    )
     out.append("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in result["rows"]:
         tflops = row["flops"] / row["generated"] / 1e6 if row["flops"] and row["generated"] else None

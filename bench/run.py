@@ -159,6 +159,8 @@ def _per_target(args) -> int:
     import numpy as np
 
     from bench import target_report
+    from bench.target_eingrad import SIGNATURES as EINGRAD_FORMS
+    from bench.target_eingrad import measure_eingrad
     from bench.targets import FULL as TARGET_FULL
     from bench.targets import QUICK, case_runs, compile_generated, measure_target
 
@@ -171,13 +173,14 @@ def _per_target(args) -> int:
     kind, cfg = ("quick", QUICK) if args.smoke else ("full", TARGET_FULL)
     size_table = SMOKE_SIZES if args.smoke else FULL_SIZES
     only = set(args.only.split(",")) if args.only else None
+    log = lambda line: print(line, flush=True)  # noqa: E731
     for name in names:
         started, load_before = time.perf_counter(), os.getloadavg()
         print(f"[bench] {kind} run of target {name}: compiling bench/cases.ein", flush=True)
         generated, error = compile_generated(name, CASES_EIN, build / f"cases_{name}.py")
         fw = load(name)
         runs = case_runs(size_table, names=only)
-        rows, notes = measure_target(fw, runs, generated, cfg, np.random.default_rng(1234), log=lambda s: print(s, flush=True))
+        rows, notes = measure_target(fw, runs, generated, cfg, np.random.default_rng(1234), log=log)
         meta = {
             "kind": kind,
             "versions": fw.info,
@@ -192,7 +195,14 @@ def _per_target(args) -> int:
             "threads": args.threads,
             "generated_error": error,
         }
-        data = target_report.merge(out_dir / "targets.json", name, {"meta": meta, "rows": rows, "notes": notes})
+        section = {"meta": meta, "rows": rows, "notes": notes}
+        if name in ("torch", "jax") and (only is None or only & set(EINGRAD_FORMS)):
+            mark = time.perf_counter()
+            e_rows, e_notes, e_sizes = measure_eingrad(fw, build, kind, cfg, np.random.default_rng(99), only=only, log=log)
+            section["eingrad"] = {"rows": e_rows, "notes": e_notes, "sizes": e_sizes}
+            meta["eingrad_s"] = time.perf_counter() - mark
+            meta["total_s"] = time.perf_counter() - started
+        data = target_report.merge(out_dir / "targets.json", name, section)
         target_report.write(out_dir, data)
         if generated is not None:
             (out_dir / "generated").mkdir(parents=True, exist_ok=True)

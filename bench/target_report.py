@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bench.report import fmt_us
+from bench.target_eingrad import render as render_eingrad
 from bench.target_frameworks import EINSUM_LABEL
 from bench.target_versions import EINSUM_NOTES
 
@@ -79,11 +80,18 @@ def _section(target: str, section: dict) -> list[str]:
             f"{fmt_us(row['einsum'])} | {_fmt(row['gen_over_hand'])} | {_fmt(row['gen_over_einsum'])} |"
         )
     out.append("")
-    out.append("Sizes: " + "; ".join(f"{case}: {', '.join(f'{k}={v}' for k, v in sizes.items())}" for case, sizes in meta["sizes"].items()) + ".")
+    out.append(
+        "Sizes: "
+        + "; ".join(
+            f"{case}: {', '.join(f'{k}={v}' for k, v in sizes.items())}" for case, sizes in meta["sizes"].items()
+        )
+        + "."
+    )
     notes = [f"{case}: the einsum column is {note}" for case, note in EINSUM_NOTES.items()] + section["notes"]
     out.append("")
     out += [f"- {note}" for note in notes]
     out.append("")
+    out += render_eingrad(target, section)
     return out
 
 

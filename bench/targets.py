@@ -80,12 +80,15 @@ def flops(run: CaseRun) -> Optional[int]:
     return int(info.opt_cost)
 
 
-def compile_generated(target: str, ein_path: Path, out_path: Path):
-    """The einigc module of `ein_path` for `target` (written to `out_path`, imported), or the compile error's text."""
+def compile_generated(target: str, ein_path: Optional[Path], out_path: Path, text: Optional[str] = None):
+    """The einigc module of `ein_path` (or of `text`, a block of eingrad_cases.ein) for `target`, or the compile error's text."""
     from einigc.compiler import compile_text
 
     try:
-        source = compile_text(ein_path.read_text(), ein_path.name, target).source
+        if text is None:
+            source = compile_text(ein_path.read_text(), ein_path.name, target).source
+        else:
+            source = compile_text(text, "eingrad_cases.ein", target).source
     except Exception as exc:  # noqa: BLE001 - a target whose printer fails is reported, its other columns still run
         return None, short_error(exc)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +107,9 @@ def measure_target(fw, runs: list[CaseRun], generated, cfg: dict, rng, reference
         case_rows, case_notes = _measure_run(np, fw, run, gen_fn, cfg, rng, reference)
         rows += case_rows
         notes += case_notes
-        summary = ", ".join(f"{r['mode']} gen/einsum {_ratio(r, 'einsum')} gen/hand {_ratio(r, 'hand')}" for r in case_rows)
+        summary = ", ".join(
+            f"{r['mode']} gen/einsum {_ratio(r, 'einsum')} gen/hand {_ratio(r, 'hand')}" for r in case_rows
+        )
         log(f"[bench] {fw.name} {run.label:<18} {time.perf_counter() - t0:5.1f} s  {summary}")
     return rows, notes
 

@@ -20,6 +20,7 @@ import pytest
 from bench import target_report
 from bench.cases import SMOKE_SIZES
 from bench.gpu import DRY_RUNS
+from bench.target_eingrad import SIGNATURES
 from bench.target_frameworks import MODES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,6 +80,15 @@ def test_torch_and_jax_targets_quick(tmp_path):
     for target in ("numpy", "torch", "jax"):
         _check_section(text, data, target)
     assert "torch.compile" in text and "jnp.einsum" in text
+    for target in ("torch", "jax"):
+        eingrad = data["targets"][target]["eingrad"]
+        assert f"### {target}: eingrad" in text.splitlines()
+        assert not [note for note in eingrad["notes"] if "MISMATCH" in note], eingrad["notes"]
+        compiled = {row["form"] for row in eingrad["rows"]}
+        assert compiled == set(SIGNATURES), set(SIGNATURES) - compiled  # every form compiles for both
+        for row in eingrad["rows"]:
+            assert row["gen_over_hand"] is not None and math.isfinite(row["gen_over_hand"]), (target, row)
+    assert "numpy" not in data["targets"] or "eingrad" not in data["targets"]["numpy"]
 
 
 @pytest.mark.slow
@@ -95,7 +105,11 @@ def test_gpu_script_dry_run(tmp_path):
             label = case if dtype == "float32" else f"{case} {dtype}"
             for mode in MODES[framework]:
                 row = f"| {label} | "
-                assert any(l.startswith(row) and f"| {mode} |" in l for l in text.splitlines()), (framework, label, mode)
+                assert any(l.startswith(row) and f"| {mode} |" in l for l in text.splitlines()), (
+                    framework,
+                    label,
+                    mode,
+                )
     assert "Peak (plain matmul" in text
     assert "MISMATCH" not in text
     assert "bench/gpu.sh: torch:" in proc.stdout

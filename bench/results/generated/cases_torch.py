@@ -94,8 +94,10 @@ class _AxisCheck:
 
     def same(self, known, size, message):
         # A plain comparison: a guard where torch.compile traces SymInts.
+        # `message` makes the error's text, only on failure: formatting a
+        # SymInt into it would fix its size, compiling again for each size.
         if known != size:
-            self.fail(message)
+            self.fail(message())
 
     # ---- ranks
 
@@ -187,7 +189,7 @@ class _AxisCheck:
             self.letter(term, size, name, f"group '{term}'")
         elif term == "_":
             message = f"operand '{name}' ({word}) needs size 1 at '_'"
-            self.same(1, size, f"{message}, got {size}")
+            self.same(1, size, lambda: f"{message}, got {size}")
         elif term == "..." and not self.exact_ellipsis:
             self.broadcast_with(name, size)
         elif _is_run(term):
@@ -208,7 +210,9 @@ class _AxisCheck:
         if earlier is not None:
             known, where = earlier
             self.same(
-                known, size, f"{what} is {known} in {where} but {size} in '{name}'"
+                known,
+                size,
+                lambda: f"{what} is {known} in {where} but {size} in '{name}'",
             )
 
     def composite(self, letter, dims, name):
@@ -222,7 +226,9 @@ class _AxisCheck:
                 f"{what} has {len(known)} axes in {where} but {len(dims)} in '{name}'"
             )
         for a, b in zip(known, dims):
-            self.same(a, b, f"{what} is {known} in {where} but {dims} in '{name}'")
+            self.same(
+                a, b, lambda: f"{what} is {known} in {where} but {dims} in '{name}'"
+            )
 
     def broadcast_with(self, name, dims):
         # numpy's rule for `...`: right-aligned sizes agree or one is 1.
@@ -271,7 +277,7 @@ class _AxisCheck:
                     self.same(
                         product,
                         size,
-                        f"{where} has size {size}, but its members make {product}",
+                        lambda: f"{where} has size {size}, but its members make {product}",
                     )
                 elif len(unknown) == 1:
                     self.solve_member(unknown[0], where, size, product, term, name)
@@ -317,26 +323,27 @@ def _term_sizes(terms, dims, runs):
         start += width
 
 
-def _spec_terms(word, _cache={}):
+def _spec_terms(word):
     # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
-    if word not in _cache:
-        terms, depth, k = [], 0, 0
-        while k < len(word):
-            char = word[k]
-            if depth:
-                terms[-1] += char
-                depth += {"(": 1, ")": -1}.get(char, 0)
-            elif char == "(":
-                terms.append(char)
-                depth = 1
-            elif word.startswith("...", k):
-                terms.append("...")
-                k += 2
-            else:
-                terms.append(char)
-            k += 1
-        _cache[word] = terms
-    return _cache[word]
+    # Parsed on each check, not cached: checks run only on shapes not seen
+    # before, and torch.compile guards on a cache's contents, compiling
+    # every function a second time after its first trace fills the cache.
+    terms, depth, k = [], 0, 0
+    while k < len(word):
+        char = word[k]
+        if depth:
+            terms[-1] += char
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        elif char == "(":
+            terms.append(char)
+            depth = 1
+        elif word.startswith("...", k):
+            terms.append("...")
+            k += 2
+        else:
+            terms.append(char)
+        k += 1
+    return terms
 
 
 def _check_axes(function, spec, operands, sizes=None):
