@@ -6,7 +6,7 @@ EINIGC := $(VENV)/bin/einigc
 STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: venv demo test test-fast generate bench fuzz lint clean
+.PHONY: venv demo test test-fast generate bench bench-targets bench-gpu fuzz lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ generate: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/planning.py
+	$(PY) bench/run.py --target all
+
+# The per-target benchmark alone (numpy, torch, jax on the CPU; ~5 min each at most):
+# bench/results/targets.md. `--target torch --quick` for a smoke run.
+bench-targets: $(STAMP)
+	$(PY) bench/run.py --target all
+
+# torch and jax on an NVIDIA GPU (< 5 min; installs nothing): bench/results/gpu.md.
+bench-gpu: $(STAMP)
+	PYTHON=$(PY) bash bench/gpu.sh
 
 fuzz: $(STAMP)
 	EINIG_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py

@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     if args.memory_variant:
         memory_child(args.memory_variant, args.memory_n, args.build)
         return 0
+    if args.target:
+        return _per_target(args)
 
     started = time.perf_counter()
     load_before = os.getloadavg()
@@ -129,13 +131,86 @@ def main(argv=None) -> int:
 
 def _arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, few rounds (< 60 s)")
+    parser.add_argument("--smoke", "--quick", action="store_true", help="tiny sizes, few rounds (< 60 s)")
+    parser.add_argument(
+        "--target",
+        default="",
+        help="the per-target benchmark instead (bench/targets.py): numpy, torch, jax, comma-separated, or all",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results)")
     parser.add_argument("--build", type=Path, default=None, help="build directory (default bench/build, or OUT/build with --out)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per framework in the per-target run (default 1: on a shared machine a second one's stalls swamp the ratios)",
+    )
     parser.add_argument("--only", default="", help="comma-separated case names (for development)")
     parser.add_argument("--memory-variant", help=argparse.SUPPRESS)
     parser.add_argument("--memory-n", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def _per_target(args) -> int:
+    """`--target T`: generated numpy / torch / jax modules vs their einsum and hand-written code (targets.md)."""
+    from bench.target_frameworks import TARGETS, load, pin_threads
+
+    pin_threads(args.threads)  # before numpy, torch or jax is imported
+    import numpy as np
+
+    from bench import target_report
+    from bench.target_eingrad import SIGNATURES as EINGRAD_FORMS
+    from bench.target_eingrad import measure_eingrad
+    from bench.targets import FULL as TARGET_FULL
+    from bench.targets import QUICK, case_runs, compile_generated, measure_target
+
+    names = TARGETS if args.target == "all" else tuple(args.target.split(","))
+    unknown = set(names) - set(TARGETS)
+    if unknown:
+        raise SystemExit(f"bench: unknown target(s) {', '.join(sorted(unknown))}; choose from {', '.join(TARGETS)}")
+    out_dir = args.out or BENCH / "results"
+    build = args.build or (out_dir / "build" if args.out else BENCH / "build")
+    kind, cfg = ("quick", QUICK) if args.smoke else ("full", TARGET_FULL)
+    size_table = SMOKE_SIZES if args.smoke else FULL_SIZES
+    only = set(args.only.split(",")) if args.only else None
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    for name in names:
+        started, load_before = time.perf_counter(), os.getloadavg()
+        print(f"[bench] {kind} run of target {name}: compiling bench/cases.ein", flush=True)
+        generated, error = compile_generated(name, CASES_EIN, build / f"cases_{name}.py")
+        fw = load(name)
+        runs = case_runs(size_table, names=only)
+        rows, notes = measure_target(fw, runs, generated, cfg, np.random.default_rng(1234), log=log)
+        meta = {
+            "kind": kind,
+            "versions": fw.info,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "git": git_revision(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "total_s": time.perf_counter() - started,
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "sizes": {run.name: dict(run.sizes) for run in runs},
+            "threads": args.threads,
+            "generated_error": error,
+        }
+        section = {"meta": meta, "rows": rows, "notes": notes}
+        if name in ("torch", "jax") and (only is None or only & set(EINGRAD_FORMS)):
+            mark = time.perf_counter()
+            e_rows, e_notes, e_sizes = measure_eingrad(fw, build, kind, cfg, np.random.default_rng(99), only=only, log=log)
+            section["eingrad"] = {"rows": e_rows, "notes": e_notes, "sizes": e_sizes}
+            meta["eingrad_s"] = time.perf_counter() - mark
+            meta["total_s"] = time.perf_counter() - started
+        data = target_report.merge(out_dir / "targets.json", name, section)
+        target_report.write(out_dir, data)
+        if generated is not None:
+            (out_dir / "generated").mkdir(parents=True, exist_ok=True)
+            (out_dir / "generated" / f"cases_{name}.py").write_text((build / f"cases_{name}.py").read_text())
+        for line in target_report.summary(data["targets"][name]):
+            print(f"[bench] {name}: {line}", flush=True)
+    print(f"[bench] wrote {out_dir / 'targets.md'}", flush=True)
+    return 0
 
 
 def _einsum_cases(tf, np, cases, size_table, gen, cfg, rng):
