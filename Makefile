@@ -22,10 +22,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-# The tests that need no TensorFlow and are not slow, with TensorFlow made
-# unimportable (tests/frameworks.py): the stages' feedback in seconds.
+# The tests that need no framework but numpy and are not slow, with TensorFlow,
+# PyTorch and JAX made unimportable (tests/frameworks.py): the stages' feedback in seconds.
 test-fast: $(STAMP)
-	EINIG_BLOCK_FRAMEWORKS=tensorflow $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+	EINIG_BLOCK_FRAMEWORKS=tensorflow,torch,jax $(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 # Regenerates every checked-in generated module: the examples (examples/pyproject.toml) and golden files.
 generate: $(STAMP)

@@ -1,4 +1,5 @@
-"""The suite without TensorFlow: tests that need it carry its marker, and the others pass where it is missing."""
+"""The suite without the frameworks: tests that need TensorFlow, PyTorch or JAX carry its marker, and the others pass
+where they are missing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from tests import conftest, frameworks
 from tests.conftest import REPO
 
-# make test-fast's selection (Makefile), run here as on a machine without TensorFlow.
+# make test-fast's selection (Makefile), run here as on a machine without TensorFlow, PyTorch and JAX.
 FAST = ["-m", "not slow"]
 # Measured 2026-12-01: 443 pass. Fewer means tests were lost, e.g. a stage
 # module that now imports TensorFlow at its top and so is skipped whole.
@@ -37,7 +38,7 @@ STAGE_MODULES = {
 
 def _fast_run_without_tensorflow(tmp_path):
     report = tmp_path / "report.xml"
-    env = dict(os.environ, **{frameworks.BLOCK_VARIABLE: "tensorflow"})
+    env = dict(os.environ, **{frameworks.BLOCK_VARIABLE: ",".join(frameworks.FRAMEWORKS)})
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST, f"--junitxml={report}", "tests"]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     return result, ET.parse(report).getroot()
