@@ -13,7 +13,7 @@ from einigc.lower.builder import Block
 from einigc.checks.layout import stand_ins
 from einigc.model import Layout
 from einigc.lower.shapes import ShapeEnv, reshape_comment
-from einigc.select import select_pair
+from einigc.select import TENSORFLOW, MatmulKernel, select_pair
 from einigc.plan import (
     COPY_COST,
     ELLIPSIS,
@@ -40,6 +40,7 @@ class Contraction:
         describe_plan: Callable[..., None],  # the function's record of the plans it chose
         shapes: ShapeEnv | None = None,
         reshaped: dict[str, tuple[str, tuple | None]] | None = None,
+        kernel: MatmulKernel = TENSORFLOW,  # what the target's matrix product takes
     ):
         self.block = block
         self.function = function
@@ -48,12 +49,15 @@ class Contraction:
         self.shapes: ShapeEnv | None = shapes
         # Names bound to a reshape: what they reshape and its runs of letters.
         self.reshaped: dict[str, tuple[str, tuple | None]] = {} if reshaped is None else reshaped
+        self.kernel = kernel
         self.graph_only = False  # lowering a branch that runs only while tracing: no eager choices
 
     def branch(self) -> Contraction:
         block = self.block.branch()
         shapes = self.shapes.fork(block) if self.shapes is not None else None
-        branch = Contraction(block, self.function, self.sizes, self.describe_plan, shapes, dict(self.reshaped))
+        branch = Contraction(
+            block, self.function, self.sizes, self.describe_plan, shapes, dict(self.reshaped), self.kernel
+        )
         branch.graph_only = self.graph_only
         return branch
 
@@ -195,7 +199,7 @@ class Contraction:
                     comment = f"step {pair_index} of {n_pairs} of the planned order: {what}"
                 else:
                     comment = ""
-                op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
+                op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right, self.kernel)
                 hint = f"{self.block.stem(left)}_{self.block.stem(right)}"
                 if isinstance(op, ir.FusedMatMul):
                     name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))
