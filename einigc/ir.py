@@ -53,7 +53,8 @@ class BatchMatMul:
     """Leading batch axes shared by both operands (or broadcast), then a matrix product.
 
     A transpose swaps an operand's last two axes (a view, never a conjugate);
-    `y_is_vector`: `y` lacks the columns axis, taken as a column of one.
+    `y_is_vector`: `y` lacks the columns axis, taken as a column of one (a
+    1-D `y` without it: matmul's own matrix-vector product).
     Only targets whose product takes them (`select.MatmulKernel`) get them.
     """
 

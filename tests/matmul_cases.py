@@ -22,6 +22,8 @@ matvec(x, y) = einsum("bjk,bk->bj", x, y)
 vecmat(x, y) = einsum("bj,bjk->bk", x, y)
 matvec_plain(x, y) = einsum("jk,k->j", x, y)
 matvec_broadcast(x, y) = einsum("...k,jk->...j", x, y)
+vecmat_plain(x, y) = einsum("j,jk->k", x, y)
+matvec_one_vector(x, y) = einsum("...jk,k->...j", x, y)
 """
 
 EQUATIONS = {
@@ -36,6 +38,8 @@ EQUATIONS = {
     "vecmat": "bj,bjk->bk",
     "matvec_plain": "jk,k->j",
     "matvec_broadcast": "...k,jk->...j",
+    "vecmat_plain": "j,jk->k",
+    "matvec_one_vector": "...jk,k->...j",
 }
 
 # Shapes per function: several batch sizes, `...` of different ranks and a
@@ -52,6 +56,8 @@ SHAPES = {
     "vecmat": [((3, 2), (3, 2, 4))],
     "matvec_plain": [((2, 4), (4,))],
     "matvec_broadcast": [((6, 1, 4), (3, 4)), ((4,), (3, 4))],
+    "vecmat_plain": [((3,), (3, 5)), ((0,), (0, 5))],
+    "matvec_one_vector": [((6, 2, 3, 4), (4,)), ((3, 4), (4,))],
 }
 
 CASES = [(name, k) for name, shapes in SHAPES.items() for k in range(len(shapes))]

@@ -132,21 +132,24 @@ def test_transposed_and_broadcast_batches_are_one_batch_matmul_of_views(spec, x,
 
 
 @pytest.mark.parametrize(
-    "spec, matrix, transposed",
+    "spec, matrix, transposed, column",
     [
-        ("bjk,bk->bj", A, False),
-        ("bk,bjk->bj", B, False),
-        ("bj,bjk->bk", B, True),
-        ("jk,k->j", A, False),
-        ("...k,jk->...j", B, False),
-        ("...jk,...k->...j", A, False),
+        ("bjk,bk->bj", A, False, True),
+        ("bk,bjk->bj", B, False, True),
+        ("bj,bjk->bk", B, True, True),
+        ("...k,jk->...j", B, False, True),
+        ("...jk,...k->...j", A, False, True),
+        # A vector of one axis is matmul's own matrix-vector product.
+        ("jk,k->j", A, False, False),
+        ("j,jk->k", B, True, False),
+        ("...jk,k->...j", A, False, False),
     ],
 )
-def test_a_matrix_times_a_vector_is_a_batch_matmul_with_a_column(spec, matrix, transposed):
+def test_a_matrix_times_a_vector_is_a_batch_matmul_with_a_column(spec, matrix, transposed, column):
     op = select_for(spec, "numpy")
     assert type(op).__name__ == "BatchMatMul"
     vector = B if matrix == A else A
-    assert (op.x, op.y, op.transpose_x, op.transpose_y, op.y_is_vector) == (matrix, vector, transposed, False, True)
+    assert (op.x, op.y, op.transpose_x, op.transpose_y, op.y_is_vector) == (matrix, vector, transposed, False, column)
 
 
 @pytest.mark.parametrize(
