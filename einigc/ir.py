@@ -50,10 +50,19 @@ class FusedMatMul:
 
 @dataclass(frozen=True)
 class BatchMatMul:
-    """Leading batch axes shared by both operands, then a matrix product."""
+    """Leading batch axes shared by both operands (or broadcast), then a matrix product.
+
+    A transpose swaps an operand's last two axes (a view, never a conjugate);
+    `y_is_vector`: `y` lacks the columns axis, taken as a column of one (a
+    1-D `y` without it: matmul's own matrix-vector product).
+    Only targets whose product takes them (`select.MatmulKernel`) get them.
+    """
 
     x: str
     y: str
+    transpose_x: bool = False
+    transpose_y: bool = False
+    y_is_vector: bool = False
 
 
 @dataclass(frozen=True)

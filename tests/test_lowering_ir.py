@@ -198,6 +198,44 @@ def test_matmul_fields():
     assert returned(f) == matmul
 
 
+# Lowered for numpy, torch and jax: their matmul reads transposed views,
+# broadcasts `...` and takes a vector as a column (select.MatmulKernel);
+# for TensorFlow the same pairs stay the Einsum op (CASES above).
+VIEW_CASES = {
+    "transposed batch": ('f(x, y) = einsum("bij,bkj->bik", x, y)', ("x", "y", False, True, False)),
+    "ellipsis": ('f(x, y) = einsum("...ij,...jk->...ik", x, y)', ("x", "y", False, False, False)),
+    "batch matvec": ('f(x, y) = einsum("bjk,bk->bj", x, y)', ("x", "y", False, False, True)),
+    "batch vecmat": ('f(x, y) = einsum("bj,bjk->bk", x, y)', ("y", "x", True, False, True)),
+}
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("case", sorted(VIEW_CASES))
+def test_views_make_one_batch_matmul_on_targets_whose_matmul_takes_them(case, target):
+    text, fields = VIEW_CASES[case]
+    (function,) = to_ir(text, target=target).functions
+    assert op_list(function.body) == ["CheckAxes", "BatchMatMul"]
+    op = returned(function)
+    assert (op.x, op.y, op.transpose_x, op.transpose_y, op.y_is_vector) == fields
+    (tf_function,) = to_ir(text, target="tensorflow").functions
+    assert op_list(tf_function.body) == ["CheckAxes", "Einsum"]
+
+
+def test_a_planned_step_that_is_a_matvec_is_lowered_per_target():
+    # One candidate order of nary_planning.ein's bilinear ends in `bjk,bk->bj`.
+    text = 'f(x, w, y) = einsum("bi,ijk,bk->bj", x, w, y) where j = 3, b ~ 512'
+
+    def steps(target):
+        (function,) = to_ir(text, target=target).functions
+        ops = [a.op for a in assigned(function.body)]
+        matvecs = [op for op in ops if isinstance(op, ir.BatchMatMul) and op.y_is_vector]
+        einsums = [op for op in ops if isinstance(op, ir.Einsum) and op.equation == "bjk,bk->bj"]
+        return len(matvecs), len(einsums)
+
+    assert steps("numpy") == (1, 0)
+    assert steps("tensorflow") == (0, 1)
+
+
 def test_reductions_and_permutations_name_their_axes():
     assert ops_of(lowered('f(x) = einsum("ij->ji", x)'), ir.Transpose)[0].perm == (1, 0)
     (summed,) = ops_of(lowered('f(x) = einsum("ijk->ik", x)'), ir.ReduceSum)

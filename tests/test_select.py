@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from einigc.select import select_pair
+from einigc.select import TENSORFLOW, MatmulKernel, matmul_kernel, select_pair
 
 # Two operand values the ops are built on; select passes them through.
 A, B = "a_value", "b_value"
@@ -93,3 +93,86 @@ def test_selection_is_the_same_for_any_letters():
     # Only the roles of the axes count, never their names.
     assert type(select("pq,qr->pr")) is type(select("ij,jk->ik"))
     assert type(select("xyz,xzw->xyw")) is type(select("bij,bjk->bik"))
+
+
+# --- targets whose matmul reads views: numpy, torch, jax --------------------
+
+def select_for(spec: str, target: str):
+    """select for `target`; `...` is one symbol of the words."""
+    left, right, out = (tuple("..." if s == "." else s for s in w) for w in words(spec.replace("...", ".")))
+    return select_pair(left, right, out, A, B, matmul_kernel(target))
+
+
+def test_every_target_but_tensorflow_has_the_view_taking_kernel():
+    assert matmul_kernel("tensorflow") == TENSORFLOW
+    assert not (TENSORFLOW.transposes_free or TENSORFLOW.broadcasts_batch or TENSORFLOW.takes_vectors)
+    for target in ("numpy", "torch", "jax"):
+        assert matmul_kernel(target) == MatmulKernel(True, True, True)
+
+
+@pytest.mark.parametrize(
+    "spec, x, y, transpose_x, transpose_y",
+    [
+        ("bji,bjk->bik", A, B, True, False),
+        ("bij,bkj->bik", A, B, False, True),
+        ("bji,bkj->bik", A, B, True, True),
+        ("bij,bjk->bki", B, A, True, True),
+        ("...ij,...jk->...ik", A, B, False, False),
+        ("...ji,...kj->...ik", A, B, True, True),
+        ("...ij,jk->...ik", A, B, False, False),
+        ("ij,...jk->...ik", A, B, False, False),
+        ("...bij,bjk->...bik", A, B, False, False),
+    ],
+)
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+def test_transposed_and_broadcast_batches_are_one_batch_matmul_of_views(spec, x, y, transpose_x, transpose_y, target):
+    op = select_for(spec, target)
+    assert type(op).__name__ == "BatchMatMul"
+    assert (op.x, op.y, op.transpose_x, op.transpose_y, op.y_is_vector) == (x, y, transpose_x, transpose_y, False)
+
+
+@pytest.mark.parametrize(
+    "spec, matrix, transposed, column",
+    [
+        ("bjk,bk->bj", A, False, True),
+        ("bk,bjk->bj", B, False, True),
+        ("bj,bjk->bk", B, True, True),
+        ("...k,jk->...j", B, False, True),
+        ("...jk,...k->...j", A, False, True),
+        # A vector of one axis is matmul's own matrix-vector product.
+        ("jk,k->j", A, False, False),
+        ("j,jk->k", B, True, False),
+        ("...jk,k->...j", A, False, False),
+    ],
+)
+def test_a_matrix_times_a_vector_is_a_batch_matmul_with_a_column(spec, matrix, transposed, column):
+    op = select_for(spec, "numpy")
+    assert type(op).__name__ == "BatchMatMul"
+    vector = B if matrix == A else A
+    assert (op.x, op.y, op.transpose_x, op.transpose_y, op.y_is_vector) == (matrix, vector, transposed, False, column)
+
+
+@pytest.mark.parametrize(
+    "spec, reason",
+    [
+        # Measured slower as matmul over the moved batch axis (see select.MatmulKernel).
+        ("bi,ijb->bj", "the batch axis trails one operand"),
+        ("bik,ijk->bj", "ik against ijk: not a run of axes"),
+        ("i,i->", "a dot product"),
+        ("...i,...i->...", "a batched dot product: within noise of the einsum"),
+        ("bi,bk->bik", "nothing summed: an outer product"),
+        ("bijk,bjkl->bil", "a batched run of axes"),
+        ("i...j,jk->i...k", "`...` not leading"),
+        ("bjk,bkj->bj", "j in both and kept, but no batch axis of one"),
+    ],
+)
+def test_what_no_view_makes_a_matrix_product_stays_the_einsum(spec, reason):
+    op = select_for(spec, "torch")
+    assert type(op).__name__ == "Einsum", reason
+
+
+@pytest.mark.parametrize("spec", ["bji,bjk->bik", "...ij,...jk->...ik", "bjk,bk->bj", "jk,k->j"])
+def test_tensorflow_keeps_the_einsum_op_for_them(spec):
+    # BatchMatMulV2's adjoints conjugate complex inputs; the golden check
+    # proves the generated TensorFlow unchanged.
+    assert type(select_for(spec, "tensorflow")).__name__ == "Einsum"

@@ -25,6 +25,7 @@ from hypothesis import example, given, settings
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
+from tests import matmul_cases  # noqa: E402
 from tests.ein_harness import compile_and_import, compile_module  # noqa: E402
 from tests.ein_strategies import dialect_cases, numpy_style_cases  # noqa: E402
 from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SHAPES, SPECS  # noqa: E402
@@ -327,3 +328,21 @@ def test_random_numpy_style_specs_match_the_reference(case):
 @given(dialect_cases())
 def test_random_dialect_specs_match_the_reference(case):
     _check(case)
+
+
+@pytest.fixture(scope="module")
+def views():
+    return compile_module(matmul_cases.SPEC, "views.ein", "jax")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64])
+@pytest.mark.parametrize("name, k", matmul_cases.CASES)
+def test_transposed_broadcast_and_vector_products_match_np_einsum(views, name, k, dtype):
+    # jnp.matmul of `.mT` views and columns, jitted: a transpose, never a conjugate.
+    operands = [jnp.asarray(x.astype(dtype)) for x in matmul_cases.inputs(name, k, np.dtype(dtype).kind == "c")]
+    result = getattr(views, name)(*operands)
+    assert result.dtype == np.dtype(dtype)
+    wide = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
+    matmul_cases.assert_close(
+        name, np.asarray(result), [np.asarray(x).astype(wide) for x in operands], np.finfo(dtype).eps
+    )

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
+from tests import matmul_cases
 from tests.ein_harness import compile_and_import, compile_module
 from tests.ein_strategies import dialect_cases, numpy_style_cases
 from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SHAPES, SPECS
@@ -196,3 +197,19 @@ def test_diagonals_are_read_only_views_whichever_op_takes_them(specs):
         with pytest.raises(ValueError):
             result[...] = 0
     assert x[1, 1] == 5.0
+
+
+@pytest.fixture(scope="module")
+def views():
+    return compile_module(matmul_cases.SPEC, "views.ein", "numpy")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64, np.complex128])
+@pytest.mark.parametrize("name, k", matmul_cases.CASES)
+def test_transposed_broadcast_and_vector_products_match_np_einsum(views, name, k, dtype):
+    # np.matmul of `.mT` views and columns: a transpose, never a conjugate.
+    operands = [x.astype(dtype) for x in matmul_cases.inputs(name, k, np.dtype(dtype).kind == "c")]
+    result = getattr(views, name)(*operands)
+    assert result.dtype == dtype
+    wide = [x.astype(np.complex128 if np.dtype(dtype).kind == "c" else np.float64) for x in operands]
+    matmul_cases.assert_close(name, result, wide, np.finfo(dtype).eps)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
+from tests import matmul_cases
 from tests.ein_harness import compile_and_import, compile_module
 from tests.ein_strategies import dialect_cases, numpy_style_cases
 from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SHAPES, SPECS
@@ -290,3 +291,21 @@ def test_random_numpy_style_specs_match_the_reference(case):
 @given(dialect_cases())
 def test_random_dialect_specs_match_the_reference(case):
     _check(case)
+
+
+@pytest.fixture(scope="module")
+def views():
+    return compile_module(matmul_cases.SPEC, "views.ein", "torch")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64, torch.complex128])
+@pytest.mark.parametrize("name, k", matmul_cases.CASES)
+def test_transposed_broadcast_and_vector_products_match_np_einsum(views, name, k, dtype):
+    # torch.matmul of `.mT` views and unsqueezed columns: a transpose, never a conjugate.
+    operands = [torch.as_tensor(x).to(dtype) for x in matmul_cases.inputs(name, k, dtype.is_complex)]
+    result = getattr(views, name)(*operands)
+    assert result.dtype == dtype
+    wide = torch.complex128 if dtype.is_complex else torch.float64
+    matmul_cases.assert_close(
+        name, result.to(wide).numpy(), [x.to(wide).numpy() for x in operands], torch.finfo(dtype).eps
+    )

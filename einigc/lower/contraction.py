@@ -14,7 +14,7 @@ from einigc.lower.builder import Block
 from einigc.checks.layout import stand_ins
 from einigc.model import Layout
 from einigc.lower.shapes import ShapeEnv, reshape_comment
-from einigc.select import select_pair
+from einigc.select import TENSORFLOW, MatmulKernel, select_pair
 from einigc.plan import (
     COPY_COST,
     ELLIPSIS,
@@ -41,6 +41,7 @@ class Contraction:
         describe_plan: Callable[..., None],  # the function's record of the plans it chose
         shapes: ShapeEnv | None = None,
         reshaped: dict[str, tuple[str, tuple | None]] | None = None,
+        kernel: MatmulKernel = TENSORFLOW,  # what the target's matrix product takes
     ):
         self.block = block
         self.function = function
@@ -49,6 +50,7 @@ class Contraction:
         self.shapes: ShapeEnv | None = shapes
         # Names bound to a reshape: what they reshape and its runs of letters.
         self.reshaped: dict[str, tuple[str, tuple | None]] = {} if reshaped is None else reshaped
+        self.kernel = kernel
         self.graph_only = False  # lowering a branch that runs only while tracing: no eager choices
 
     def branch(self) -> Contraction:
@@ -211,7 +213,7 @@ class Contraction:
 
     def pair(self, step: PairStep, left: str, right: str, eq: str, comment: str) -> str:
         """Emits one planned pair (`eq`) of `left` and `right`; returns the result's name."""
-        op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right)
+        op = select_pair(step.left_symbols, step.right_symbols, step.output, left, right, self.kernel)
         hint = f"{self.block.stem(left)}_{self.block.stem(right)}"
         if isinstance(op, ir.FusedMatMul):
             name = self.fused_matmul(hint, op, comment, ir.Einsum(eq, (left, right)))

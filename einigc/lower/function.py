@@ -11,6 +11,7 @@ from einigc.checks.layout import analyse, plain_layout
 from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
 from einigc.targets import DEFAULT
+from einigc.select import matmul_kernel
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import lower_eingrad, uses
 from einigc.signature import Signatures
@@ -89,7 +90,8 @@ class FunctionLowering:
 
     def lower_contraction(self, block: Block, layout: Layout, names, label: str, implicit: bool = False) -> str:
         """Emits the einsum of the tensors `names` laid out by `layout`; returns the result's name."""
-        contraction = Contraction(block, self.function, self.sizes, self.describe_plan)
+        kernel = matmul_kernel(self.target)  # what the framework's matrix product takes (select)
+        contraction = Contraction(block, self.function, self.sizes, self.describe_plan, kernel=kernel)
         return contraction.lower(layout, names, label, implicit)
 
     def lower_semiring(self, block: Block, call: M.BuiltinCall, names, label: str) -> str:

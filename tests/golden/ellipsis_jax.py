@@ -369,7 +369,7 @@ def batched_matmul(x: jax.Array, y: jax.Array) -> jax.Array:
         [..., i, k]
     """
     x, y = _check_axes("batched_matmul", "...ij,...jk", [("x", x), ("y", y)])
-    return jnp.einsum("...ij,...jk->...ik", x, y)
+    return jnp.matmul(x, y)
 
 
 @jax.jit

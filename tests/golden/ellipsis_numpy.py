@@ -367,7 +367,7 @@ def batched_matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         [..., i, k]
     """
     x, y = _check_axes("batched_matmul", "...ij,...jk", [("x", x), ("y", y)])
-    return np.einsum("...ij,...jk->...ik", x, y)
+    return np.matmul(x, y)
 
 
 def batched_dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:

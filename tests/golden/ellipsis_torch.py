@@ -377,7 +377,7 @@ def batched_matmul(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         [..., i, k]
     """
     x, y = _check_axes("batched_matmul", "...ij,...jk", [("x", x), ("y", y)])
-    return torch.einsum("...ij,...jk->...ik", x, y)
+    return torch.matmul(x, y)
 
 
 def batched_dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -502,7 +502,7 @@ def bilinear(x: jax.Array, w: jax.Array, y: jax.Array) -> jax.Array:
         x_w_2d = jnp.matmul(x, w_2d)
         x_w = jnp.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
-        x_w_y = jnp.einsum("bjk,bk->bj", x_w, y)
+        x_w_y = jnp.matmul(x_w, y[..., None])[..., 0]
     else:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)

@@ -510,7 +510,7 @@ def bilinear(x: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x_w_2d = torch.mm(x, w_2d)
         x_w = x_w_2d.reshape([x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
-        x_w_y = torch.einsum("bjk,bk->bj", x_w, y)
+        x_w_y = torch.matmul(x_w, y.unsqueeze(-1)).squeeze(-1)
     else:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)

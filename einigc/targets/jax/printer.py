@@ -51,7 +51,13 @@ class JaxPrinter(JaxAutodiff, Printer):
         return f"jnp.matmul({a}, {b})"
 
     def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
-        return f"jnp.matmul({op.x}, {op.y})"
+        # Under jax.jit the same dot_general as jnp.einsum of the pair (the
+        # compiled HLO compared): `.mT` and the unit axis fold into it.
+        x = f"{op.x}.mT" if op.transpose_x else op.x
+        y = f"{op.y}.mT" if op.transpose_y else op.y
+        if op.y_is_vector:
+            return f"jnp.matmul({x}, {y}[..., None])[..., 0]"
+        return f"jnp.matmul({x}, {y})"
 
     # jnp.sum promotes small integers (int8 to int32) as numpy does;
     # jnp.einsum keeps the operand's dtype, and so do these sums.

@@ -25,7 +25,13 @@ class NumpyPrinter(Printer):
         return f"np.matmul({a}, {b})"
 
     def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
-        return f"np.matmul({op.x}, {op.y})"
+        # `.mT` (numpy >= 2.0) and the vector's unit axis are views; np.matmul
+        # runs BLAS where np.einsum runs C loops (see select.MatmulKernel).
+        x = f"{op.x}.mT" if op.transpose_x else op.x
+        y = f"{op.y}.mT" if op.transpose_y else op.y
+        if op.y_is_vector:
+            return f"np.matmul({x}, {y}[..., None])[..., 0]"
+        return f"np.matmul({x}, {y})"
 
     # np.sum promotes small integers to the platform's int; np.einsum keeps
     # the operand's dtype, and so do these sums.

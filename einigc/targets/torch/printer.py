@@ -35,8 +35,13 @@ class TorchPrinter(TorchAutodiff, Printer):
         # torch.matmul, not torch.bmm: the batch axes may be several, or
         # broadcast (`...`); bmm takes exactly one, of equal sizes. For 8
         # batches of 4x4 bmm takes 2.1 µs and matmul 4.2 µs; of 64x64, 49
-        # and 52 µs.
-        return f"torch.matmul({op.x}, {op.y})"
+        # and 52 µs. `.mT` and the unit axis of a vector are views (see
+        # select.MatmulKernel for what they save over torch.einsum).
+        x = f"{op.x}.mT" if op.transpose_x else op.x
+        y = f"{op.y}.mT" if op.transpose_y else op.y
+        if op.y_is_vector:
+            return f"torch.matmul({x}, {y}.unsqueeze(-1)).squeeze(-1)"
+        return f"torch.matmul({x}, {y})"
 
     # torch.sum promotes integers to int64; torch.einsum keeps the operands'
     # dtype, and so do these sums.
