@@ -138,6 +138,59 @@ def _high_rank_diagonal(x):
     return out
 
 
+class _Target:
+    """A module of another target, called with numpy inputs as that framework's arrays."""
+
+    def __init__(self, module, to_framework, to_numpy):
+        self.module, self.to_framework, self.to_numpy = module, to_framework, to_numpy
+        self.__all__ = module.__all__
+
+    def __getattr__(self, name):
+        function = getattr(self.module, name)
+        return lambda *args: self.to_numpy(function(*map(self.to_framework, args)))
+
+
+def _other_targets():
+    """specs.ein compiled for NumPy, PyTorch and JAX (examples/pyproject.toml), as _Targets."""
+    import jax
+    import jax.numpy as jnp
+    import specs_jax
+    import specs_numpy
+    import specs_torch
+    import torch
+
+    jax.config.update("jax_enable_x64", True)  # as numpy: float64 stays float64
+    return [
+        ("NumPy", specs_numpy, _Target(specs_numpy, np.asarray, np.asarray)),
+        ("PyTorch", specs_torch, _Target(specs_torch, lambda a: torch.as_tensor(np.asarray(a)), lambda t: t.numpy())),
+        ("JAX", specs_jax, _Target(specs_jax, lambda a: jnp.asarray(np.asarray(a)), np.asarray)),
+    ]
+
+
+def _same_functions_on_other_targets() -> bool:
+    """Every function of specs.ein again, from the NumPy, PyTorch and JAX modules, against the same references."""
+    global ops
+    tensorflow_ops, all_match = ops, True
+    einsums = [case for case in CASES if case[0] in tensorflow_ops.__all__]
+    try:
+        for framework, module, ops in _other_targets():
+            matched = 0
+            for name, generated, reference in einsums:
+                try:
+                    got = np.asarray(generated())
+                except Exception as error:  # noqa: BLE001 - reported, and counted as no match
+                    print(f"  {framework} {name}: FAILED: {type(error).__name__}: {str(error).splitlines()[0][:80]}")
+                    continue
+                want = np.asarray(reference())
+                matched += got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-4)
+            total = len(module.__all__)
+            all_match &= matched == total
+            print(f"{matched} of {total} functions of {os.path.basename(module.__file__)} ({framework}) match numpy.")
+    finally:
+        ops = tensorflow_ops
+    return all_match
+
+
 def main() -> int:
     declared = set(ops.__all__) | set(grads.__all__)
     tried = {name for name, _, _ in CASES}
@@ -158,10 +211,11 @@ def main() -> int:
         print(f"  {name:<{width}}  {'':<16}  not called by this demo")
     total = len(declared)
     print(f"\n{matched} of {total} generated functions match numpy.")
+    others_match = _same_functions_on_other_targets()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for module, source in ((ops, "specs.ein"), (grads, "derivatives.ein")):
         print(f"Read the generated code in {os.path.relpath(module.__file__, repo)} (compiled from examples/{source}).")
-    return 0 if matched == total else 1
+    return 0 if matched == total and others_match else 1
 
 
 if __name__ == "__main__":

@@ -1020,8 +1020,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
         else:
             # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-            x_shape = _dims(x, needed_by="")
-            w_shape = _dims(w, needed_by="")
+            x_shape = _dims(x)
+            w_shape = _dims(w)
             w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
             x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
             x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
@@ -1034,8 +1034,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
         else:
             # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-            x_shape = _dims(x, needed_by="")
-            w_shape = _dims(w, needed_by="")
+            x_shape = _dims(x)
+            w_shape = _dims(w)
             w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
             w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
             w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])
@@ -1346,8 +1346,8 @@ def spread(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """
     x, y = _check_axes("spread", "ij,jk", [("x", x), ("y", y)])
     x_y = tf.raw_ops.MatMul(a=x, b=y)
-    x_shape = _dims(x, needed_by="")
-    y_shape = _dims(y, needed_by="")
+    x_shape = _dims(x)
+    y_shape = _dims(y)
     # lay the result out as _i_k_
     return tf.reshape(x_y, _shape([1, x_shape[0], 1, y_shape[1], 1]))
 
@@ -1362,7 +1362,7 @@ def squeeze(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, _shape([x_shape[0], x_shape[2]]))
 
@@ -1422,7 +1422,7 @@ def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, _shape([x_shape[0], x_shape[1] * x_shape[2]]))
     return tf.raw_ops.MatMul(a=x_2d, b=w)
@@ -1438,7 +1438,7 @@ def unflatten(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, _shape([i, 4]))
@@ -1455,7 +1455,7 @@ def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # lay the result out as b(ji)
     return tf.reshape(x_t, _shape([x_shape[0], x_shape[2] * x_shape[1]]))
 
@@ -1471,10 +1471,10 @@ def group_mix(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         [b, (i k)]
     """
     x, y = _check_axes("group_mix", "(bi)j,jk", [("x", x), ("y", y)], sizes={"b": 2})
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     i = x_shape[0] // 2
     # a matrix product: rows bi, summed j, columns k (reshapes, no copies)
-    y_shape = _dims(y, needed_by="")
+    y_shape = _dims(y)
     x_y_2d = tf.raw_ops.MatMul(a=x, b=y)
     x_y = tf.reshape(x_y_2d, _shape([2, i, y_shape[1]]))
     # lay the result out as b(ik)

@@ -1,4 +1,5 @@
-"""`make demo` tells the truth: every declaration of examples/specs.ein is called and compared."""
+"""`make demo` tells the truth: every declaration of examples/specs.ein and derivatives.ein is called and compared,
+and specs.ein's again from its NumPy, PyTorch and JAX modules."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.tensorflow  # the demo runs the generated module
+pytestmark = [pytest.mark.tensorflow, pytest.mark.torch, pytest.mark.jax]  # the demo runs the generated modules
 
 
 def test_demo_calls_every_declaration_and_prints_no_tensorflow_start_up_lines():
-    declarations = re.findall(r"^([a-z_0-9]+)\(", (REPO / "examples" / "specs.ein").read_text(), re.M)
+    specs = re.findall(r"^([a-z_0-9]+)\(", (REPO / "examples" / "specs.ein").read_text(), re.M)
+    derivatives = re.findall(r"^([a-z_0-9]+)\(", (REPO / "examples" / "derivatives.ein").read_text(), re.M)
+    declarations = specs + derivatives
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
         [sys.executable, "demo.py"],
@@ -34,6 +37,9 @@ def test_demo_calls_every_declaration_and_prints_no_tensorflow_start_up_lines():
     for noise in ("oneDNN", "absl::InitializeLog", "port.cc"):
         assert noise not in result.stdout + result.stderr
     assert "examples/specs_generated.py" in result.stdout
+    for module, framework in (("specs_numpy.py", "NumPy"), ("specs_torch.py", "PyTorch"), ("specs_jax.py", "JAX")):
+        assert f"{len(specs)} of {len(specs)} functions of {module} ({framework}) match numpy." in result.stdout
+    assert "FAILED" not in result.stdout
 
 
 def test_the_readme_first_screen_declaration_compiles_and_runs():

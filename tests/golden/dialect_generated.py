@@ -652,7 +652,7 @@ def project(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         [b, k]
     """
     x, w = _check_axes("project", "bij,(ij)k", [("x", x), ("w", w)])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # a matrix product: rows b, summed ij, columns k (reshapes, no copies)
     x_2d = tf.reshape(x, _shape([x_shape[0], x_shape[1] * x_shape[2]]))
     return tf.raw_ops.MatMul(a=x_2d, b=w)
@@ -668,7 +668,7 @@ def unflatten(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("unflatten", "(ij)", [("x", x)], sizes={"j": 4})
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     i = x_shape[0] // 4
     # (ij) as core axes ij: one reshape, no copy
     return tf.reshape(x, _shape([i, 4]))
@@ -685,7 +685,7 @@ def flatten_t(x: tf.Tensor) -> tf.Tensor:
     """
     (x,) = _check_axes("flatten_t", "bij", [("x", x)])
     x_t = tf.transpose(x, perm=[0, 2, 1])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # lay the result out as b(ji)
     return tf.reshape(x_t, _shape([x_shape[0], x_shape[2] * x_shape[1]]))
 
@@ -703,7 +703,7 @@ def patchify(x: tf.Tensor) -> tf.Tensor:
         [b, (h w), (p q c)]
     """
     (x,) = _check_axes("patchify", "bc(hp)(wq)", [("x", x)], sizes={"p": 16, "q": 16})
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     h = x_shape[2] // 16
     w = x_shape[3] // 16
     # bc(hp)(wq) as core axes bchpwq: one reshape, no copy
@@ -724,7 +724,7 @@ def windows(x: tf.Tensor) -> tf.Tensor:
         [(b h w), (x y), c]
     """
     (x,) = _check_axes("windows", "b(hx)(wy)c", [("x", x)], sizes={"x": 7, "y": 7})
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     h = x_shape[1] // 7
     w = x_shape[2] // 7
     # b(hx)(wy)c as core axes bhxwyc: one reshape, no copy
@@ -752,8 +752,8 @@ def attention_out(ctx: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         ctx_w = tf.raw_ops.Einsum(inputs=[ctx, w], equation="bqZ,Ze->bqe")
     else:
         # a matrix product: rows bq, summed (hd), columns e (reshapes, no copies)
-        ctx_shape = _dims(ctx, needed_by="")
-        w_shape = _dims(w, needed_by="")
+        ctx_shape = _dims(ctx)
+        w_shape = _dims(w)
         ctx_2d = tf.reshape(ctx, [ctx_shape[0] * ctx_shape[1], ctx_shape[2]])
         ctx_w_2d = tf.raw_ops.MatMul(a=ctx_2d, b=w)
         ctx_w = tf.reshape(ctx_w_2d, [ctx_shape[0], ctx_shape[1], w_shape[1]])
@@ -800,7 +800,7 @@ def squeeze(x: tf.Tensor) -> tf.Tensor:
         [i, j]
     """
     (x,) = _check_axes("squeeze", "i_j", [("x", x)])
-    x_shape = _dims(x, needed_by="")
+    x_shape = _dims(x)
     # i_j as core axes ij: one reshape, no copy
     return tf.reshape(x, _shape([x_shape[0], x_shape[2]]))
 

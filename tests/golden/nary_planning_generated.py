@@ -630,8 +630,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             x_w = tf.raw_ops.Einsum(inputs=[x, w], equation="bi,ijk->bjk")
         else:
             # a matrix product: rows b, summed i, columns jk (reshapes, no copies)
-            x_shape = _dims(x, needed_by="")
-            w_shape = _dims(w, needed_by="")
+            x_shape = _dims(x)
+            w_shape = _dims(w)
             w_2d = tf.reshape(w, [x_shape[1], w_shape[1] * w_shape[2]])
             x_w_2d = tf.raw_ops.MatMul(a=x, b=w_2d)
             x_w = tf.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
@@ -644,8 +644,8 @@ def bilinear(x: tf.Tensor, w: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
             w_y = tf.raw_ops.Einsum(inputs=[w, y], equation="ijk,bk->ijb")
         else:
             # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
-            x_shape = _dims(x, needed_by="")
-            w_shape = _dims(w, needed_by="")
+            x_shape = _dims(x)
+            w_shape = _dims(w)
             w_2d = tf.reshape(w, [x_shape[1] * w_shape[1], w_shape[2]])
             w_y_2d = tf.raw_ops.MatMul(a=w_2d, b=y, transpose_b=True)
             w_y = tf.reshape(w_y_2d, [x_shape[1], w_shape[1], x_shape[0]])

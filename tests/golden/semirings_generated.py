@@ -1037,7 +1037,7 @@ def composite(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     # max-plus product over j, in blocks
     x_w = _semiring_pair("max", "bIj,jk->bIk", x_core, w, block=16_777_216)
     I_shape = x_shape[1:-1]
-    w_shape = _dims(w, needed_by="")
+    w_shape = _dims(w)
     # lay the result out as bIk
     return tf.reshape(x_w, _shape([x_shape[0]] + I_shape + [w_shape[1]]))
 
@@ -1060,8 +1060,8 @@ def grouped(x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
     x, w = _check_axes("grouped", "b(ij),jk", [("x", x), ("w", w)], sizes={"i": 2})
     _require_floating(x, "grouped", "x", "einmin")
     _require_floating(w, "grouped", "w", "einmin")
-    x_shape = _dims(x, needed_by="")
-    w_shape = _dims(w, needed_by="")
+    x_shape = _dims(x)
+    w_shape = _dims(w)
     # b(ij) as core axes bij: one reshape, no copy
     x_core = tf.reshape(x, _shape([x_shape[0], 2, w_shape[0]]))
     # min-plus product over j, in blocks

@@ -54,6 +54,8 @@ class TensorFlowPrinter(Printer):
         self.helpers.add("dims")
         if op.rank is not None:
             return f"_dims({op.operand}, {op.rank})"
+        if not op.needed_by:
+            return f"_dims({op.operand})"  # checked: _check_axes gave it the spec's rank
         return f'_dims({op.operand}, needed_by="{op.needed_by}")'
 
     def _print_DiagPart(self, op: ir.DiagPart) -> str:
