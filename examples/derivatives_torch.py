@@ -31,8 +31,8 @@ def _check_shapes(
     # for broadcasting; each group against its members. Shapes that passed
     # are remembered (at most 1,024), so a call with them only looks them up.
     # The `sizes` are not in the key: a generated function passes the same
-    # ones every call. Not `remember`: sizes that are not plain ints
-    # (torch.compile's SymInts do not hash).
+    # ones every call. Not `remember`: symbolic sizes, as a tracing
+    # compiler passes them, do not hash.
     key = (function, spec) + tuple(shapes)
     if remember and key in _passed:
         return
@@ -79,9 +79,10 @@ class _AxisCheck:
         raise ValueError(f"{self.function}: {message}")
 
     def same(self, known, size, message):
-        # A plain comparison: a guard where torch.compile traces SymInts.
-        # `message` makes the error's text, only on failure: formatting a
-        # SymInt into it would fix its size, compiling again for each size.
+        # A plain comparison: a guard where a compiler traces symbolic
+        # sizes. `message` makes the error's text, only on failure:
+        # formatting a symbolic size into it would fix it, compiling again
+        # for each size.
         if known != size:
             self.fail(message())
 
@@ -256,7 +257,7 @@ class _AxisCheck:
                 sizes = {member: self.size_of(member) for member in members}
                 unknown = [member for member in sizes if sizes[member] is None]
                 where = f"group '{term}' of '{name}' ({word})"
-                # A list, not a generator: torch.compile cannot trace math.prod of one.
+                # A list, not a generator: what tracing compilers take math.prod of.
                 known = [sizes[m] for m in members if sizes[m] is not None]
                 product = math.prod(known)
                 if not unknown:
@@ -312,8 +313,8 @@ def _term_sizes(terms, dims, runs):
 def _spec_terms(word):
     # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
     # Parsed on each check, not cached: checks run only on shapes not seen
-    # before, and torch.compile guards on a cache's contents, compiling
-    # every function a second time after its first trace fills the cache.
+    # before, and a tracing compiler that guards on a cache's contents would
+    # compile every function a second time, after its first trace fills it.
     terms, depth, k = [], 0, 0
     while k < len(word):
         char = word[k]
