@@ -308,7 +308,7 @@ def _logsumexp_pair(equation, a, b, block):
     # the shifts (2**-103 in float32, 2**-970 in float64): the product
     # underflows below that. The entries that fall below it, true -inf ones
     # among them, are computed again in blocks (_semiring_blocks), only when
-    # some entry needs it (under torch.compile the test breaks the graph).
+    # some entry needs it.
     (a, left), (b, right), result, kept, shared = _semiring_operands(
         "logsumexp", equation, a, b
     )
@@ -329,9 +329,18 @@ def _logsumexp_pair(equation, a, b, block):
     info = torch.finfo(product.dtype)
     low = product < info.tiny / info.eps
     # Where the product is low its log is not used: 1 keeps its gradient finite.
-    summed = torch.log(torch.where(low, 1, product)) + shifts[0] + shifts[1]
-    if low.any():
+    fast = torch.log(torch.where(low, 1, product)) + shifts[0] + shifts[1]
+
+    def blocked():
         order = kept + shared
         aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
-        summed = torch.where(low, _semiring_blocks("logsumexp", *aligned, len(shared), block), summed)
+        return torch.where(low, _semiring_blocks("logsumexp", *aligned, len(shared), block), fast)
+
+    # Under torch.compile an `if` on a tensor breaks the graph: torch.cond
+    # traces both branches (the other one a copy: no branch may return a
+    # tensor from outside it) and runs one.
+    if torch.compiler.is_compiling():
+        summed = torch.cond(low.any(), blocked, lambda: fast.clone())
+    else:
+        summed = blocked() if low.any() else fast
     return _semiring_result(summed, kept, result)
