@@ -113,3 +113,196 @@ def _gradient(function, primal, cotangent=None):
         cotangent = jnp.ones_like(value)
     (gradient,) = pullback(cotangent)
     return gradient
+
+
+def _require_floating(array, function, operand, builtin):
+    # einmax, einmin and einlogsumexp add operands and reduce by max, min or
+    # log-sum-exp, from -inf or +inf: integers and booleans have neither.
+    if not jnp.issubdtype(array.dtype, jnp.floating):
+        raise TypeError(
+            f"{function}: {builtin} needs floating operands; "
+            f"operand '{operand}' is {array.dtype.name}"
+        )
+
+
+def _semiring_zero(kind):
+    # The identity of the semiring's reduction: -inf for max and logsumexp,
+    # +inf for min.
+    return jnp.inf if kind == "min" else -jnp.inf
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _semiring_induced_diagonal(kind, array, axes, result_axes):
+    # _induced_diagonal with the semiring's zero off the diagonal.
+    size = dict(zip(axes, array.shape))
+    shape = [size[letter] for letter in result_axes]
+    result = jnp.full(shape, _semiring_zero(kind), array.dtype)
+    values = jnp.transpose(
+        array, [axes.index(letter) for letter in _letters(result_axes)]
+    )
+    return result.at[_diagonal_index(size, result_axes, _letters(result_axes))].set(
+        values
+    )
+
+
+def _semiring_reduce(kind, array, axis, keepdims=False):
+    # jnp.max, jnp.min (from the semiring's zero: an empty axis gives it) or
+    # jax.nn.logsumexp (-inf for an empty axis or a slice of -inf) along
+    # `axis`. Ties share the gradient evenly.
+    if kind == "logsumexp":
+        return jax.nn.logsumexp(array, axis=axis, keepdims=keepdims)
+    reduce = jnp.max if kind == "max" else jnp.min
+    return reduce(array, axis=axis, keepdims=keepdims, initial=_semiring_zero(kind))
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _semiring_operands(kind, equation, a, b):
+    # The operands of a pair `equation` with each letter that only one of
+    # them has and the result drops reduced in it first (max_j (a + b_j) is
+    # a + max_j b_j); their words, the result's letters and the contracted
+    # letters they share.
+    words, result = equation.split("->")
+    result = _semiring_letters(result)
+    operands = []
+    left, right = [_semiring_letters(word) for word in words.split(",")]
+    for array, word, other in ((a, left, right), (b, right, left)):
+        alone = [letter for letter in word if letter not in result + other]
+        if alone:
+            axes = tuple(_letter_axis(word, letter) for letter in alone)
+            array = _semiring_reduce(kind, array, axes)
+            word = [letter for letter in word if letter not in alone]
+        operands.append((array, word))
+    kept = [letter for letter in result if letter != "..."]
+    shared = [letter for letter in left if letter in right and letter not in result]
+    return (*operands, result, kept, shared)
+
+
+def _semiring_align(array, word, order):
+    # `array` (distinct letters `word`) with its "..." axes first, then its
+    # letters in the order of `order`, and a size-1 axis for each letter of
+    # `order` it lacks: two operands aligned so that `+` broadcasts them.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    if target != word:
+        array = jnp.einsum(f"{''.join(word)}->{''.join(target)}", array)
+    for position, letter in enumerate(order):
+        if letter not in word:
+            after = sum(other in word for other in order[position + 1 :])
+            array = jnp.expand_dims(array, -after - 1)
+    return array
+
+
+def _semiring_result(array, kept, result):
+    # A result laid out as "..." then `kept` in the order of the pair's `result`.
+    word = (["..."] if "..." in result else []) + kept
+    if word == result:
+        return array
+    return jnp.einsum(f"{''.join(word)}->{''.join(result)}", array)
+
+
+def _semiring_pair(kind, equation, a, b, block):
+    # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
+    # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
+    # a + b. No kernel computes it, and the broadcast a + b may be huge
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        kind, equation, a, b
+    )
+    a, b = (_semiring_align(a, left, kept + shared), _semiring_align(b, right, kept + shared))
+    if not shared:
+        return _semiring_result(a + b, kept, result)
+    return _semiring_result(_semiring_blocks(kind, a, b, len(shared), block), kept, result)
+
+
+def _semiring_fold(kind, partial, a, b):
+    # `partial` with the reduction of one block of a + b (leading axis) folded in.
+    part = _semiring_reduce(kind, a + b, 0)
+    if kind == "max":
+        return jnp.maximum(partial, part)
+    if kind == "min":
+        return jnp.minimum(partial, part)
+    return jnp.logaddexp(partial, part)
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result. That
+    # axis goes first: reducing a leading axis is the fast case. Shapes are
+    # static, so the block count is too: the whole blocks run as one
+    # jax.lax.scan (one loop in the compiled program, not one copy of its
+    # body per block), the rest after it.
+    a = jnp.reshape(a, a.shape[:-count] + (math.prod(a.shape[-count:]),))
+    b = jnp.reshape(b, b.shape[:-count] + (math.prod(b.shape[-count:]),))
+    rank = max(a.ndim, b.ndim)
+    a = jnp.moveaxis(jnp.reshape(a, (1,) * (rank - a.ndim) + a.shape), -1, 0)
+    b = jnp.moveaxis(jnp.reshape(b, (1,) * (rank - b.ndim) + b.shape), -1, 0)
+    shape = jnp.broadcast_shapes(a.shape[1:], b.shape[1:])
+    total = a.shape[0]
+    step = max(block // max(math.prod(shape), 1), 1)
+    if total <= step:  # one block: no fold
+        return _semiring_reduce(kind, a + b, 0)
+    partial = jnp.full(shape, _semiring_zero(kind), jnp.result_type(a, b))
+    whole = total // step * step
+
+    def fold(partial, blocks):
+        return _semiring_fold(kind, partial, *blocks), None
+
+    blocks = [jnp.reshape(x[:whole], (total // step, step) + x.shape[1:]) for x in (a, b)]
+    partial, _ = jax.lax.scan(fold, partial, tuple(blocks))
+    if whole < total:
+        partial = _semiring_fold(kind, partial, a[whole:], b[whole:])
+    return partial
+
+
+def _logsumexp_pair(equation, a, b, block):
+    # log Σ exp(a + b) over the contracted letters of `equation`, on the
+    # matrix-product path: each operand shifted by its maximum over those
+    # letters, exp, jnp.einsum, log, the shifts added back (the shifts are
+    # constants to the gradient: they cancel). Exact while each result's
+    # largest term is at least tiny / eps times the product of the shifts
+    # (2**-103 in float32, 2**-970 in float64): the product underflows
+    # below that. The entries that fall below it, true -inf ones among
+    # them, are computed again in blocks (_semiring_blocks), in a
+    # jax.lax.cond that runs them only when some entry needs it.
+    (a, left), (b, right), result, kept, shared = _semiring_operands(
+        "logsumexp", equation, a, b
+    )
+    if not shared:
+        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
+        return _semiring_result(a + b, kept, result)
+    scaled, shifts = [], []
+    for array, word in ((a, left), (b, right)):
+        axes = tuple(_letter_axis(word, letter) for letter in shared)
+        shift = jax.lax.stop_gradient(_semiring_reduce("max", array, axes, keepdims=True))
+        shift = jnp.where(jnp.isfinite(shift), shift, 0)
+        scaled.append(jnp.exp(array - shift))
+        rest = [letter for letter in word if letter not in shared]
+        shifts.append(_semiring_align(jnp.squeeze(shift, axes), rest, kept))
+    word = (["..."] if "..." in left + right else []) + kept
+    equation = f"{''.join(left)},{''.join(right)}->{''.join(word)}"
+    product = jnp.einsum(equation, *scaled)
+    info = jnp.finfo(product.dtype)
+    low = product < float(info.tiny) / float(info.eps)
+    # Where the product is low its log is not used: 1 keeps its gradient finite.
+    fast = jnp.log(jnp.where(low, 1, product)) + shifts[0] + shifts[1]
+
+    def blocked():
+        order = kept + shared
+        aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
+        return jnp.where(low, _semiring_blocks("logsumexp", *aligned, len(shared), block), fast)
+
+    summed = jax.lax.cond(jnp.any(low), blocked, lambda: fast)
+    return _semiring_result(summed, kept, result)
