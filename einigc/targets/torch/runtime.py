@@ -1,15 +1,17 @@
 """The run-time helpers of generated PyTorch modules; einigc copies the ones a module calls into it, by source.
 
 Each top-level definition is copied as it stands here, with the comments
-right above it, so each must read well on its own in a generated module:
-no names from this module but other top-level definitions and the imports
-below (`torch`, and what the axis rules bring: `math`). The definitions
-imported from einigc.targets.axis_rules are copied in place of the import.
+right above it, so each must read well on its own in a generated module: no
+names from this module but other top-level definitions and the imports below
+(`torch`, and what the axis rules bring: `math`). The definitions imported
+from einigc.targets.axis_rules and einigc.targets.semiring_rules are copied
+in place of the imports.
 """
 
 import torch
 
 from einigc.targets.axis_rules import _check_shapes, _static_sizes  # noqa: F401
+from einigc.targets.semiring_rules import _block_length, _block_shapes, _SemiringLayout  # noqa: F401
 
 
 def _check_axes(function, spec, operands, sizes=None):
@@ -201,61 +203,32 @@ def _semiring_reduce(kind, tensor, dim, keepdim=False):
     return reduce(tensor, dim, keepdim)
 
 
-def _semiring_letters(word):
-    # "...ij" -> ["...", "i", "j"]
-    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+def _semiring_operands(kind, layout, a, b):
+    # `a` and `b` with the axes each has alone reduced (_SemiringLayout).
+    return [
+        _semiring_reduce(kind, tensor, dims) if dims else tensor
+        for tensor, dims in zip((a, b), layout.alone)
+    ]
 
 
-def _letter_axis(word, letter):
-    # The axis of `letter` in `word`, counted from the back after "...".
-    index = word.index(letter)
-    if "..." in word and index > word.index("..."):
-        return index - len(word)
-    return index
+def _semiring_align(a, b, alignments):
+    # `a` and `b` moved and given size-1 axes as `alignments` say
+    # (_alignment): so that `+` broadcasts them.
+    aligned = []
+    for tensor, (moved, units) in zip((a, b), alignments):
+        if moved:
+            tensor = torch.einsum(moved, tensor)
+        for dim in units:
+            tensor = tensor.unsqueeze(dim)
+        aligned.append(tensor)
+    return aligned
 
 
-def _semiring_operands(kind, equation, a, b):
-    # The operands of a pair `equation` with each letter that only one of
-    # them has and the result drops reduced in it first (max_j (a + b_j) is
-    # a + max_j b_j); their words, the result's letters and the contracted
-    # letters they share.
-    words, result = equation.split("->")
-    result = _semiring_letters(result)
-    operands = []
-    left, right = [_semiring_letters(word) for word in words.split(",")]
-    for tensor, word, other in ((a, left, right), (b, right, left)):
-        alone = [letter for letter in word if letter not in result + other]
-        if alone:
-            dims = tuple(_letter_axis(word, letter) for letter in alone)
-            tensor = _semiring_reduce(kind, tensor, dims)
-            word = [letter for letter in word if letter not in alone]
-        operands.append((tensor, word))
-    kept = [letter for letter in result if letter != "..."]
-    shared = [letter for letter in left if letter in right and letter not in result]
-    return (*operands, result, kept, shared)
-
-
-def _semiring_align(tensor, word, order):
-    # `tensor` (distinct letters `word`) with its "..." axes first, then its
-    # letters in the order of `order`, and a size-1 axis for each letter of
-    # `order` it lacks: two operands aligned so that `+` broadcasts them.
-    letters = [letter for letter in order if letter in word]
-    target = (["..."] if "..." in word else []) + letters
-    if target != word:
-        tensor = torch.einsum(f"{''.join(word)}->{''.join(target)}", tensor)
-    for position, letter in enumerate(order):
-        if letter not in word:
-            after = sum(other in word for other in order[position + 1 :])
-            tensor = tensor.unsqueeze(-after - 1)
-    return tensor
-
-
-def _semiring_result(tensor, kept, result):
-    # A result laid out as "..." then `kept` in the order of the pair's `result`.
-    word = (["..."] if "..." in result else []) + kept
-    if word == result:
+def _semiring_result(tensor, layout):
+    # The broadcast sum's result laid out as the pair's.
+    if layout.result_equation is None:
         return tensor
-    return torch.einsum(f"{''.join(word)}->{''.join(result)}", tensor)
+    return torch.einsum(layout.result_equation, tensor)
 
 
 def _semiring_pair(kind, equation, a, b, block):
@@ -263,13 +236,12 @@ def _semiring_pair(kind, equation, a, b, block):
     # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
     # a + b. No kernel computes it, and the broadcast a + b may be huge
     # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        kind, equation, a, b
-    )
-    a, b = (_semiring_align(a, left, kept + shared), _semiring_align(b, right, kept + shared))
-    if not shared:
-        return _semiring_result(a + b, kept, result)
-    return _semiring_result(_semiring_blocks(kind, a, b, len(shared), block), kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands(kind, layout, a, b)
+    a, b = _semiring_align(a, b, layout.aligned)
+    if not layout.contracted:
+        return _semiring_result(a + b, layout)
+    return _semiring_result(_semiring_blocks(kind, a, b, layout.contracted, block), layout)
 
 
 def _semiring_blocks(kind, a, b, count, block):
@@ -279,12 +251,10 @@ def _semiring_blocks(kind, a, b, count, block):
     # axis goes first (a view): reducing a leading axis is the fast case.
     # Gradients of max and min: ties within a block share it evenly, and so
     # do ties between blocks (torch.maximum, torch.minimum).
-    a, b = a.flatten(-count), b.flatten(-count)
-    rank = max(a.ndim, b.ndim)
-    a = a.reshape((1,) * (rank - a.ndim) + tuple(a.shape)).movedim(-1, 0)
-    b = b.reshape((1,) * (rank - b.ndim) + tuple(b.shape)).movedim(-1, 0)
+    a_shape, b_shape = _block_shapes(a.shape, b.shape, count)
+    a, b = a.reshape(a_shape).movedim(-1, 0), b.reshape(b_shape).movedim(-1, 0)
     shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
-    step = max(block // max(math.prod(shape), 1), 1)
+    step = _block_length(block, shape)
     if a.shape[0] <= step:  # one block: no fold
         return _semiring_reduce(kind, a + b, 0)
     partial = a.new_full(shape, _semiring_zero(kind))
@@ -309,32 +279,28 @@ def _logsumexp_pair(equation, a, b, block):
     # underflows below that. The entries that fall below it, true -inf ones
     # among them, are computed again in blocks (_semiring_blocks), only when
     # some entry needs it.
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        "logsumexp", equation, a, b
-    )
-    if not shared:
-        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
-        return _semiring_result(a + b, kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands("logsumexp", layout, a, b)
+    if not layout.contracted:
+        a, b = _semiring_align(a, b, layout.aligned)
+        return _semiring_result(a + b, layout)
     scaled, shifts = [], []
-    for tensor, word in ((a, left), (b, right)):
-        dims = tuple(_letter_axis(word, letter) for letter in shared)
+    for tensor, dims in zip((a, b), layout.shared_axes):
         shift = _semiring_reduce("max", tensor.detach(), dims, keepdim=True)
         shift = torch.where(torch.isfinite(shift), shift, 0)
         scaled.append(torch.exp(tensor - shift))
-        rest = [letter for letter in word if letter not in shared]
-        shifts.append(_semiring_align(shift.squeeze(dims), rest, kept))
-    word = (["..."] if "..." in left + right else []) + kept
-    equation = f"{''.join(left)},{''.join(right)}->{''.join(word)}"
-    product = torch.einsum(equation, *scaled)
+        shifts.append(shift.squeeze(dims))
+    shifts = _semiring_align(*shifts, layout.shift_aligned)
+    product = torch.einsum(layout.product, *scaled)
     info = torch.finfo(product.dtype)
     low = product < info.tiny / info.eps
     # Where the product is low its log is not used: 1 keeps its gradient finite.
     fast = torch.log(torch.where(low, 1, product)) + shifts[0] + shifts[1]
 
     def blocked():
-        order = kept + shared
-        aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
-        return torch.where(low, _semiring_blocks("logsumexp", *aligned, len(shared), block), fast)
+        aligned = _semiring_align(a, b, layout.aligned)
+        blocks = _semiring_blocks("logsumexp", *aligned, layout.contracted, block)
+        return torch.where(low, blocks, fast)
 
     # Under torch.compile an `if` on a tensor breaks the graph: torch.cond
     # traces both branches (the other one a copy: no branch may return a
@@ -343,4 +309,4 @@ def _logsumexp_pair(equation, a, b, block):
         summed = torch.cond(low.any(), blocked, lambda: fast.clone())
     else:
         summed = blocked() if low.any() else fast
-    return _semiring_result(summed, kept, result)
+    return _semiring_result(summed, layout)
