@@ -132,21 +132,20 @@ def test_induced_diagonal_under_vmap():
     np.testing.assert_array_equal(induced, expected)
 
 
-# ---- _vjp, _jacobian
+# ---- _gradient, _jacobian
 
 
 def test_vjp_of_small_closed_forms_holomorphic_for_complex_dtypes():
     x = torch.tensor([1.0, -2.0, 3.0])
-    value, gradient = runtime._vjp(lambda x: (x**3).sum(), x, torch.tensor(1.0))
+    gradient = runtime._gradient(lambda x: (x**3).sum(), x, torch.tensor(1.0))
     np.testing.assert_allclose(gradient, 3 * x.numpy() ** 2)
-    assert float(value) == 20.0  # 1 - 8 + 27
     # A function that ignores its variable has a zero gradient.
-    _, zero = runtime._vjp(lambda x: torch.tensor(5.0), x, torch.tensor(1.0))
+    zero = runtime._gradient(lambda x: torch.tensor(5.0), x, torch.tensor(1.0))
     np.testing.assert_array_equal(zero, np.zeros(3))
     # d(z^2)/dz = 2z, with a cotangent of 1; with cotangent c, 2zc.
     z = torch.tensor([1 + 2j, -0.5j])
     for c in (torch.ones(2, dtype=z.dtype), torch.tensor([2 - 1j, 1j])):
-        _, gradient = runtime._vjp(lambda z: z * z, z, c)
+        gradient = runtime._gradient(lambda z: z * z, z, c)
         np.testing.assert_allclose(gradient, 2 * z.numpy() * c.numpy())
 
 

@@ -378,7 +378,7 @@ def _operand_tensor(function, name, value):
 
 
 def _dtype_name(dtype):
-    # "float32" for torch.float32, as numpy and TensorFlow name dtypes.
+    # "float32" for torch.float32: the dtype's name without its module.
     return str(dtype).rpartition(".")[2]
 
 

@@ -767,7 +767,12 @@ def _semiring_blocks(kind, a, b, count, block):
             return stop, tf.minimum(partial, part)
         return stop, tf.reduce_logsumexp(tf.stack([partial, part]), 0)
 
+    # The zero, tied to the operands by their empty slices' sums (zeros): an
+    # empty contraction keeps the gradient's path (zeros), as einsum's does.
     partial = tf.fill(result_shape, _semiring_zero(kind, a.dtype))
+    partial += tf.reduce_sum(a[:0]) + tf.reduce_sum(b[:0])
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return partial  # XLA compiles the loop's slices even to run them no times
     _, partial = tf.while_loop(
         lambda start, _: start < total, fold, (tf.constant(0, tf.int64), partial)
     )

@@ -516,13 +516,22 @@ def _semiring_induced_diagonal(kind, array, axes, result_axes):
 
 
 def _semiring_reduce(kind, array, axis, keepdims=False):
-    # jnp.max, jnp.min (from the semiring's zero: an empty axis gives it) or
-    # jax.nn.logsumexp (-inf for an empty axis or a slice of -inf) along
-    # `axis`. Ties share the gradient evenly.
+    # jnp.max, jnp.min or jax.nn.logsumexp (-inf for an empty axis or a
+    # slice of -inf) along `axis`. Ties share the gradient evenly. An empty
+    # axis (shapes are static) gives the semiring's zero; not as `initial`,
+    # which would take a share of the gradient where it ties (a slice of
+    # -inf under max).
     if kind == "logsumexp":
         return jax.nn.logsumexp(array, axis=axis, keepdims=keepdims)
+    axes = (
+        range(array.ndim)
+        if axis is None
+        else (axis,) if isinstance(axis, int) else axis
+    )
+    if any(array.shape[k] == 0 for k in axes):
+        return jnp.sum(array, axis=axis, keepdims=keepdims) + _semiring_zero(kind)
     reduce = jnp.max if kind == "max" else jnp.min
-    return reduce(array, axis=axis, keepdims=keepdims, initial=_semiring_zero(kind))
+    return reduce(array, axis=axis, keepdims=keepdims)
 
 
 def _semiring_operands(kind, layout, a, b):
@@ -772,7 +781,7 @@ def row_max(x: jax.Array) -> jax.Array:
     """
     (x,) = _check_axes("row_max", "ij", [("x", x)])
     _require_floating(x, "row_max", "x", "einmax")
-    return jnp.max(x, axis=1, initial=-jnp.inf)
+    return _semiring_reduce("max", x, 1)
 
 
 @jax.jit

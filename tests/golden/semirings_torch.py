@@ -473,7 +473,7 @@ def _operand_tensor(function, name, value):
 
 
 def _dtype_name(dtype):
-    # "float32" for torch.float32, as numpy and TensorFlow name dtypes.
+    # "float32" for torch.float32: the dtype's name without its module.
     return str(dtype).rpartition(".")[2]
 
 
@@ -546,11 +546,10 @@ def _semiring_reduce(kind, tensor, dim, keepdim=False):
         return torch.logsumexp(tensor, dim, keepdim)
     dims = (dim,) if isinstance(dim, int) else dim
     if any(tensor.shape[axis] == 0 for axis in dims):
-        shape = list(tensor.shape)
-        for axis in dims:
-            shape[axis] = 1
-        zero = tensor.new_full(shape, _semiring_zero(kind))
-        return zero if keepdim else zero.squeeze(dims)
+        # The sum over the empty axes (zeros) plus the semiring's zero: the
+        # result stays in the autograd graph, with zero gradients, as an
+        # einsum over an empty axis does.
+        return torch.sum(tensor, dims, keepdim) + _semiring_zero(kind)
     reduce = torch.amax if kind == "max" else torch.amin
     return reduce(tensor, dim, keepdim)
 

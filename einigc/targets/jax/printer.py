@@ -108,9 +108,9 @@ class JaxPrinter(JaxAutodiff, Printer):
         if kind == "logsumexp":
             # -inf for an empty axis or a slice of -inf (no NaN).
             return f"jax.nn.logsumexp({operand}, axis={axis}{keep})"
-        # From the semiring's zero: an empty axis gives it, as tf.reduce_max does.
-        initial = "-jnp.inf" if kind == "max" else "jnp.inf"
-        return f"jnp.{kind}({operand}, axis={axis}{keep}, initial={initial})"
+        # The semiring's zero for an empty axis, without a share of the gradient (see the runtime).
+        self.helpers.add("semiring_reduce")
+        return f'_semiring_reduce("{kind}", {operand}, {axis}{keep})'
 
     def _print_SemiringReduce(self, op: ir.SemiringReduce) -> str:
         return self._reduce(op.kind, op.operand, _axes(op.axes), ", keepdims=True" if op.keepdims else "")

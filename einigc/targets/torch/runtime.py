@@ -50,7 +50,7 @@ def _operand_tensor(function, name, value):
 
 
 def _dtype_name(dtype):
-    # "float32" for torch.float32, as numpy and TensorFlow name dtypes.
+    # "float32" for torch.float32: the dtype's name without its module.
     return str(dtype).rpartition(".")[2]
 
 
@@ -110,17 +110,6 @@ def _require_bool(tensor, function, operand):
         )
 
 
-def _vjp(function, primal, cotangent):
-    # `function`'s value at `primal` and cotangent^T J, J[a, b] = d a / d b.
-    # PyTorch, as TensorFlow, gives the conjugate for complex dtypes:
-    # conjugating in and out makes it holomorphic (d(z^2)/dz = 2z). Out of
-    # place: a lazy conjugate, which .numpy() refuses, is no result to give.
-    value, pullback = torch.func.vjp(function, primal)
-    complex_ = primal.is_complex()
-    (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
-    return value, gradient.conj_physical() if complex_ else gradient
-
-
 def _jacobian(function, primal):
     # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes):
     # one reverse pass per entry of the value, batched by vmap. Not
@@ -137,7 +126,9 @@ def _jacobian(function, primal):
 def _gradient(function, primal, cotangent=None):
     # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
     # reverse pass; without a cotangent, the gradient of the sum of the
-    # value's entries. Holomorphic for complex dtypes, as `_vjp`.
+    # value's entries. PyTorch's pullback gives the conjugate for complex
+    # dtypes: conjugating in and out makes it holomorphic (d(z^2)/dz = 2z).
+    # Out of place: a lazy conjugate, which .numpy() refuses, is no result to give.
     value, pullback = torch.func.vjp(function, primal)
     if cotangent is None:
         cotangent = torch.ones_like(value)
@@ -194,11 +185,10 @@ def _semiring_reduce(kind, tensor, dim, keepdim=False):
         return torch.logsumexp(tensor, dim, keepdim)
     dims = (dim,) if isinstance(dim, int) else dim
     if any(tensor.shape[axis] == 0 for axis in dims):
-        shape = list(tensor.shape)
-        for axis in dims:
-            shape[axis] = 1
-        zero = tensor.new_full(shape, _semiring_zero(kind))
-        return zero if keepdim else zero.squeeze(dims)
+        # The sum over the empty axes (zeros) plus the semiring's zero: the
+        # result stays in the autograd graph, with zero gradients, as an
+        # einsum over an empty axis does.
+        return torch.sum(tensor, dims, keepdim) + _semiring_zero(kind)
     reduce = torch.amax if kind == "max" else torch.amin
     return reduce(tensor, dim, keepdim)
 
