@@ -54,8 +54,9 @@ def _term(term) -> str:
 class Signatures:
     """Parameter and result descriptions of every function, callees first (there is no recursion)."""
 
-    def __init__(self, program: M.Program):
+    def __init__(self, program: M.Program, count_dtype: str = "int64"):
         self.functions = {f.name: f for f in program.functions}
+        self.count_dtype = count_dtype  # eincount's counts, as the target gives them
         self.params: dict[str, dict[str, Described]] = {}
         self.results: dict[str, Described | None] = {}
 
@@ -126,5 +127,7 @@ class Signatures:
             return Described(f"{value.name}, as given")
         if isinstance(value, M.DeclarationCall):
             return self.of(value.callee)[1]
-        dtype = {"eincount": "int64", "einany": "bool"}.get(value.func, "floating" if value.func in SEMIRINGS else "")
+        dtype = {"eincount": self.count_dtype, "einany": "bool"}.get(
+            value.func, "floating" if value.func in SEMIRINGS else ""
+        )
         return Described(axes_text(value.output), dtype)

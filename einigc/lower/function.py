@@ -10,7 +10,7 @@ from einigc import model as M
 from einigc.checks.layout import analyse, plain_layout
 from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
-from einigc.targets import DEFAULT
+from einigc.targets import DEFAULT, TARGETS
 from einigc.select import matmul_kernel
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import lower_eingrad, uses
@@ -281,7 +281,7 @@ def lower(
     """Lowers every function for `target`; layout errors of all functions are reported together."""
     sink = sink or DiagnosticSink()
     all_names = {f.name for f in program.functions}
-    signatures = Signatures(program)
+    signatures = Signatures(program, TARGETS[target].count_dtype)
     functions = []
     for function in program.functions:
         lowering = FunctionLowering(function, all_names, source_name, signatures, target)

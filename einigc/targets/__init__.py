@@ -14,6 +14,7 @@ class Target:
     imports: tuple[str, ...]  # the framework's import lines, as the header writes them
     printer: str  # "module:Class" of its printer, imported when used
     autodiff: bool  # eingrad compiles for it
+    count_dtype: str = "int64"  # eincount's counts, as the docstrings name them
 
     @property
     def modules(self) -> frozenset[str]:
@@ -30,7 +31,14 @@ TARGETS = {
     for target in (
         Target("tensorflow", ("import tensorflow as tf",), "einigc.targets.tensorflow.printer:TensorFlowPrinter", True),
         Target("torch", ("import torch",), "einigc.targets.torch.printer:TorchPrinter", True),
-        Target("jax", ("import jax", "import jax.numpy as jnp"), "einigc.targets.jax.printer:JaxPrinter", True),
+        Target(
+            "jax",
+            ("import jax", "import jax.numpy as jnp"),
+            "einigc.targets.jax.printer:JaxPrinter",
+            True,
+            # jax's default integer (see its printer's _print_Cast).
+            count_dtype="int32 (int64 with jax_enable_x64)",
+        ),
         Target("numpy", ("import numpy as np",), "einigc.targets.numpy.printer:NumpyPrinter", False),
     )
 }

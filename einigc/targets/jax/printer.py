@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from einigc import ir
 from einigc.targets.jax.autodiff import JaxAutodiff
 from einigc.targets.printing import Printer
-
-# eincount's counts: jax's default integer, int64 only under jax_enable_x64.
-_COUNT_DTYPE = "int32 (int64 with jax_enable_x64)"
 
 
 def _axes(axes: tuple[int, ...]) -> str:
@@ -34,9 +29,6 @@ class JaxPrinter(JaxAutodiff, Printer):
         if function.param_types and all(kind == "tensor" for kind in function.param_types):
             return ["jax.jit"]
         return super().decorators(function)
-
-    def render_function(self, function: ir.Function) -> str:
-        return super().render_function(dataclasses.replace(function, doc=_with_count_dtype(function.doc)))
 
     def _print_Einsum(self, op: ir.Einsum) -> str:
         # The planned pair: jnp.einsum lowers it to one dot_general (plus the
@@ -119,11 +111,3 @@ class JaxPrinter(JaxAutodiff, Printer):
         if op.keep == 0:
             return self._reduce(op.kind, op.operand, "None")
         return self._reduce(op.kind, op.operand, f"tuple(range({op.operand}.ndim - {op.keep}))")
-
-
-def _with_count_dtype(doc: ir.FunctionDoc) -> ir.FunctionDoc:
-    """`doc` with eincount's int64 spelled as jax gives it (see _print_Cast)."""
-    lines = tuple(
-        line[: -len("int64")] + _COUNT_DTYPE if line.endswith(", int64") else line for line in doc.signature_lines
-    )
-    return dataclasses.replace(doc, signature_lines=lines)
