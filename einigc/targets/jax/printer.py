@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from einigc import ir
+from einigc.targets.array_module import ArrayModulePrinter
 from einigc.targets.jax.autodiff import JaxAutodiff
-from einigc.targets.printing import Printer
 
 
-def _axes(axes: tuple[int, ...]) -> str:
-    return str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
-
-
-class JaxPrinter(JaxAutodiff, Printer):
+class JaxPrinter(JaxAutodiff, ArrayModulePrinter):
+    xp = "jnp"
     tensor_hint = "jax.Array"
     order_picked = "while tracing"  # shapes are static under jax.jit
 
@@ -30,71 +27,19 @@ class JaxPrinter(JaxAutodiff, Printer):
             return ["jax.jit"]
         return super().decorators(function)
 
-    def _print_Einsum(self, op: ir.Einsum) -> str:
-        # The planned pair: jnp.einsum lowers it to one dot_general (plus the
-        # sums and transposes its letters need); opt_einsum has nothing to
-        # plan for two operands, and runs once per trace.
-        return f'jnp.einsum("{op.equation}", {", ".join(op.operands)})'
-
-    def _print_MatMul(self, op: ir.MatMul) -> str:
-        # XLA folds a transposed operand into the dot: no copy under jax.jit.
-        a = f"{op.a}.T" if op.transpose_a else op.a
-        b = f"{op.b}.T" if op.transpose_b else op.b
-        return f"jnp.matmul({a}, {b})"
-
-    def _print_BatchMatMul(self, op: ir.BatchMatMul) -> str:
-        # Under jax.jit the same dot_general as jnp.einsum of the pair (the
-        # compiled HLO compared): `.mT` and the unit axis fold into it.
-        x = f"{op.x}.mT" if op.transpose_x else op.x
-        y = f"{op.y}.mT" if op.transpose_y else op.y
-        if op.y_is_vector:
-            return f"jnp.matmul({x}, {y}[..., None])[..., 0]"
-        return f"jnp.matmul({x}, {y})"
-
-    # jnp.sum promotes small integers (int8 to int32) as numpy does;
-    # jnp.einsum keeps the operand's dtype, and so do these sums.
-
-    def _print_ReduceSum(self, op: ir.ReduceSum) -> str:
-        keep = ", keepdims=True" if op.keepdims else ""
-        return f"jnp.sum({op.operand}, axis={_axes(op.axes)}{keep}, dtype={op.operand}.dtype)"
-
-    def _print_SumLeading(self, op: ir.SumLeading) -> str:
-        if op.keep == 0:
-            return f"jnp.sum({op.operand}, dtype={op.operand}.dtype)"
-        return f"jnp.sum({op.operand}, axis=tuple(range({op.operand}.ndim - {op.keep})), dtype={op.operand}.dtype)"
-
-    def _print_Transpose(self, op: ir.Transpose) -> str:
-        return f"jnp.transpose({op.operand}, {tuple(op.perm)})"
-
-    def _print_Reshape(self, op: ir.Reshape) -> str:
-        # Sizes are Python ints under jax.jit: the target is a static list.
-        return f"jnp.reshape({op.operand}, {self.shape_list(op.shape)})"
-
-    def _print_ShapeOf(self, op: ir.ShapeOf) -> str:
-        # jax's shapes are static ints: the rank was checked with the operand.
-        return f"list({op.operand}.shape)"
-
-    def _print_DiagPart(self, op: ir.DiagPart) -> str:
-        return f"jnp.diagonal({op.operand}, axis1=-2, axis2=-1)"
+    # Under jax.jit, a transposed operand, `.mT` and the vector's unit axis
+    # fold into the same dot_general as jnp.einsum's (the compiled HLO
+    # compared); jnp.einsum of a pair plans nothing (opt_einsum runs once
+    # per trace).
 
     def _print_Cast(self, op: ir.Cast) -> str:
         if op.dtype == "int64":
             # jax's default integer: int64 under jax_enable_x64, else int32,
             # which jnp.int64 would give too, with a warning on every trace.
             return f"{op.operand}.astype(int)"
-        return f"{op.operand}.astype(jnp.{op.dtype})"
-
-    def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
-        return f"jnp.greater({op.operand}, 0)"
+        return super()._print_Cast(op)
 
     # --- the einsums of other semirings ----------------------------------------
-
-    def _print_SemiringPair(self, op: ir.SemiringPair) -> str:
-        if op.kind == "logsumexp":
-            self.helpers.add("logsumexp_pair")
-            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b}, block={op.block:_})'
-        self.helpers.add("semiring_pair")
-        return f'_semiring_pair("{op.kind}", "{op.equation}", {op.a}, {op.b}, block={op.block:_})'
 
     def _reduce(self, kind: str, operand: str, axis: str, keep: str = "") -> str:
         if kind == "logsumexp":
@@ -103,11 +48,3 @@ class JaxPrinter(JaxAutodiff, Printer):
         # The semiring's zero for an empty axis, without a share of the gradient (see the runtime).
         self.helpers.add("semiring_reduce")
         return f'_semiring_reduce("{kind}", {operand}, {axis}{keep})'
-
-    def _print_SemiringReduce(self, op: ir.SemiringReduce) -> str:
-        return self._reduce(op.kind, op.operand, _axes(op.axes), ", keepdims=True" if op.keepdims else "")
-
-    def _print_SemiringReduceLeading(self, op: ir.SemiringReduceLeading) -> str:
-        if op.keep == 0:
-            return self._reduce(op.kind, op.operand, "None")
-        return self._reduce(op.kind, op.operand, f"tuple(range({op.operand}.ndim - {op.keep}))")
