@@ -163,6 +163,8 @@ def _target_of(output: Path | None) -> str:
     if output is None:
         return "tensorflow"
     try:
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            return "tensorflow"  # a FIFO or a device: reading would wait for a writer, or take its data
         with open(output, encoding="utf-8", errors="replace", newline="") as handle:
             first, second = handle.readline(4096).rstrip("\r\n"), handle.readline(4096).rstrip("\r\n")
     except OSError:

@@ -1,4 +1,4 @@
-"""The generated example module (examples/specs_generated.py) where users run it.
+"""The generated example modules (examples/specs_generated.py, derivatives_generated.py) where users run them.
 
 Small shapes, numpy as the oracle (tests/numpy_ref.py and closed forms):
 
@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -36,19 +37,25 @@ keras = pytest.importorskip("keras")
 
 REPO = Path(__file__).resolve().parent.parent
 GENERATED = REPO / "examples" / "specs_generated.py"
+DERIVATIVES = REPO / "examples" / "derivatives_generated.py"
 # Not "specs_generated": the SavedModel test checks that no process can import it by that name.
 MODULE_NAME = "einig_integration_specs_generated"
 
 
-def _import_generated():
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, GENERATED)
+def _import_generated(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-ops = _import_generated()
+# The functions of both example modules (specs.ein's and derivatives.ein's), as one namespace.
+_MODULES = (
+    _import_generated(GENERATED, MODULE_NAME),
+    _import_generated(DERIVATIVES, "einig_integration_derivatives_generated"),
+)
+ops = types.SimpleNamespace(**{name: getattr(m, name) for m in _MODULES for name in m.__all__})
 
 
 def _rng(seed=0):
@@ -376,7 +383,7 @@ SAVED_MODEL_SCRIPT = """
 import importlib.util, json, sys
 import numpy as np
 import tensorflow as tf
-for name in ("specs_generated", "{module_name}"):
+for name in ("specs_generated", "derivatives_generated", "{module_name}", "einig_integration_derivatives_generated"):
     if importlib.util.find_spec(name) is not None:
         sys.exit("the generated module is importable: " + name)
 loaded = tf.saved_model.load("saved")
@@ -386,7 +393,7 @@ out = {{}}
 for name, count in names.items():
     out[name] = getattr(loaded, name)(*[tf.constant(inputs[f"{{name}}_{{k}}"]) for k in range(count)]).numpy()
 np.savez("outputs.npz", **out)
-bad = [m for m in sys.modules if m.startswith("einigc") or "specs_generated" in m]
+bad = [m for m in sys.modules if m.startswith("einigc") or m.split(".")[0].endswith("s_generated")]
 print(json.dumps({{"modules": bad}}))
 """
 
