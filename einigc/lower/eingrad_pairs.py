@@ -72,14 +72,22 @@ def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -
 
 
 def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[int], names) -> dict[int, str]:
-    """Checks the variables and the other operands together, before any pair; returns the others' checked names."""
-    # Each variable against each of its pairs' letters (w as p and as q in `bi%p,bi%q,q->p`: v meets q).
+    """Checks the other operands with the variables they relate to, before any pair; returns their checked names.
+
+    A variable is checked against each of its pairs' letters that an other
+    operand holds (w as q in `bi%p,bi%q,q->p`: v meets q); a variable that
+    relates to none is checked by its first pair's lowering.
+    """
+    if not others:
+        return {}
+    held = set().union(*(_letters(call.inputs[k]) for k in others))
     variables: dict[tuple[str, str], A.Operand] = {}
     for pair in call.pairs:
         x, b = pair.args[1].name, pair.inputs[1]
-        variables.setdefault((x, A.terms_text(b.terms)), b)
-        if plain_operand(b):
-            lowering.variable_ranks[x] = len(b.terms)  # each pair's lowering then checks it no more
+        if set(_letters(b)) & held:
+            variables.setdefault((x, A.terms_text(b.terms)), b)
+            if plain_operand(b):
+                lowering.variable_ranks[x] = len(b.terms)  # each pair's lowering then checks it no more
     operands = list(variables.values()) + [call.inputs[k] for k in others]
     tensors = [x for x, _ in variables] + [names[k] for k in others]
     labels = [x for x, _ in variables] + [M.source_text(call.args[k]) for k in others]
