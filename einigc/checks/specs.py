@@ -115,21 +115,27 @@ def _check_grad_pair(call: A.Call, sink: DiagnosticSink) -> bool:
             ok = False
     if not ok:
         return False
+    beside = [
+        term
+        for pair in spec.grad_pairs
+        for index in pair
+        for term in walk_terms(spec.inputs[index].terms)
+        if isinstance(term, A.Ellipsis_)
+    ]
+    if beside:
+        sink.error(EinUnsupportedError(beside[0].pos, "'...' beside '%' is not supported yet", _composite_hint(spec)))
+        ok = False
     for left_index, right_index in spec.grad_pairs:
-        for index in (left_index, right_index):
-            for term in walk_terms(spec.inputs[index].terms):
-                if isinstance(term, A.Ellipsis_):
-                    sink.error(
-                        EinUnsupportedError(
-                            term.pos,
-                            "'...' beside '%' is not supported",
-                            "name the axes, or use a composite (an uppercase letter)",
-                        )
-                    )
-                    ok = False
         if len(spec.inputs) == len(call.args):
             ok &= _check_grad_operands(call, left_index, right_index, sink)
     return ok
+
+
+def _composite_hint(spec: A.Spec) -> str:
+    """The spec with a composite for `...`: the same axes on both sides of '%', the exact diagonal as for a letter."""
+    used = {t.letter for t in walk_terms([t for op in spec.inputs for t in op.terms]) if isinstance(t, A.Composite)}
+    letter = next(c for c in "BCDEFGHIJKLMNOPQRSTUVWXYZA" if c not in used)
+    return f"a composite (an uppercase letter) works beside '%': '{spec.text.replace('...', letter)}'"
 
 
 def _check_grad_operands(call: A.Call, left_index: int, right_index: int, sink: DiagnosticSink) -> bool:
