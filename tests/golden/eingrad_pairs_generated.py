@@ -648,10 +648,7 @@ def gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], w: tf.Tensor) -> tf.Tensor
         # a matrix product: rows p, summed bi, columns q (reshapes, no copies)
         df_dw_shape = _dims(df_dw)
         df_dw_2d = tf.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
-        df_dw_2d_1 = tf.reshape(
-            df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]]
-        )
-        df_dw_df_dw = tf.raw_ops.MatMul(a=df_dw_2d, b=df_dw_2d_1, transpose_a=True)
+        df_dw_df_dw = tf.raw_ops.MatMul(a=df_dw_2d, b=df_dw_2d, transpose_a=True)
     return df_dw_df_dw
 
 

@@ -428,8 +428,7 @@ def gauss_newton(f: Callable[[jax.Array], jax.Array], w: jax.Array) -> jax.Array
     # a matrix product: rows p, summed bi, columns q (reshapes, no copies)
     df_dw_shape = list(df_dw.shape)
     df_dw_2d = jnp.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
-    df_dw_2d_1 = jnp.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
-    df_dw_df_dw = jnp.matmul(df_dw_2d.T, df_dw_2d_1)
+    df_dw_df_dw = jnp.matmul(df_dw_2d.T, df_dw_2d)
     return df_dw_df_dw
 
 

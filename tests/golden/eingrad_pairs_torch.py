@@ -464,8 +464,7 @@ def gauss_newton(
     # a matrix product: rows p, summed bi, columns q (reshapes, no copies)
     df_dw_shape = list(df_dw.shape)
     df_dw_2d = df_dw.reshape([df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
-    df_dw_2d_1 = df_dw.reshape([df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
-    df_dw_df_dw = torch.mm(df_dw_2d.mT, df_dw_2d_1)
+    df_dw_df_dw = torch.mm(df_dw_2d.mT, df_dw_2d)
     return df_dw_df_dw
 
 
