@@ -94,7 +94,9 @@ def main() -> None:
             for run in variants.values():
                 run()  # warm (traces)
             ms = time_rounds(variants)
-            print(f"| {name} | {mode} | {ms['einig']:.2f} | {ms['hand']:.2f} | {diff:.1e} | {chosen(getattr(m, name))} |")
+            print(
+                f"| {name} | {mode} | {ms['einig']:.2f} | {ms['hand']:.2f} | {diff:.1e} | {chosen(getattr(m, name))} |"
+            )
 
 
 if __name__ == "__main__":

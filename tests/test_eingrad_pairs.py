@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -220,3 +221,106 @@ def test_the_composite_the_ellipsis_error_suggests_is_the_exact_diagonal():
     out = m.rows(f, tf.constant(x)).numpy()
     expected = (1 - np.tanh(x - x.mean((0, 1))) ** 2) * (1 - 1 / 6)
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9)
+
+
+# --- more specs against the numpy oracle (numeric Jacobians), TensorFlow eagerly -----------------------------------
+
+# name: (declaration, its arguments: "f:OUT<-IN" a dense tanh function, "r:OUT<-IN" one acting row by row, or a
+# shape; the eingrad operands in spec order as argument positions, ("einsum", spec, positions) an einsum of the
+# variable that comes last)
+ORACLE_CASES = {
+    "cotangent_then_pairs": (
+        '(z, f, g, x) = eingrad("i,i%j,k%j->k", z, f, x, g, x)',
+        ["4", "f:4<-3", "f:5<-3", "3"],
+        [0, 1, 3, 2, 3],
+    ),
+    "chain_of_two_functions": (
+        '(f, g, w, v) = eingrad("bi%p,bi%q,q->p", f, w, g, w, v)',
+        ["f:2,3<-4", "f:2,3<-4", "4", "4"],
+        [0, 2, 1, 2, 3],
+    ),
+    "two_variables": (
+        '(f, x, g, w) = eingrad("i%j,j%k->ik", f, x, g, w)',
+        ["f:3<-4", "4", "f:4<-5", "5"],
+        [0, 1, 2, 3],
+    ),
+    "exact_batch_diagonals": (
+        '(f, x, v) = eingrad("bi%bj,bi%bk,bk->bj", f, x, f, x, v)',
+        ["f:3,2<-3,4", "3,4", "3,4"],
+        [0, 1, 0, 1, 2],
+    ),
+    "sandwich": (
+        '(f, g, w, y, z) = eingrad("i%p,j%p,i,j->", f, w, g, w, y, z)',
+        ["f:3<-5", "f:4<-5", "5", "3", "4"],
+        [0, 2, 1, 2, 3, 4],
+    ),
+    "three_pairs": ('(f, x) = eingrad("i%j,i%k,i%l->jkl", f, x, f, x, f, x)', ["f:3<-2", "2"], [0, 1, 0, 1, 0, 1]),
+    "independent_rows": (
+        '(f, x) = eingrad("bi%bj,bi%bk->bjk", f, x, f, x) where b independent',
+        ["r:3,2<-3,4", "3,4"],
+        [0, 1, 0, 1],
+    ),
+    "expression_pair": (
+        '(a, w, f) = eingrad("i%j,k%j->ik", einsum("ij,j->i", a, w), w, f, w)',
+        ["3,4", "4", "f:2<-4"],
+        [("einsum", "ij,j->i", [0]), 1, 2, 1],
+    ),
+}
+
+
+def _framework(target: str):
+    """(constant, tanh, matvec, reshape, to_numpy) of a target's framework, float64."""
+    if target == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        return tf.constant, tf.tanh, tf.linalg.matvec, tf.reshape, lambda t: t.numpy()
+    if target == "torch":
+        torch = pytest.importorskip("torch")
+        return torch.tensor, torch.tanh, torch.mv, torch.reshape, lambda t: t.detach().numpy()
+    jnp = pytest.importorskip("jax.numpy")
+    return lambda a: jnp.asarray(a, jnp.float64), jnp.tanh, jnp.matmul, jnp.reshape, np.asarray
+
+
+def _oracle_arguments(kinds, target, seed):
+    constant, tanh, matvec, reshape, _ = _framework(target)
+    rng = np.random.default_rng(seed)
+    numpy_args, framework_args = [], []
+    for kind in kinds:
+        if ":" not in kind:
+            array = rng.normal(size=tuple(int(n) for n in kind.split(",")))
+            numpy_args.append(array)
+            framework_args.append(constant(array))
+            continue
+        form, shapes = kind.split(":")
+        out, inp = (tuple(int(n) for n in s.split(",")) for s in shapes.split("<-"))
+        if form == "f":  # every output reads every input: a dense linear map, then tanh
+            m = rng.normal(size=(int(np.prod(out)), int(np.prod(inp)))) * 0.5
+            numpy_args.append(lambda x, m=m, out=out: np.tanh(m @ np.ravel(x)).reshape(out))
+            framework_args.append(lambda x, m=constant(m), out=out: reshape(tanh(matvec(m, reshape(x, (-1,)))), out))
+        else:  # row by row: y[b] = tanh(x[b] A)
+            a = rng.normal(size=(inp[1], out[1])) * 0.5
+            numpy_args.append(lambda x, a=a: np.tanh(x @ a))
+            framework_args.append(lambda x, a=constant(a): tanh(x @ a))
+    return numpy_args, framework_args
+
+
+def _oracle_operand(position, numpy_args):
+    if isinstance(position, int):
+        return numpy_args[position]
+    _, spec, fixed = position
+    return lambda w: np.einsum(spec, *(numpy_args[k] for k in fixed), w)
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+@pytest.mark.parametrize("name", sorted(ORACLE_CASES))
+def test_against_the_numpy_oracle(name, target):
+    from tests import numpy_ref as R
+
+    declaration, kinds, positions = ORACLE_CASES[name]
+    # float64 on JAX within this test only (a context manager, as in test_eingrad_jax).
+    precision = pytest.importorskip("jax").enable_x64(True) if target == "jax" else contextlib.nullcontext()
+    m = compile_and_import(f"{name}{declaration}\n", "oracle.ein", target)[0]
+    with precision:
+        numpy_args, framework_args = _oracle_arguments(kinds, target, seed=len(name))
+        expected = R.eingrad(declaration.split('"')[1], *(_oracle_operand(p, numpy_args) for p in positions))
+        out = getattr(m, name)(*framework_args)
+        np.testing.assert_allclose(_framework(target)[-1](out), expected, rtol=1e-6, atol=1e-8)

@@ -65,8 +65,10 @@ def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -
             " and memory of the value and the variable, not their product"
         )
         return _lower_chain(lowering, block, call, chain, names, label, why)
-    why = "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec" if chain is None else (
-        f"chosen over a JVP then a VJP: {jacobian_passes} passes against {chain_passes}"
+    why = (
+        "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
+        if chain is None
+        else (f"chosen over a JVP then a VJP: {jacobian_passes} passes against {chain_passes}")
     )
     return _lower_jacobians(lowering, block, call, others, names, label, why)
 
@@ -93,7 +95,7 @@ def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[in
     labels = [x for x, _ in variables] + [M.source_text(call.args[k]) for k in others]
     # A variable keeps its name: each pair's tape (or function) watches it.
     checked = lowering.check_axes(block, operands, tensors, labels, discard=tuple(range(len(variables))))
-    return dict(zip(others, checked[len(variables):]))
+    return dict(zip(others, checked[len(variables) :]))
 
 
 def _size(lowering: FunctionLowering, letters) -> int:
@@ -166,9 +168,7 @@ def _check_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names,
     """
     firsts = [k for k, t in enumerate(tensors) if tensors.index(t) == k]
     a_sets = [set(_letters(call.pairs[k].inputs[0])) for k in firsts]
-    related = [
-        i for i in others if set(_letters(call.inputs[i])) & set().union(*a_sets)
-    ]
+    related = [i for i in others if set(_letters(call.inputs[i])) & set().union(*a_sets)]
     shared = any(a_sets[m] & a_sets[n] for m in range(len(a_sets)) for n in range(m))
     if not (shared or related):
         return tensors
@@ -181,7 +181,7 @@ def _check_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names,
         + [M.source_text(call.args[i]) for i in related],
     )
     renamed = dict(zip([tensors[k] for k in firsts], checked))
-    names.update(zip(related, checked[len(firsts):]))
+    names.update(zip(related, checked[len(firsts) :]))
     return [renamed[t] for t in tensors]
 
 
@@ -211,7 +211,11 @@ def _lower_chain(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, nam
     if _letters(a_k) != _letters(a_j):
         u = lowering.lower_contraction(block, lowering.derived_layout([a_k], a_j), [u], label)
     result = cotangent_of(u)
-    once = f"{subject(first.args[0])} recorded once for both passes" if same and lowering.target not in ("torch", "jax") else ""
+    once = (
+        f"{subject(first.args[0])} recorded once for both passes"
+        if same and lowering.target not in ("torch", "jax")
+        else ""
+    )
     how = (
         f"a JVP of {subject(first.args[0])} (the pair '{first.spec_text.split('->')[0]}'),"
         f" then a VJP of {subject(second.args[0])} with it as the cotangent;"
