@@ -38,6 +38,77 @@ __all__ = [
 ]
 
 
+class _SemiringLayout:
+    # A pair `equation` ("ij,jk->ik", "...j,jk->...k") as plain data, one
+    # entry per operand in each list. `alone`: the axes of the letters that
+    # only that operand has and the result drops, reduced in it first
+    # (max_j (a + b_j) is a + max_j b_j); `words`: its letters after that.
+    # `aligned`: how each lines up for the broadcast sum (_alignment), the
+    # `contracted` letters last; `result_equation` lays the sum out as the
+    # pair's result (None: it is). A log-sum-exp pair as a matrix product:
+    # the `shared_axes` each operand is shifted over, the shifts' alignment
+    # with the result (`shift_aligned`), the `product`'s einsum equation.
+
+    def __init__(self, equation):
+        words, result = equation.split("->")
+        result = _semiring_letters(result)
+        left, right = [_semiring_letters(word) for word in words.split(",")]
+        self.alone, self.words = [], []
+        for word, other in ((left, right), (right, left)):
+            alone = [letter for letter in word if letter not in result + other]
+            self.alone.append(tuple(_letter_axis(word, letter) for letter in alone))
+            self.words.append([letter for letter in word if letter not in alone])
+        left, right = self.words
+        kept = [letter for letter in result if letter != "..."]
+        shared = [letter for letter in left if letter in right and letter not in result]
+        self.contracted = len(shared)
+        self.aligned = [_alignment(word, kept + shared) for word in self.words]
+        laid_out = (["..."] if "..." in result else []) + kept
+        self.result_equation = None
+        if laid_out != result:
+            self.result_equation = f"{''.join(laid_out)}->{''.join(result)}"
+        self.shared_axes = [
+            tuple(_letter_axis(word, letter) for letter in shared)
+            for word in self.words
+        ]
+        self.shift_aligned = [
+            _alignment([letter for letter in word if letter not in shared], kept)
+            for word in self.words
+        ]
+        product = (["..."] if "..." in left + right else []) + kept
+        self.product = f"{''.join(left)},{''.join(right)}->{''.join(product)}"
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _alignment(word, order):
+    # How an operand with the distinct letters `word` lines up with `order`:
+    # the einsum equation that puts its "..." axes first, then its letters
+    # in the order of `order` (None: they already are), and where to insert
+    # a size-1 axis for each letter of `order` it lacks, in turn, counted
+    # from the back.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    moved = None if target == word else f"{''.join(word)}->{''.join(target)}"
+    units = [
+        -sum(other in word for other in order[position + 1 :]) - 1
+        for position, letter in enumerate(order)
+        if letter not in word
+    ]
+    return moved, units
+
+
 def _check_axes(function, spec, operands, sizes=None, _passed=set()):
     # Every operand is checked against its part of `spec` ("bij,(ij)k"): its
     # rank; each named axis, composite and whole group across operands and
@@ -708,61 +779,32 @@ def _semiring_reduce(kind, tensor, axis, keepdims=False):
     return reduce(tensor, axis, keepdims)
 
 
-def _semiring_letters(word):
-    # "...ij" -> ["...", "i", "j"]
-    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+def _semiring_operands(kind, layout, a, b):
+    # `a` and `b` with the axes each has alone reduced (_SemiringLayout).
+    return [
+        _semiring_reduce(kind, tensor, axes) if axes else tensor
+        for tensor, axes in zip((a, b), layout.alone)
+    ]
 
 
-def _letter_axis(word, letter):
-    # The axis of `letter` in `word`, counted from the back after "...".
-    index = word.index(letter)
-    if "..." in word and index > word.index("..."):
-        return index - len(word)
-    return index
+def _semiring_align(a, b, alignments):
+    # `a` and `b` moved and given size-1 axes as `alignments` say
+    # (_alignment): so that `+` broadcasts them.
+    aligned = []
+    for tensor, (moved, units) in zip((a, b), alignments):
+        if moved:
+            tensor = tf.einsum(moved, tensor)
+        for axis in units:
+            tensor = tf.expand_dims(tensor, axis)
+        aligned.append(tensor)
+    return aligned
 
 
-def _semiring_operands(kind, equation, a, b):
-    # The operands of a pair `equation` with each letter that only one of
-    # them has and the result drops reduced in it first (max_j (a + b_j) is
-    # a + max_j b_j); their words, the result's letters and the contracted
-    # letters they share.
-    words, result = equation.split("->")
-    result = _semiring_letters(result)
-    operands = []
-    left, right = [_semiring_letters(word) for word in words.split(",")]
-    for tensor, word, other in ((a, left, right), (b, right, left)):
-        alone = [letter for letter in word if letter not in result + other]
-        if alone:
-            axes = [_letter_axis(word, letter) for letter in alone]
-            tensor = _semiring_reduce(kind, tensor, axes)
-            word = [letter for letter in word if letter not in alone]
-        operands.append((tensor, word))
-    kept = [letter for letter in result if letter != "..."]
-    shared = [letter for letter in left if letter in right and letter not in result]
-    return (*operands, result, kept, shared)
-
-
-def _semiring_align(tensor, word, order):
-    # `tensor` (distinct letters `word`) with its "..." axes first, then its
-    # letters in the order of `order`, and a size-1 axis for each letter of
-    # `order` it lacks: two operands aligned so that `+` broadcasts them.
-    letters = [letter for letter in order if letter in word]
-    target = (["..."] if "..." in word else []) + letters
-    if target != word:
-        tensor = tf.einsum(f"{''.join(word)}->{''.join(target)}", tensor)
-    for position, letter in enumerate(order):
-        if letter not in word:
-            after = sum(other in word for other in order[position + 1 :])
-            tensor = tf.expand_dims(tensor, -after - 1)
-    return tensor
-
-
-def _semiring_result(tensor, kept, result):
-    # A result laid out as "..." then `kept` in the order of the pair's `result`.
-    word = (["..."] if "..." in result else []) + kept
-    if word == result:
+def _semiring_result(tensor, layout):
+    # The broadcast sum's result laid out as the pair's.
+    if layout.result_equation is None:
         return tensor
-    return tf.einsum(f"{''.join(word)}->{''.join(result)}", tensor)
+    return tf.einsum(layout.result_equation, tensor)
 
 
 def _semiring_pair(kind, equation, a, b, block):
@@ -770,17 +812,13 @@ def _semiring_pair(kind, equation, a, b, block):
     # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
     # a + b. No kernel computes it, and the broadcast a + b may be huge
     # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        kind, equation, a, b
-    )
-    a, b = (
-        _semiring_align(a, left, kept + shared),
-        _semiring_align(b, right, kept + shared),
-    )
-    if not shared:
-        return _semiring_result(a + b, kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands(kind, layout, a, b)
+    a, b = _semiring_align(a, b, layout.aligned)
+    if not layout.contracted:
+        return _semiring_result(a + b, layout)
     return _semiring_result(
-        _semiring_blocks(kind, a, b, len(shared), block), kept, result
+        _semiring_blocks(kind, a, b, layout.contracted, block), layout
     )
 
 
@@ -850,22 +888,19 @@ def _logsumexp_pair(equation, a, b, block):
     # product of the shifts: the product underflows below that. The entries
     # that fall below it, true -inf ones among them, are computed again in
     # blocks (_semiring_blocks, which only runs when some entry needs it).
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        "logsumexp", equation, a, b
-    )
-    if not shared:
-        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
-        return _semiring_result(a + b, kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands("logsumexp", layout, a, b)
+    if not layout.contracted:
+        a, b = _semiring_align(a, b, layout.aligned)
+        return _semiring_result(a + b, layout)
     scaled, shifts = [], []
-    for tensor, word in ((a, left), (b, right)):
-        axes = [_letter_axis(word, letter) for letter in shared]
+    for tensor, axes in zip((a, b), layout.shared_axes):
         shift = tf.stop_gradient(tf.reduce_max(tensor, axes, keepdims=True))
         shift = tf.where(tf.math.is_finite(shift), shift, tf.zeros_like(shift))
         scaled.append(tf.exp(tensor - shift))
-        rest = [letter for letter in word if letter not in shared]
-        shifts.append(_semiring_align(tf.squeeze(shift, axes), rest, kept))
-    word = (["..."] if "..." in left + right else []) + kept
-    product = tf.einsum(f"{''.join(left)},{''.join(right)}->{''.join(word)}", *scaled)
+        shifts.append(tf.squeeze(shift, axes))
+    shifts = _semiring_align(*shifts, layout.shift_aligned)
+    product = tf.einsum(layout.product, *scaled)
     low = product < _smallest_exact(product.dtype)
     # Where the product is low its log is not used: 1 keeps its gradient finite.
     fast = (
@@ -875,18 +910,12 @@ def _logsumexp_pair(equation, a, b, block):
     )
 
     def blocked():
-        order = kept + shared
-        exact = _semiring_blocks(
-            "logsumexp",
-            _semiring_align(a, left, order),
-            _semiring_align(b, right, order),
-            len(shared),
-            block,
-        )
+        aligned = _semiring_align(a, b, layout.aligned)
+        exact = _semiring_blocks("logsumexp", *aligned, layout.contracted, block)
         return tf.where(low, exact, fast)
 
     summed = tf.cond(tf.reduce_any(low), blocked, lambda: fast)
-    return _semiring_result(summed, kept, result)
+    return _semiring_result(summed, layout)
 
 
 def _smallest_exact(dtype):

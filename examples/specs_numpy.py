@@ -366,6 +366,94 @@ def _spec_terms(word):
     return terms
 
 
+class _SemiringLayout:
+    # A pair `equation` ("ij,jk->ik", "...j,jk->...k") as plain data, one
+    # entry per operand in each list. `alone`: the axes of the letters that
+    # only that operand has and the result drops, reduced in it first
+    # (max_j (a + b_j) is a + max_j b_j); `words`: its letters after that.
+    # `aligned`: how each lines up for the broadcast sum (_alignment), the
+    # `contracted` letters last; `result_equation` lays the sum out as the
+    # pair's result (None: it is). A log-sum-exp pair as a matrix product:
+    # the `shared_axes` each operand is shifted over, the shifts' alignment
+    # with the result (`shift_aligned`), the `product`'s einsum equation.
+
+    def __init__(self, equation):
+        words, result = equation.split("->")
+        result = _semiring_letters(result)
+        left, right = [_semiring_letters(word) for word in words.split(",")]
+        self.alone, self.words = [], []
+        for word, other in ((left, right), (right, left)):
+            alone = [letter for letter in word if letter not in result + other]
+            self.alone.append(tuple(_letter_axis(word, letter) for letter in alone))
+            self.words.append([letter for letter in word if letter not in alone])
+        left, right = self.words
+        kept = [letter for letter in result if letter != "..."]
+        shared = [letter for letter in left if letter in right and letter not in result]
+        self.contracted = len(shared)
+        self.aligned = [_alignment(word, kept + shared) for word in self.words]
+        laid_out = (["..."] if "..." in result else []) + kept
+        self.result_equation = None
+        if laid_out != result:
+            self.result_equation = f"{''.join(laid_out)}->{''.join(result)}"
+        self.shared_axes = [
+            tuple(_letter_axis(word, letter) for letter in shared)
+            for word in self.words
+        ]
+        self.shift_aligned = [
+            _alignment([letter for letter in word if letter not in shared], kept)
+            for word in self.words
+        ]
+        product = (["..."] if "..." in left + right else []) + kept
+        self.product = f"{''.join(left)},{''.join(right)}->{''.join(product)}"
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _alignment(word, order):
+    # How an operand with the distinct letters `word` lines up with `order`:
+    # the einsum equation that puts its "..." axes first, then its letters
+    # in the order of `order` (None: they already are), and where to insert
+    # a size-1 axis for each letter of `order` it lacks, in turn, counted
+    # from the back.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    moved = None if target == word else f"{''.join(word)}->{''.join(target)}"
+    units = [
+        -sum(other in word for other in order[position + 1 :]) - 1
+        for position, letter in enumerate(order)
+        if letter not in word
+    ]
+    return moved, units
+
+
+def _block_shapes(a, b, count):
+    # The shapes of two aligned operands `a` and `b` with their last
+    # `count` axes (the contracted ones) as one, and leading size-1 axes up
+    # to the same rank, as broadcasting would add them. Explicit sizes: a
+    # -1 is ambiguous at size 0.
+    a = tuple(a[:-count]) + (math.prod(a[-count:]),)
+    b = tuple(b[:-count]) + (math.prod(b[-count:]),)
+    rank = max(len(a), len(b))
+    return (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
+
+
+def _block_length(block, shape):
+    # How much of the contracted axis one block takes: as much as keeps its
+    # broadcast sum at `block` elements beside a result of `shape`, at least 1.
+    return max(block // max(math.prod(shape), 1), 1)
+
+
 def _check_axes(function, spec, operands, sizes=None):
     # Every operand is checked against its part of `spec` ("bij,(ij)k"), by
     # the rules of _check_shapes, and returned as an array: lists, numbers
@@ -462,61 +550,32 @@ def _semiring_reduce(kind, array, axis, keepdims=False):
     return reduce(array, axis=axis, keepdims=keepdims, initial=_semiring_zero(kind))
 
 
-def _semiring_letters(word):
-    # "...ij" -> ["...", "i", "j"]
-    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+def _semiring_operands(kind, layout, a, b):
+    # `a` and `b` with the axes each has alone reduced (_SemiringLayout).
+    return [
+        _semiring_reduce(kind, array, axes) if axes else array
+        for array, axes in zip((a, b), layout.alone)
+    ]
 
 
-def _letter_axis(word, letter):
-    # The axis of `letter` in `word`, counted from the back after "...".
-    index = word.index(letter)
-    if "..." in word and index > word.index("..."):
-        return index - len(word)
-    return index
+def _semiring_align(a, b, alignments):
+    # `a` and `b` moved and given size-1 axes as `alignments` say
+    # (_alignment): so that `+` broadcasts them.
+    aligned = []
+    for array, (moved, units) in zip((a, b), alignments):
+        if moved:
+            array = np.einsum(moved, array)
+        for axis in units:
+            array = np.expand_dims(array, axis)
+        aligned.append(array)
+    return aligned
 
 
-def _semiring_operands(kind, equation, a, b):
-    # The operands of a pair `equation` with each letter that only one of
-    # them has and the result drops reduced in it first (max_j (a + b_j) is
-    # a + max_j b_j); their words, the result's letters and the contracted
-    # letters they share.
-    words, result = equation.split("->")
-    result = _semiring_letters(result)
-    operands = []
-    left, right = [_semiring_letters(word) for word in words.split(",")]
-    for array, word, other in ((a, left, right), (b, right, left)):
-        alone = [letter for letter in word if letter not in result + other]
-        if alone:
-            axes = tuple(_letter_axis(word, letter) for letter in alone)
-            array = _semiring_reduce(kind, array, axes)
-            word = [letter for letter in word if letter not in alone]
-        operands.append((array, word))
-    kept = [letter for letter in result if letter != "..."]
-    shared = [letter for letter in left if letter in right and letter not in result]
-    return (*operands, result, kept, shared)
-
-
-def _semiring_align(array, word, order):
-    # `array` (distinct letters `word`) with its "..." axes first, then its
-    # letters in the order of `order`, and a size-1 axis for each letter of
-    # `order` it lacks: two operands aligned so that `+` broadcasts them.
-    letters = [letter for letter in order if letter in word]
-    target = (["..."] if "..." in word else []) + letters
-    if target != word:
-        array = np.einsum(f"{''.join(word)}->{''.join(target)}", array)
-    for position, letter in enumerate(order):
-        if letter not in word:
-            after = sum(other in word for other in order[position + 1 :])
-            array = np.expand_dims(array, -after - 1)
-    return array
-
-
-def _semiring_result(array, kept, result):
-    # A result laid out as "..." then `kept` in the order of the pair's `result`.
-    word = (["..."] if "..." in result else []) + kept
-    if word == result:
+def _semiring_result(array, layout):
+    # The broadcast sum's result laid out as the pair's.
+    if layout.result_equation is None:
         return array
-    return np.einsum(f"{''.join(word)}->{''.join(result)}", array)
+    return np.einsum(layout.result_equation, array)
 
 
 def _semiring_pair(kind, equation, a, b, block):
@@ -524,17 +583,13 @@ def _semiring_pair(kind, equation, a, b, block):
     # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
     # a + b. No kernel computes it, and the broadcast a + b may be huge
     # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        kind, equation, a, b
-    )
-    a, b = (
-        _semiring_align(a, left, kept + shared),
-        _semiring_align(b, right, kept + shared),
-    )
-    if not shared:
-        return _semiring_result(a + b, kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands(kind, layout, a, b)
+    a, b = _semiring_align(a, b, layout.aligned)
+    if not layout.contracted:
+        return _semiring_result(a + b, layout)
     return _semiring_result(
-        _semiring_blocks(kind, a, b, len(shared), block), kept, result
+        _semiring_blocks(kind, a, b, layout.contracted, block), layout
     )
 
 
@@ -543,15 +598,12 @@ def _semiring_blocks(kind, a, b, count, block):
     # operands), as one axis taken in blocks whose broadcast holds at most
     # `block` elements beside the result, each folded into the result. That
     # axis goes first (a view): reducing a leading axis is the fast case.
-    # The axes as one (explicit sizes: a -1 is ambiguous at size 0).
-    a = np.reshape(a, a.shape[:-count] + (int(np.prod(a.shape[-count:])),))
-    b = np.reshape(b, b.shape[:-count] + (int(np.prod(b.shape[-count:])),))
-    rank = max(a.ndim, b.ndim)
-    a = np.moveaxis(a.reshape((1,) * (rank - a.ndim) + a.shape), -1, 0)
-    b = np.moveaxis(b.reshape((1,) * (rank - b.ndim) + b.shape), -1, 0)
+    a_shape, b_shape = _block_shapes(a.shape, b.shape, count)
+    a = np.moveaxis(a.reshape(a_shape), -1, 0)
+    b = np.moveaxis(b.reshape(b_shape), -1, 0)
     shape = np.broadcast_shapes(a.shape[1:], b.shape[1:])
     partial = np.full(shape, _semiring_zero(kind), np.result_type(a, b))
-    step = max(block // max(int(np.prod(shape)), 1), 1)
+    step = _block_length(block, shape)
     for start in range(0, a.shape[0], step):
         part = _semiring_reduce(
             kind, a[start : start + step] + b[start : start + step], 0
@@ -574,33 +626,27 @@ def _logsumexp_pair(equation, a, b, block):
     # 2**-970 in float64): the product underflows below that. The entries
     # that fall below it, true -inf ones among them, are computed again in
     # blocks (_semiring_blocks), only when some entry needs it.
-    (a, left), (b, right), result, kept, shared = _semiring_operands(
-        "logsumexp", equation, a, b
-    )
-    if not shared:
-        a, b = (_semiring_align(a, left, kept), _semiring_align(b, right, kept))
-        return _semiring_result(a + b, kept, result)
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands("logsumexp", layout, a, b)
+    if not layout.contracted:
+        a, b = _semiring_align(a, b, layout.aligned)
+        return _semiring_result(a + b, layout)
     scaled, shifts = [], []
-    for array, word in ((a, left), (b, right)):
-        axes = tuple(_letter_axis(word, letter) for letter in shared)
+    for array, axes in zip((a, b), layout.shared_axes):
         shift = np.max(array, axis=axes, keepdims=True, initial=-np.inf)
         shift = np.where(np.isfinite(shift), shift, 0).astype(array.dtype)
         scaled.append(np.exp(array - shift))
-        rest = [letter for letter in word if letter not in shared]
-        shifts.append(_semiring_align(np.squeeze(shift, axes), rest, kept))
-    word = (["..."] if "..." in left + right else []) + kept
-    equation = f"{''.join(left)},{''.join(right)}->{''.join(word)}"
-    product = np.asarray(np.einsum(equation, *scaled, optimize=True))
+        shifts.append(np.squeeze(shift, axes))
+    shifts = _semiring_align(*shifts, layout.shift_aligned)
+    product = np.asarray(np.einsum(layout.product, *scaled, optimize=True))
     info = np.finfo(product.dtype)
     low = product < info.tiny / info.eps
     summed = np.log(np.where(low, 1, product)) + shifts[0] + shifts[1]
     if low.any():
-        order = kept + shared
-        aligned = _semiring_align(a, left, order), _semiring_align(b, right, order)
-        summed = np.where(
-            low, _semiring_blocks("logsumexp", *aligned, len(shared), block), summed
-        )
-    return _semiring_result(summed, kept, result)
+        aligned = _semiring_align(a, b, layout.aligned)
+        blocks = _semiring_blocks("logsumexp", *aligned, layout.contracted, block)
+        summed = np.where(low, blocks, summed)
+    return _semiring_result(summed, layout)
 
 
 def bmm3(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -33,6 +33,8 @@ __all__ = [
     "unflatten",
     "flatten_t",
     "group_mix",
+    "viterbi_step",
+    "forward_step",
 ]
 
 
@@ -45,8 +47,8 @@ def _check_shapes(
     # for broadcasting; each group against its members. Shapes that passed
     # are remembered (at most 1,024), so a call with them only looks them up.
     # The `sizes` are not in the key: a generated function passes the same
-    # ones every call. Not `remember`: sizes that are not plain ints
-    # (torch.compile's SymInts do not hash).
+    # ones every call. Not `remember`: symbolic sizes, as a tracing
+    # compiler passes them, do not hash.
     key = (function, spec) + tuple(shapes)
     if remember and key in _passed:
         return
@@ -64,12 +66,15 @@ def _static_sizes(spec, *operands, assumed=None):
     # The sizes of the letters after '->' in `spec` from the operands' shapes
     # (anything with a .shape), to choose a contraction order when called;
     # a letter no operand has counts as its `where ~` size in `assumed`,
-    # else 64, as the compile-time plan did (as the TensorFlow runtime does).
+    # else 64, as the compile-time plan did. So does a size that is not an
+    # int: symbolic, while a compiler traces or exports for any size, where
+    # branching on it would fix it (torch.export refuses that).
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
         for letter, size in zip(word, operand.shape):
-            known.setdefault(letter, size)
+            if isinstance(size, int):
+                known.setdefault(letter, size)
     assumed = assumed or {}
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
@@ -107,9 +112,10 @@ class _AxisCheck:
         raise ValueError(f"{self.function}: {message}")
 
     def same(self, known, size, message):
-        # A plain comparison: a guard where torch.compile traces SymInts.
-        # `message` makes the error's text, only on failure: formatting a
-        # SymInt into it would fix its size, compiling again for each size.
+        # A plain comparison: a guard where a compiler traces symbolic
+        # sizes. `message` makes the error's text, only on failure:
+        # formatting a symbolic size into it would fix it, compiling again
+        # for each size.
         if known != size:
             self.fail(message())
 
@@ -284,7 +290,7 @@ class _AxisCheck:
                 sizes = {member: self.size_of(member) for member in members}
                 unknown = [member for member in sizes if sizes[member] is None]
                 where = f"group '{term}' of '{name}' ({word})"
-                # A list, not a generator: torch.compile cannot trace math.prod of one.
+                # A list, not a generator: what tracing compilers take math.prod of.
                 known = [sizes[m] for m in members if sizes[m] is not None]
                 product = math.prod(known)
                 if not unknown:
@@ -340,8 +346,8 @@ def _term_sizes(terms, dims, runs):
 def _spec_terms(word):
     # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
     # Parsed on each check, not cached: checks run only on shapes not seen
-    # before, and torch.compile guards on a cache's contents, compiling
-    # every function a second time after its first trace fills the cache.
+    # before, and a tracing compiler that guards on a cache's contents would
+    # compile every function a second time, after its first trace fills it.
     terms, depth, k = [], 0, 0
     while k < len(word):
         char = word[k]
@@ -358,6 +364,94 @@ def _spec_terms(word):
             terms.append(char)
         k += 1
     return terms
+
+
+class _SemiringLayout:
+    # A pair `equation` ("ij,jk->ik", "...j,jk->...k") as plain data, one
+    # entry per operand in each list. `alone`: the axes of the letters that
+    # only that operand has and the result drops, reduced in it first
+    # (max_j (a + b_j) is a + max_j b_j); `words`: its letters after that.
+    # `aligned`: how each lines up for the broadcast sum (_alignment), the
+    # `contracted` letters last; `result_equation` lays the sum out as the
+    # pair's result (None: it is). A log-sum-exp pair as a matrix product:
+    # the `shared_axes` each operand is shifted over, the shifts' alignment
+    # with the result (`shift_aligned`), the `product`'s einsum equation.
+
+    def __init__(self, equation):
+        words, result = equation.split("->")
+        result = _semiring_letters(result)
+        left, right = [_semiring_letters(word) for word in words.split(",")]
+        self.alone, self.words = [], []
+        for word, other in ((left, right), (right, left)):
+            alone = [letter for letter in word if letter not in result + other]
+            self.alone.append(tuple(_letter_axis(word, letter) for letter in alone))
+            self.words.append([letter for letter in word if letter not in alone])
+        left, right = self.words
+        kept = [letter for letter in result if letter != "..."]
+        shared = [letter for letter in left if letter in right and letter not in result]
+        self.contracted = len(shared)
+        self.aligned = [_alignment(word, kept + shared) for word in self.words]
+        laid_out = (["..."] if "..." in result else []) + kept
+        self.result_equation = None
+        if laid_out != result:
+            self.result_equation = f"{''.join(laid_out)}->{''.join(result)}"
+        self.shared_axes = [
+            tuple(_letter_axis(word, letter) for letter in shared)
+            for word in self.words
+        ]
+        self.shift_aligned = [
+            _alignment([letter for letter in word if letter not in shared], kept)
+            for word in self.words
+        ]
+        product = (["..."] if "..." in left + right else []) + kept
+        self.product = f"{''.join(left)},{''.join(right)}->{''.join(product)}"
+
+
+def _semiring_letters(word):
+    # "...ij" -> ["...", "i", "j"]
+    return ["..." if letter == "." else letter for letter in word.replace("...", ".")]
+
+
+def _letter_axis(word, letter):
+    # The axis of `letter` in `word`, counted from the back after "...".
+    index = word.index(letter)
+    if "..." in word and index > word.index("..."):
+        return index - len(word)
+    return index
+
+
+def _alignment(word, order):
+    # How an operand with the distinct letters `word` lines up with `order`:
+    # the einsum equation that puts its "..." axes first, then its letters
+    # in the order of `order` (None: they already are), and where to insert
+    # a size-1 axis for each letter of `order` it lacks, in turn, counted
+    # from the back.
+    letters = [letter for letter in order if letter in word]
+    target = (["..."] if "..." in word else []) + letters
+    moved = None if target == word else f"{''.join(word)}->{''.join(target)}"
+    units = [
+        -sum(other in word for other in order[position + 1 :]) - 1
+        for position, letter in enumerate(order)
+        if letter not in word
+    ]
+    return moved, units
+
+
+def _block_shapes(a, b, count):
+    # The shapes of two aligned operands `a` and `b` with their last
+    # `count` axes (the contracted ones) as one, and leading size-1 axes up
+    # to the same rank, as broadcasting would add them. Explicit sizes: a
+    # -1 is ambiguous at size 0.
+    a = tuple(a[:-count]) + (math.prod(a[-count:]),)
+    b = tuple(b[:-count]) + (math.prod(b[-count:]),)
+    rank = max(len(a), len(b))
+    return (1,) * (rank - len(a)) + a, (1,) * (rank - len(b)) + b
+
+
+def _block_length(block, shape):
+    # How much of the contracted axis one block takes: as much as keeps its
+    # broadcast sum at `block` elements beside a result of `shape`, at least 1.
+    return max(block // max(math.prod(shape), 1), 1)
 
 
 def _check_axes(function, spec, operands, sizes=None):
@@ -454,6 +548,152 @@ def _require_bool(tensor, function, operand):
             f"{function}: operand '{operand}' must be boolean, "
             f"got {_dtype_name(tensor.dtype)}"
         )
+
+
+def _require_floating(tensor, function, operand, builtin):
+    # einmax, einmin and einlogsumexp add operands and reduce by max, min or
+    # log-sum-exp, from -inf or +inf: integers and booleans have neither.
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{function}: {builtin} needs floating operands; "
+            f"operand '{operand}' is {_dtype_name(tensor.dtype)}"
+        )
+
+
+def _semiring_zero(kind):
+    # The identity of the semiring's reduction: -inf for max and logsumexp,
+    # +inf for min.
+    return math.inf if kind == "min" else -math.inf
+
+
+def _semiring_reduce(kind, tensor, dim, keepdim=False):
+    # torch.amax, torch.amin or torch.logsumexp along `dim`. amax and amin
+    # refuse an empty axis, which gives the semiring's zero (logsumexp's
+    # -inf already). Ties share the gradient evenly.
+    if kind == "logsumexp":
+        return torch.logsumexp(tensor, dim, keepdim)
+    dims = (dim,) if isinstance(dim, int) else dim
+    if any(tensor.shape[axis] == 0 for axis in dims):
+        shape = list(tensor.shape)
+        for axis in dims:
+            shape[axis] = 1
+        zero = tensor.new_full(shape, _semiring_zero(kind))
+        return zero if keepdim else zero.squeeze(dims)
+    reduce = torch.amax if kind == "max" else torch.amin
+    return reduce(tensor, dim, keepdim)
+
+
+def _semiring_operands(kind, layout, a, b):
+    # `a` and `b` with the axes each has alone reduced (_SemiringLayout).
+    return [
+        _semiring_reduce(kind, tensor, dims) if dims else tensor
+        for tensor, dims in zip((a, b), layout.alone)
+    ]
+
+
+def _semiring_align(a, b, alignments):
+    # `a` and `b` moved and given size-1 axes as `alignments` say
+    # (_alignment): so that `+` broadcasts them.
+    aligned = []
+    for tensor, (moved, units) in zip((a, b), alignments):
+        if moved:
+            tensor = torch.einsum(moved, tensor)
+        for dim in units:
+            tensor = tensor.unsqueeze(dim)
+        aligned.append(tensor)
+    return aligned
+
+
+def _semiring_result(tensor, layout):
+    # The broadcast sum's result laid out as the pair's.
+    if layout.result_equation is None:
+        return tensor
+    return torch.einsum(layout.result_equation, tensor)
+
+
+def _semiring_pair(kind, equation, a, b, block):
+    # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
+    # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
+    # a + b. No kernel computes it, and the broadcast a + b may be huge
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands(kind, layout, a, b)
+    a, b = _semiring_align(a, b, layout.aligned)
+    if not layout.contracted:
+        return _semiring_result(a + b, layout)
+    return _semiring_result(
+        _semiring_blocks(kind, a, b, layout.contracted, block), layout
+    )
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result. That
+    # axis goes first (a view): reducing a leading axis is the fast case.
+    # Gradients of max and min: ties within a block share it evenly, and so
+    # do ties between blocks (torch.maximum, torch.minimum).
+    a_shape, b_shape = _block_shapes(a.shape, b.shape, count)
+    a, b = a.reshape(a_shape).movedim(-1, 0), b.reshape(b_shape).movedim(-1, 0)
+    shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
+    step = _block_length(block, shape)
+    if a.shape[0] <= step:  # one block: no fold
+        return _semiring_reduce(kind, a + b, 0)
+    partial = a.new_full(shape, _semiring_zero(kind))
+    for start in range(0, a.shape[0], step):
+        part = _semiring_reduce(
+            kind, a[start : start + step] + b[start : start + step], 0
+        )
+        if kind == "max":
+            partial = torch.maximum(partial, part)
+        elif kind == "min":
+            partial = torch.minimum(partial, part)
+        else:
+            partial = torch.logaddexp(partial, part)
+    return partial
+
+
+def _logsumexp_pair(equation, a, b, block):
+    # log Σ exp(a + b) over the contracted letters of `equation`, on the
+    # matrix-product path: each operand shifted by its maximum over those
+    # letters, exp, torch.einsum, log, the shifts added back (the shifts
+    # are constants to the gradient: they cancel). Exact while each
+    # result's largest term is at least tiny / eps times the product of
+    # the shifts (2**-103 in float32, 2**-970 in float64): the product
+    # underflows below that. The entries that fall below it, true -inf ones
+    # among them, are computed again in blocks (_semiring_blocks), only when
+    # some entry needs it.
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands("logsumexp", layout, a, b)
+    if not layout.contracted:
+        a, b = _semiring_align(a, b, layout.aligned)
+        return _semiring_result(a + b, layout)
+    scaled, shifts = [], []
+    for tensor, dims in zip((a, b), layout.shared_axes):
+        shift = _semiring_reduce("max", tensor.detach(), dims, keepdim=True)
+        shift = torch.where(torch.isfinite(shift), shift, 0)
+        scaled.append(torch.exp(tensor - shift))
+        shifts.append(shift.squeeze(dims))
+    shifts = _semiring_align(*shifts, layout.shift_aligned)
+    product = torch.einsum(layout.product, *scaled)
+    info = torch.finfo(product.dtype)
+    low = product < info.tiny / info.eps
+    # Where the product is low its log is not used: 1 keeps its gradient finite.
+    fast = torch.log(torch.where(low, 1, product)) + shifts[0] + shifts[1]
+
+    def blocked():
+        aligned = _semiring_align(a, b, layout.aligned)
+        blocks = _semiring_blocks("logsumexp", *aligned, layout.contracted, block)
+        return torch.where(low, blocks, fast)
+
+    # Under torch.compile an `if` on a tensor breaks the graph: torch.cond
+    # traces both branches (the other one a copy: no branch may return a
+    # tensor from outside it) and runs one.
+    if torch.compiler.is_compiling():
+        summed = torch.cond(low.any(), blocked, lambda: fast.clone())
+    else:
+        summed = blocked() if low.any() else fast
+    return _semiring_result(summed, layout)
 
 
 def bmm3(x: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -1027,3 +1267,64 @@ def group_mix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     x_y = x_y_2d.reshape([2, i, y_shape[1]])
     # lay the result out as b(ik)
     return x_y.reshape([2, i * y_shape[1]])
+
+
+def viterbi_step(scores: torch.Tensor, log_transitions: torch.Tensor) -> torch.Tensor:
+    """Source (specs.ein): viterbi_step(scores, log_transitions) = einmax("bi,ij->bj",
+    scores, log_transitions)
+
+    Args:
+        scores: [b, i], floating
+        log_transitions: [i, j], floating
+
+    Returns:
+        [b, j], floating
+
+    Plan:
+    einmax("bi,ij->bj")
+      lowering: max-plus pairs in blocks of their contracted letters; temporaries:
+        at most 16,777,216 elements per block (64 MiB of float32) beside the result
+    """
+    scores, log_transitions = _check_axes(
+        "viterbi_step",
+        "bi,ij",
+        [("scores", scores), ("log_transitions", log_transitions)],
+    )
+    _require_floating(scores, "viterbi_step", "scores", "einmax")
+    _require_floating(log_transitions, "viterbi_step", "log_transitions", "einmax")
+    # max-plus product over i, in blocks
+    return _semiring_pair("max", "bi,ij->bj", scores, log_transitions, block=16_777_216)
+
+
+def forward_step(
+    log_alpha: torch.Tensor, log_transitions: torch.Tensor
+) -> torch.Tensor:
+    """Source (specs.ein): forward_step(log_alpha, log_transitions) =
+    einlogsumexp("bi,ij->bj", log_alpha, log_transitions)
+
+    Args:
+        log_alpha: [b, i], floating
+        log_transitions: [i, j], floating
+
+    Returns:
+        [b, j], floating
+
+    Plan:
+    einlogsumexp("bi,ij->bj")
+      lowering: log-sum-exp pairs as matrix products: each operand shifted by its
+        maximum over the contracted letters, exp, einsum, log, the shifts added
+        back; temporaries: the shifted operands and the product; entries whose
+        largest term underflows (true -inf ones among them) again in blocks of at
+        most 16,777,216 elements (64 MiB of float32)
+    """
+    log_alpha, log_transitions = _check_axes(
+        "forward_step",
+        "bi,ij",
+        [("log_alpha", log_alpha), ("log_transitions", log_transitions)],
+    )
+    _require_floating(log_alpha, "forward_step", "log_alpha", "einlogsumexp")
+    _require_floating(
+        log_transitions, "forward_step", "log_transitions", "einlogsumexp"
+    )
+    # log-sum-exp over i: a shifted matrix product
+    return _logsumexp_pair("bi,ij->bj", log_alpha, log_transitions, block=16_777_216)

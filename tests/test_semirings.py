@@ -10,62 +10,20 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import numpy_ref as R
 from tests.ein_harness import compile_module
-from tests.ein_strategies import Case, dialect_cases
+from tests.ein_strategies import dialect_cases
 from tests.property_cases import arrays as _arrays
+from tests.semiring_cases import FUNCS, SETTINGS
+from tests.semiring_cases import check as _check
+from tests.semiring_cases import expected as _expected
+from tests.semiring_cases import text as _text
+from tests.semiring_cases import with_corners as _with_corners
 
 tf = pytest.importorskip("tensorflow")
-
-EXAMPLES = int(os.environ.get("EINIG_PROPERTY_EXAMPLES", "60"))
-# Each example compiles a module: a sixth of the usual count per path (beside the corners).
-SETTINGS = settings(max_examples=max(EXAMPLES // 6, 5), deadline=None, derandomize=True, database=None)
-FUNCS = ("einmax", "einmin", "einlogsumexp")
-
-# Pairs, chains and every kind of step: diagonals, induced diagonals, `...`,
-# composites, groups, `_`, implicit mode, no contraction, a reduction only.
-CORNERS = [
-    Case("ij,jk->ik", ((3, 4), (4, 2))),
-    Case("ij,jk,kl->il", ((2, 3), (3, 4), (4, 2))),
-    Case("ijk,jkl->li", ((2, 3, 2), (3, 2, 2))),
-    Case("ij->i", ((3, 4),)),
-    Case("ij,k->ijk", ((2, 3), (4,))),
-    Case("ii,ij->j", ((3, 3), (3, 2))),
-    Case("i->ii", ((3,),)),
-    Case("ij,jk->iki", ((2, 3), (3, 2))),
-    Case("...j,jk->...k", ((2, 1, 3), (3, 4))),
-    Case("...j,...j->j", ((2, 3), (1, 3))),
-    Case("bIj,jk->bIk", ((2, 3, 2, 4), (4, 2))),
-    Case("b(ij),jk->bik", ((2, 6), (3, 2)), exact=(("i", 2),)),
-    Case("ij->i_", ((3, 4),)),
-    Case("ij,jk", ((2, 3), (3, 4))),
-    Case("bij,bjk->bik", ((2, 3, 4), (2, 4, 3))),
-]
-
-
-def _text(case: Case, func: str) -> str:
-    return case.ein_text(func=func)
-
-
-def _expected(case: Case, arrays, func: str):
-    return R.evaluate(case.spec, *arrays, func=func, sizes=dict(case.exact))
-
-
-def _check(actual, expected, case, func):
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape, (func, case, actual.shape, expected.shape)
-    np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-10, err_msg=_text(case, func))
-
-
-def _with_corners(test):
-    # The first corners in every semiring, the others in one each (in turn): each is a compile.
-    for k, case in enumerate(CORNERS):
-        for func in FUNCS if k < 3 else FUNCS[k % 3 : k % 3 + 1]:
-            test = example(case, func)(test)
-    return test
 
 
 @SETTINGS

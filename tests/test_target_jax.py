@@ -28,8 +28,9 @@ jnp = pytest.importorskip("jax.numpy")
 from tests import matmul_cases  # noqa: E402
 from tests.ein_harness import compile_and_import, compile_module  # noqa: E402
 from tests.ein_strategies import dialect_cases, numpy_style_cases  # noqa: E402
-from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SHAPES, SPECS  # noqa: E402
+from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SEMIRING, SHAPES, SPECS  # noqa: E402
 from tests.property_cases import CORNERS, DIALECT_CORNERS, arrays, expected  # noqa: E402
+from tests.semiring_cases import chosen_onehot, softmax_weights  # noqa: E402
 from tests.test_target_numpy import make_inputs  # noqa: E402
 
 # Each random spec compiles a module and a jax.jit: fewer than numpy's 60.
@@ -108,6 +109,28 @@ def test_example_functions_match_called_op_by_op_and_inside_a_callers_jit(specs,
     # Without its jax.jit: each jnp call dispatched on its own.
     assert_matches(name, function.__wrapped__(*inputs), values, np.float32)
     assert_matches(name, jax.jit(lambda *xs: function(*xs) * 2)(*inputs) / 2, values, np.float32)
+
+
+# einmax and einlogsumexp (Viterbi, HMM forward) on every shape, and jax.grad
+# against the reference's weights: one-hot on the best previous state, the
+# softmax over them. The rest of the semirings: tests/test_semirings_jax.py.
+SEMIRING_WEIGHTS = {"viterbi_step": lambda s, t: chosen_onehot(s, t, np.argmax), "forward_step": softmax_weights}
+
+
+@pytest.mark.parametrize("name", sorted(SEMIRING))
+def test_semiring_functions_match_the_reference_and_differentiate(specs, name):
+    function = getattr(specs, name)
+    for k, shapes in enumerate(SHAPES[name]):
+        inputs, values = make_inputs(shapes, np.float32, zlib.crc32(f"{name}{k}".encode()))
+        assert_matches(name, function(*inputs), values, np.float32)
+    inputs, values = make_inputs(SHAPES[name][0], np.float64, 3)
+    cotangent = np.random.default_rng(1).standard_normal(REFERENCE[name](*values).shape)
+    weights = SEMIRING_WEIGHTS[name](*values)
+    with jax.enable_x64(True):
+        grad = jax.jit(jax.grad(lambda s, t: jnp.sum(function(s, t) * cotangent), (0, 1)))
+        grad_s, grad_t = grad(*map(jnp.asarray, inputs))
+    np.testing.assert_allclose(np.asarray(grad_s), np.einsum("bij,bj->bi", weights, cotangent), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(grad_t), np.einsum("bij,bj->ij", weights, cotangent), rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", sorted(BOOLEAN))

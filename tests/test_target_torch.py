@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from tests import matmul_cases
 from tests.ein_harness import compile_and_import, compile_module
 from tests.ein_strategies import dialect_cases, numpy_style_cases
-from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SHAPES, SPECS
+from tests.example_cases import BOOLEAN, NUMERIC, REFERENCE, SEMIRING, SHAPES, SPECS
 from tests.property_cases import CORNERS, DIALECT_CORNERS, arrays, expected
 
 torch = pytest.importorskip("torch")
@@ -105,6 +105,19 @@ CASES = [(name, dtype, k) for name in NUMERIC for dtype in DTYPES for k in range
 def test_example_functions_match_the_reference(specs, name, dtype, k):
     inputs, values = make_inputs(SHAPES[name][k], dtype, zlib.crc32(f"{name}{k}".encode()))
     assert_matches(name, getattr(specs, name)(*inputs), values, dtype)
+
+
+# einmax and einlogsumexp (Viterbi, HMM forward): floating dtypes only, and
+# gradients of the reference's max or log-sum-exp (no ties in random values).
+# The rest of the semirings: tests/test_semirings_torch.py.
+@pytest.mark.parametrize("name", sorted(SEMIRING))
+def test_semiring_functions_match_the_reference_and_gradcheck(specs, name):
+    for dtype in (torch.float32, torch.float64):
+        for k, shapes in enumerate(SHAPES[name]):
+            inputs, values = make_inputs(shapes, dtype, zlib.crc32(f"{name}{k}".encode()))
+            assert_matches(name, getattr(specs, name)(*inputs), values, dtype)
+    inputs, _ = make_inputs(SHAPES[name][0], torch.float64, 3)
+    assert torch.autograd.gradcheck(getattr(specs, name), [x.requires_grad_() for x in inputs])
 
 
 @pytest.mark.parametrize("name", sorted(BOOLEAN))

@@ -6,7 +6,7 @@ from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks.names import did_you_mean
 from einigc.checks.specs import check_spec, operand_text, pair_jacobian, resolve_layout
-from einigc.ein_parser import BUILTINS, SEMIRINGS
+from einigc.ein_parser import BUILTINS
 from einigc.targets import DEFAULT, TARGETS
 from einigc.errors import DiagnosticSink, EinNameError, EinSyntaxError, EinUnsupportedError, Pos
 
@@ -100,14 +100,6 @@ class BodyChecker:
                     expr.pos,
                     f"eingrad needs automatic differentiation, which the {self.target.name} target does not have",
                     f"compile this file for a target that has it: {having}",
-                )
-            )
-        if expr.func in SEMIRINGS and not self.target.semirings:
-            having = ", ".join(name for name, target in TARGETS.items() if target.semirings)
-            self.sink.error(
-                EinUnsupportedError(
-                    expr.pos,
-                    f"{expr.func} is not available for the {self.target.name} target yet; targets: {having}",
                 )
             )
         checked = check_spec(expr, self.sink)

@@ -14,7 +14,6 @@ class Target:
     imports: tuple[str, ...]  # the framework's import lines, as the header writes them
     printer: str  # "module:Class" of its printer, imported when used
     autodiff: bool  # eingrad compiles for it
-    semirings: bool = False  # einmax, einmin and einlogsumexp compile for it
 
     @property
     def modules(self) -> frozenset[str]:
@@ -29,9 +28,9 @@ class Target:
 TARGETS = {
     target.name: target
     for target in (
-        Target("tensorflow", ("import tensorflow as tf",), "einigc.targets.tensorflow.printer:TensorFlowPrinter", True, True),
+        Target("tensorflow", ("import tensorflow as tf",), "einigc.targets.tensorflow.printer:TensorFlowPrinter", True),
         Target("torch", ("import torch",), "einigc.targets.torch.printer:TorchPrinter", True),
         Target("jax", ("import jax", "import jax.numpy as jnp"), "einigc.targets.jax.printer:JaxPrinter", True),
-        Target("numpy", ("import numpy as np",), "einigc.targets.numpy.printer:NumpyPrinter", False, True),
+        Target("numpy", ("import numpy as np",), "einigc.targets.numpy.printer:NumpyPrinter", False),
     )
 }

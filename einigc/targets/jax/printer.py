@@ -95,6 +95,31 @@ class JaxPrinter(JaxAutodiff, Printer):
     def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
         return f"jnp.greater({op.operand}, 0)"
 
+    # --- the einsums of other semirings ----------------------------------------
+
+    def _print_SemiringPair(self, op: ir.SemiringPair) -> str:
+        if op.kind == "logsumexp":
+            self.helpers.add("logsumexp_pair")
+            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+        self.helpers.add("semiring_pair")
+        return f'_semiring_pair("{op.kind}", "{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+
+    def _reduce(self, kind: str, operand: str, axis: str, keep: str = "") -> str:
+        if kind == "logsumexp":
+            # -inf for an empty axis or a slice of -inf (no NaN).
+            return f"jax.nn.logsumexp({operand}, axis={axis}{keep})"
+        # From the semiring's zero: an empty axis gives it, as tf.reduce_max does.
+        initial = "-jnp.inf" if kind == "max" else "jnp.inf"
+        return f"jnp.{kind}({operand}, axis={axis}{keep}, initial={initial})"
+
+    def _print_SemiringReduce(self, op: ir.SemiringReduce) -> str:
+        return self._reduce(op.kind, op.operand, _axes(op.axes), ", keepdims=True" if op.keepdims else "")
+
+    def _print_SemiringReduceLeading(self, op: ir.SemiringReduceLeading) -> str:
+        if op.keep == 0:
+            return self._reduce(op.kind, op.operand, "None")
+        return self._reduce(op.kind, op.operand, f"tuple(range({op.operand}.ndim - {op.keep}))")
+
 
 def _with_count_dtype(doc: ir.FunctionDoc) -> ir.FunctionDoc:
     """`doc` with eincount's int64 spelled as jax gives it (see _print_Cast)."""

@@ -81,3 +81,30 @@ class TorchPrinter(TorchAutodiff, Printer):
 
     def _print_GreaterThanZero(self, op: ir.GreaterThanZero) -> str:
         return f"torch.gt({op.operand}, 0)"
+
+    # --- the einsums of other semirings ----------------------------------------
+
+    def _print_SemiringPair(self, op: ir.SemiringPair) -> str:
+        if op.kind == "logsumexp":
+            self.helpers.add("logsumexp_pair")
+            return f'_logsumexp_pair("{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+        self.helpers.add("semiring_pair")
+        return f'_semiring_pair("{op.kind}", "{op.equation}", {op.a}, {op.b}, block={op.block:_})'
+
+    def _reduce(self, kind: str, operand: str, dims: str, keep: str = "") -> str:
+        if kind == "logsumexp":
+            # An empty axis gives -inf, as does a slice of -inf (no NaN).
+            return f"torch.logsumexp({operand}, dim={dims}{keep})"
+        # torch.amax and torch.amin refuse an empty axis; the helper gives the semiring's zero.
+        self.helpers.add("semiring_reduce")
+        return f'_semiring_reduce("{kind}", {operand}, {dims}{keep})'
+
+    def _print_SemiringReduce(self, op: ir.SemiringReduce) -> str:
+        dims = axis_list(op.axes).replace("[", "(").replace("]", ")")
+        return self._reduce(op.kind, op.operand, dims, ", keepdim=True" if op.keepdims else "")
+
+    def _print_SemiringReduceLeading(self, op: ir.SemiringReduceLeading) -> str:
+        x = op.operand
+        # An empty `dim` reduces every axis: with no leading axes, nothing to reduce.
+        rank = f"{x}.ndim - {op.keep}" if op.keep else f"{x}.ndim"
+        return f"{self._reduce(op.kind, x, f'tuple(range({rank}))')} if {x}.ndim > {op.keep} else {x}"

@@ -1,15 +1,17 @@
 """The run-time helpers of generated PyTorch modules; einigc copies the ones a module calls into it, by source.
 
 Each top-level definition is copied as it stands here, with the comments
-right above it, so each must read well on its own in a generated module:
-no names from this module but other top-level definitions and the imports
-below (`torch`, and what the axis rules bring: `math`). The definitions
-imported from einigc.targets.axis_rules are copied in place of the import.
+right above it, so each must read well on its own in a generated module: no
+names from this module but other top-level definitions and the imports below
+(`torch`, and what the axis rules bring: `math`). The definitions imported
+from einigc.targets.axis_rules and einigc.targets.semiring_rules are copied
+in place of the imports.
 """
 
 import torch
 
 from einigc.targets.axis_rules import _check_shapes, _static_sizes  # noqa: F401
+from einigc.targets.semiring_rules import _block_length, _block_shapes, _SemiringLayout  # noqa: F401
 
 
 def _check_axes(function, spec, operands, sizes=None):
@@ -158,3 +160,153 @@ def _jacobian_forward(function, primal):
 
     columns = torch.func.vmap(column)(basis.reshape(size, *primal.shape))
     return columns.movedim(0, -1).reshape(*columns.shape[1:], *primal.shape)
+
+
+def _require_floating(tensor, function, operand, builtin):
+    # einmax, einmin and einlogsumexp add operands and reduce by max, min or
+    # log-sum-exp, from -inf or +inf: integers and booleans have neither.
+    if not tensor.is_floating_point():
+        raise TypeError(
+            f"{function}: {builtin} needs floating operands; "
+            f"operand '{operand}' is {_dtype_name(tensor.dtype)}"
+        )
+
+
+def _semiring_zero(kind):
+    # The identity of the semiring's reduction: -inf for max and logsumexp,
+    # +inf for min.
+    return math.inf if kind == "min" else -math.inf
+
+
+def _semiring_induced_diagonal(kind, tensor, axes, result_axes):
+    # _induced_diagonal with the semiring's zero off the diagonal.
+    size = dict(zip(axes, tensor.shape))
+    result = tensor.new_full([size[letter] for letter in result_axes], _semiring_zero(kind))
+    _diagonal(result, result_axes, axes).copy_(tensor)
+    return result
+
+
+def _semiring_reduce(kind, tensor, dim, keepdim=False):
+    # torch.amax, torch.amin or torch.logsumexp along `dim`. amax and amin
+    # refuse an empty axis, which gives the semiring's zero (logsumexp's
+    # -inf already). Ties share the gradient evenly.
+    if kind == "logsumexp":
+        return torch.logsumexp(tensor, dim, keepdim)
+    dims = (dim,) if isinstance(dim, int) else dim
+    if any(tensor.shape[axis] == 0 for axis in dims):
+        shape = list(tensor.shape)
+        for axis in dims:
+            shape[axis] = 1
+        zero = tensor.new_full(shape, _semiring_zero(kind))
+        return zero if keepdim else zero.squeeze(dims)
+    reduce = torch.amax if kind == "max" else torch.amin
+    return reduce(tensor, dim, keepdim)
+
+
+def _semiring_operands(kind, layout, a, b):
+    # `a` and `b` with the axes each has alone reduced (_SemiringLayout).
+    return [
+        _semiring_reduce(kind, tensor, dims) if dims else tensor
+        for tensor, dims in zip((a, b), layout.alone)
+    ]
+
+
+def _semiring_align(a, b, alignments):
+    # `a` and `b` moved and given size-1 axes as `alignments` say
+    # (_alignment): so that `+` broadcasts them.
+    aligned = []
+    for tensor, (moved, units) in zip((a, b), alignments):
+        if moved:
+            tensor = torch.einsum(moved, tensor)
+        for dim in units:
+            tensor = tensor.unsqueeze(dim)
+        aligned.append(tensor)
+    return aligned
+
+
+def _semiring_result(tensor, layout):
+    # The broadcast sum's result laid out as the pair's.
+    if layout.result_equation is None:
+        return tensor
+    return torch.einsum(layout.result_equation, tensor)
+
+
+def _semiring_pair(kind, equation, a, b, block):
+    # The (max, +) or (min, +) product of `a` and `b` laid out by `equation`
+    # ("ij,jk->ik"): the maximum (minimum) over the contracted letters of
+    # a + b. No kernel computes it, and the broadcast a + b may be huge
+    # (32 GiB for two 2048x2048 float32 matrices): see _semiring_blocks.
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands(kind, layout, a, b)
+    a, b = _semiring_align(a, b, layout.aligned)
+    if not layout.contracted:
+        return _semiring_result(a + b, layout)
+    return _semiring_result(_semiring_blocks(kind, a, b, layout.contracted, block), layout)
+
+
+def _semiring_blocks(kind, a, b, count, block):
+    # max, min or log-sum-exp of a + b over their last `count` axes (aligned
+    # operands), as one axis taken in blocks whose broadcast holds at most
+    # `block` elements beside the result, each folded into the result. That
+    # axis goes first (a view): reducing a leading axis is the fast case.
+    # Gradients of max and min: ties within a block share it evenly, and so
+    # do ties between blocks (torch.maximum, torch.minimum).
+    a_shape, b_shape = _block_shapes(a.shape, b.shape, count)
+    a, b = a.reshape(a_shape).movedim(-1, 0), b.reshape(b_shape).movedim(-1, 0)
+    shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
+    step = _block_length(block, shape)
+    if a.shape[0] <= step:  # one block: no fold
+        return _semiring_reduce(kind, a + b, 0)
+    partial = a.new_full(shape, _semiring_zero(kind))
+    for start in range(0, a.shape[0], step):
+        part = _semiring_reduce(kind, a[start : start + step] + b[start : start + step], 0)
+        if kind == "max":
+            partial = torch.maximum(partial, part)
+        elif kind == "min":
+            partial = torch.minimum(partial, part)
+        else:
+            partial = torch.logaddexp(partial, part)
+    return partial
+
+
+def _logsumexp_pair(equation, a, b, block):
+    # log Σ exp(a + b) over the contracted letters of `equation`, on the
+    # matrix-product path: each operand shifted by its maximum over those
+    # letters, exp, torch.einsum, log, the shifts added back (the shifts
+    # are constants to the gradient: they cancel). Exact while each
+    # result's largest term is at least tiny / eps times the product of
+    # the shifts (2**-103 in float32, 2**-970 in float64): the product
+    # underflows below that. The entries that fall below it, true -inf ones
+    # among them, are computed again in blocks (_semiring_blocks), only when
+    # some entry needs it.
+    layout = _SemiringLayout(equation)
+    a, b = _semiring_operands("logsumexp", layout, a, b)
+    if not layout.contracted:
+        a, b = _semiring_align(a, b, layout.aligned)
+        return _semiring_result(a + b, layout)
+    scaled, shifts = [], []
+    for tensor, dims in zip((a, b), layout.shared_axes):
+        shift = _semiring_reduce("max", tensor.detach(), dims, keepdim=True)
+        shift = torch.where(torch.isfinite(shift), shift, 0)
+        scaled.append(torch.exp(tensor - shift))
+        shifts.append(shift.squeeze(dims))
+    shifts = _semiring_align(*shifts, layout.shift_aligned)
+    product = torch.einsum(layout.product, *scaled)
+    info = torch.finfo(product.dtype)
+    low = product < info.tiny / info.eps
+    # Where the product is low its log is not used: 1 keeps its gradient finite.
+    fast = torch.log(torch.where(low, 1, product)) + shifts[0] + shifts[1]
+
+    def blocked():
+        aligned = _semiring_align(a, b, layout.aligned)
+        blocks = _semiring_blocks("logsumexp", *aligned, layout.contracted, block)
+        return torch.where(low, blocks, fast)
+
+    # Under torch.compile an `if` on a tensor breaks the graph: torch.cond
+    # traces both branches (the other one a copy: no branch may return a
+    # tensor from outside it) and runs one.
+    if torch.compiler.is_compiling():
+        summed = torch.cond(low.any(), blocked, lambda: fast.clone())
+    else:
+        summed = blocked() if low.any() else fast
+    return _semiring_result(summed, layout)
