@@ -324,3 +324,12 @@ def test_against_the_numpy_oracle(name, target):
         expected = R.eingrad(declaration.split('"')[1], *(_oracle_operand(p, numpy_args) for p in positions))
         out = getattr(m, name)(*framework_args)
         np.testing.assert_allclose(_framework(target)[-1](out), expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["ggn_vp", "gauss_newton"])
+def test_numpy_arrays_as_the_variable_and_the_tangent(name):
+    """The variable is made a tensor by its check before a tape watches it, as for one pair."""
+    tf = pytest.importorskip("tensorflow")
+    args = C.arguments(name, _tf_models(), lambda a: a)  # numpy arrays, as given
+    out = getattr(_generated("tensorflow"), name)(*args)
+    np.testing.assert_allclose(out.numpy(), C.expected(name), rtol=1e-9, atol=1e-9)

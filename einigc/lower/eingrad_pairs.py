@@ -93,8 +93,10 @@ def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[in
     operands = list(variables.values()) + [call.inputs[k] for k in others]
     tensors = [x for x, _ in variables] + [names[k] for k in others]
     labels = [x for x, _ in variables] + [M.source_text(call.args[k]) for k in others]
-    # A variable keeps its name: each pair's tape (or function) watches it.
-    checked = lowering.check_axes(block, operands, tensors, labels, discard=tuple(range(len(variables))))
+    # A variable is rebound to its checked self (numpy arrays become tensors before any tape watches them),
+    # except one an enclosing tape watches or a local function reads: checked only, as for one pair.
+    kept = tuple(k for k, (x, _) in enumerate(variables) if x in block.watched() or block.closes_over(x))
+    checked = lowering.check_axes(block, operands, tensors, labels, discard=kept)
     return dict(zip(others, checked[len(variables) :]))
 
 

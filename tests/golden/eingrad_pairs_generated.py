@@ -673,7 +673,7 @@ def ggn_vp(
         over the Jacobians: 3 passes against 64, and memory of the value and the
         variable, not their product
     """
-    _, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
+    w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
     # record f for a JVP and then a VJP
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(w)
@@ -850,7 +850,7 @@ def ggn_vp_two_weights(
       sizes assumed: b=64*, i=64*, p=2, q=2
       (* no `where` size: the default 64)
     """
-    _, v = _check_axes(
+    w, v = _check_axes(
         "ggn_vp_two_weights", "q,q", [("w", w), ("v", v)], sizes={"q": 2}
     )
     # record f for the full Jacobian

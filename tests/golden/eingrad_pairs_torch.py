@@ -488,7 +488,7 @@ def ggn_vp(
         cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
         64, and memory of the value and the variable, not their product
     """
-    _, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
+    w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
 
     # f as a function of w, its value checked
     def f_of_w(w):
@@ -667,7 +667,7 @@ def ggn_vp_two_weights(
         cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
         2, and memory of the value and the variable, not their product
     """
-    _, v = _check_axes(
+    w, v = _check_axes(
         "ggn_vp_two_weights", "q,q", [("w", w), ("v", v)], sizes={"q": 2}
     )
 
