@@ -76,7 +76,9 @@ class BuiltinCall:
     resolved to core axes with the function's `where` sizes (for eingrad: its
     operands as written, `%` read as `,`); `jacobian_layout`, for eingrad
     only, resolves the Jacobian form `J[a, b], others -> output` that its
-    Jacobian lowering contracts.
+    Jacobian lowering contracts. With several `%` pairs, `pairs` holds each
+    pair as its own single-pair eingrad `a%b->J` (its Jacobian, resolved),
+    and `jacobian_layout` contracts those Js, one operand each, with the others.
     """
 
     func: str
@@ -90,6 +92,7 @@ class BuiltinCall:
     spec_pos: Pos = field(compare=False)
     layout: Layout
     jacobian_layout: Layout | None = None
+    pairs: tuple["BuiltinCall", ...] = ()
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,18 @@ rows, row_tan = randn64(5, 4), randn64(5, 4)
 row_f = lambda x: tf.tanh(tf.matmul(x, square, transpose_b=True))  # noqa: E731
 row_scale = 1 - np.tanh(rows @ square.T) ** 2  # row b's Jacobian: row_scale[b, :, None] * square
 lin_w = randn64(3, 4)
+# Several pairs: net(w) = tanh(X W), W = w as 2x3; its Jacobian J[b, i, (n k)] = (1 - y^2)[b, i] delta_ik X[b, n].
+net_x, net_x2, net_w, net_v = randn64(4, 2), randn64(5, 2), randn64(6), randn64(6)
+net = lambda x: lambda w: tf.tanh(tf.matmul(x, tf.reshape(w, (2, 3))))  # noqa: E731
+
+
+def net_jacobian(x):
+    slope = 1 - np.tanh(x @ net_w.reshape(2, 3)) ** 2
+    return np.einsum("bi,ik,bn->bink", slope, np.eye(3), x).reshape(len(x), 3, 6)
+
+
+centred = lambda x: tf.reduce_sum(tf.tanh(x - tf.reduce_mean(x, 0)), 1)  # noqa: E731  rows interact
+centred_rows = (1 - np.tanh(rows - rows.mean(0)) ** 2) * (1 - 1 / len(rows))  # d y[b] / d x[b, j], exact
 
 CASES = [
     ("bmm3", lambda: ops.bmm3(x, y, z), lambda: x @ y @ z),
@@ -119,6 +131,23 @@ CASES = [
     ("batched_jvp", lambda: grads.batched_jvp(row_f, rows, row_tan), lambda: row_scale * (row_tan @ square.T)),
     ("batched_jacobian", lambda: grads.batched_jacobian(row_f, rows), lambda: row_scale[:, :, None] * square),
     ("linear_jacobian", lambda: grads.linear_jacobian(lin_w, vec4), lambda: lin_w),
+    (
+        "gauss_newton",
+        lambda: grads.gauss_newton(net(net_x), net_w),
+        lambda: np.einsum("bip,biq->pq", net_jacobian(net_x), net_jacobian(net_x)),
+    ),
+    (
+        "ggn_vp",
+        lambda: grads.ggn_vp(net(net_x), net_w, net_v),  # numpy arrays: made tensors by their checks
+        lambda: np.einsum("bip,biq,q->p", net_jacobian(net_x), net_jacobian(net_x), net_v),
+    ),
+    (
+        "ntk",
+        lambda: grads.ntk(net(net_x), net(net_x2), net_w),
+        lambda: np.einsum("aip,bjp->aibj", net_jacobian(net_x), net_jacobian(net_x2)),
+    ),
+    ("mixed", lambda: grads.mixed(f, fs, xv), lambda: jac @ jac_square.T),
+    ("rows", lambda: grads.rows(centred, rows), lambda: centred_rows),
 ]
 
 def _interleave(x):

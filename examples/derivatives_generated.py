@@ -19,6 +19,11 @@ __all__ = [
     "batched_jvp",
     "batched_jacobian",
     "linear_jacobian",
+    "gauss_newton",
+    "ggn_vp",
+    "ntk",
+    "mixed",
+    "rows",
 ]
 
 
@@ -473,6 +478,40 @@ def _spec_terms(word, _cache={}):
     return _cache[word]
 
 
+def _diagonal(tensor, axes, result_axes):
+    # The entries of `tensor` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather of just those entries. Raw ops
+    # skip the wrappers' per-call Python work, which eagerly is most of it.
+    index = _index_once(_diagonal_index, tensor, axes, result_axes)
+    flat = tf.raw_ops.Reshape(tensor=tensor, shape=_shape([-1]))
+    return tf.raw_ops.GatherV2(params=flat, indices=index, axis=0)
+
+
+def _diagonal_index(dims, axes, result_axes):
+    # The flat positions of the diagonal: each result axis steps through the
+    # input by the sum of the strides of the axes that share its letter.
+    size, stride, step = {}, {}, 1
+    for axis in reversed(range(len(axes))):
+        letter = axes[axis]
+        if letter in size:
+            if isinstance(size[letter], int) and isinstance(dims[axis], int):
+                if size[letter] != dims[axis]:
+                    raise ValueError(
+                        f"the axes '{letter}' of a diagonal differ in size: "
+                        f"{size[letter]} and {dims[axis]}"
+                    )
+            else:
+                tf.debugging.assert_equal(
+                    tf.cast(size[letter], tf.int64),
+                    tf.cast(dims[axis], tf.int64),
+                    f"the axes '{letter}' of a diagonal differ",
+                )
+        size[letter] = dims[axis]
+        stride[letter] = stride.get(letter, 0) + step
+        step = step * dims[axis]
+    return _strided_positions(result_axes, size, stride, _index_dtype(dims))
+
+
 def _dims(tensor, rank=None, needed_by=""):
     # The sizes of the axes of `tensor` as a list: ints where static (no
     # TensorFlow op), scalar tensors where unknown while tracing. Where the
@@ -512,6 +551,42 @@ def _gradient(tape, target, source, cotangent=None):
     return tf.math.conj(gradient) if complex_ else gradient
 
 
+def _index_once(build, tensor, axes, result_axes, _cache={}):
+    # What `build` makes of the sizes of `tensor` (letters `axes`) and
+    # `result_axes`, eagerly once per shape: the key is the static shape, as
+    # it is, so a call that finds it does no other Python work. Safe to
+    # share: the index depends only on the key and is never written. While
+    # tracing it is built in the graph, which folds it to a constant.
+    if not tf.executing_eagerly():
+        return build(_dims(tensor, len(axes)), axes, result_axes)
+    key = (build, tensor.shape, axes, result_axes)
+    if key not in _cache:
+        if len(_cache) >= 64:
+            _cache.clear()
+        _cache[key] = build(list(tensor.shape), axes, result_axes)
+    return _cache[key]
+
+
+def _index_dtype(dims):
+    # int32 positions where every one fits (half the memory, and what GPU
+    # kernels take natively); int64 where a size is large or unknown.
+    if all(isinstance(size, int) for size in dims) and math.prod(dims) < 2**31:
+        return tf.int32
+    return tf.int64
+
+
+def _strided_positions(axes, size, stride, dtype):
+    # The flat position of each entry of a tensor laid out as `axes`, where
+    # a step along letter l moves stride[l]: sum of broadcast ranges.
+    index = 0
+    for axis, letter in enumerate(axes):
+        along = [1] * len(axes)
+        along[axis] = -1
+        steps = tf.range(size[letter], dtype=dtype) * tf.cast(stride[letter], dtype)
+        index += tf.reshape(steps, along)
+    return index
+
+
 def _jacobian(tape, target, source):
     # The full Jacobian J[a, b] = d a / d b (holomorphic for complex dtypes).
     # Eagerly, up to 128 entries, a loop of reverse passes on the persistent
@@ -530,6 +605,22 @@ def _jacobian(tape, target, source):
         target, source, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
     return tf.math.conj(jacobian) if jacobian.dtype.is_complex else jacobian
+
+
+def _shape(sizes, _cache={}):
+    # A reshape's target. Eagerly every size is an int: an int32 tensor made
+    # once per target, which TensorFlow takes as it is (a list of ints is
+    # converted on every call, ~25 µs here). While tracing the list as it
+    # is: it may hold sizes unknown until run time, and the graph folds it.
+    if not tf.executing_eagerly() or not all(isinstance(n, int) for n in sizes):
+        return sizes
+    key = tuple(sizes)
+    if key not in _cache:
+        if len(_cache) >= 1024:
+            _cache.clear()
+        dtype = tf.int32 if all(abs(size) < 2**31 for size in key) else tf.int64
+        _cache[key] = tf.constant(key, dtype)
+    return _cache[key]
 
 
 def vjp(z: tf.Tensor, y: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
@@ -835,3 +926,214 @@ def linear_jacobian(w: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
     """
     w, _ = _check_axes("linear_jacobian", "ij,j", [("w", w), ("x", x)])
     return w
+
+
+def gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], w: tf.Tensor) -> tf.Tensor:
+    """Source (derivatives.ein): gauss_newton(f, w) = eingrad("bi%p,bi%q->pq", f, w, f, w)
+
+    Args:
+        f: a callable of w returning [b, i]
+        w: [p]
+
+    Returns:
+        [p, q]
+
+    Plan:
+    eingrad("bi%p->bip")
+      lowering: the full Jacobian, then the einsum
+    eingrad("bi%p,bi%q->pq")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; the same function and variable in two pairs: one
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (w,) = _check_axes("gauss_newton", "p", [("w", w)])
+    # record f for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(w)
+        f_value = f(w)
+        (f_value,) = _check_axes("gauss_newton", "bi", [("f(w)", f_value)])
+    df_dw = _jacobian(tape, f_value, w)
+    # Eagerly, one Einsum op saves the reshapes' per-call cost.
+    if tf.executing_eagerly():
+        df_dw_df_dw = tf.raw_ops.Einsum(inputs=[df_dw, df_dw], equation="bip,biq->pq")
+    else:
+        # a matrix product: rows p, summed bi, columns q (reshapes, no copies)
+        df_dw_shape = _dims(df_dw)
+        df_dw_2d = tf.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
+        df_dw_df_dw = tf.raw_ops.MatMul(a=df_dw_2d, b=df_dw_2d, transpose_a=True)
+    return df_dw_df_dw
+
+
+def ggn_vp(
+    f: Callable[[tf.Tensor], tf.Tensor], w: tf.Tensor, v: tf.Tensor
+) -> tf.Tensor:
+    """Source (derivatives.ein): ggn_vp(f, w, v) = eingrad("bi%p,bi%q,q->p", f, w, f, w, v)
+
+    Args:
+        f: a callable of w returning [b, i]
+        w: [p]
+        v: [q]
+
+    Returns:
+        [p]
+
+    Plan:
+    eingrad("bi%p,bi%q,q->p")
+      lowering: a JVP of f (the pair 'bi%q'), then a VJP of f with it as the
+        cotangent; no Jacobian is built; f recorded once for both passes; chosen
+        over the Jacobians: 3 passes against 64, and memory of the value and the
+        variable, not their product
+    """
+    w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
+    # record f for a JVP and then a VJP
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(w)
+        f_value = f(w)
+        (f_value,) = _check_axes("ggn_vp", "bi", [("f(w)", f_value)])
+    # a dummy cotangent for the double-backward JVP
+    u_f = tf.zeros_like(f_value)
+    # the VJP as a function of the dummy cotangent
+    with tf.GradientTape() as dual:
+        dual.watch(u_f)
+        vjp_f = _gradient(tape, f_value, w, u_f)
+    jvp_v = _gradient(dual, vjp_f, u_f, v)
+    return _gradient(tape, f_value, w, jvp_v)
+
+
+def ntk(
+    f: Callable[[tf.Tensor], tf.Tensor],
+    g: Callable[[tf.Tensor], tf.Tensor],
+    w: tf.Tensor,
+) -> tf.Tensor:
+    """Source (derivatives.ein): ntk(f, g, w) = eingrad("ai%p,bj%p->aibj", f, w, g, w)
+
+    Args:
+        f: a callable of w returning [a, i]
+        g: a callable of w returning [b, j]
+        w: [p]
+
+    Returns:
+        [a, i, b, j]
+
+    Plan:
+    eingrad("ai%p->aip")
+      lowering: the full Jacobian, then the einsum
+    eingrad("bj%p->bjp")
+      lowering: the full Jacobian, then the einsum
+    eingrad("ai%p,bj%p->aibj")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (w,) = _check_axes("ntk", "p", [("w", w)])
+    # record f for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(w)
+        f_value = f(w)
+        (f_value,) = _check_axes("ntk", "ai", [("f(w)", f_value)])
+    df_dw = _jacobian(tape, f_value, w)
+    # record g for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape_1:
+        tape_1.watch(w)
+        g_value = g(w)
+        (g_value,) = _check_axes("ntk", "bj", [("g(w)", g_value)])
+    dg_dw = _jacobian(tape_1, g_value, w)
+    # Eagerly, one Einsum op saves the reshapes' per-call cost.
+    if tf.executing_eagerly():
+        df_dw_dg_dw = tf.raw_ops.Einsum(inputs=[df_dw, dg_dw], equation="aip,bjp->aibj")
+    else:
+        # a matrix product: rows ai, summed p, columns bj (reshapes, no copies)
+        df_dw_shape = _dims(df_dw)
+        dg_dw_shape = _dims(dg_dw)
+        df_dw_2d = tf.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
+        dg_dw_2d = tf.reshape(dg_dw, [dg_dw_shape[0] * dg_dw_shape[1], df_dw_shape[2]])
+        df_dw_dg_dw_2d = tf.raw_ops.MatMul(a=df_dw_2d, b=dg_dw_2d, transpose_b=True)
+        df_dw_dg_dw = tf.reshape(
+            df_dw_dg_dw_2d,
+            [df_dw_shape[0], df_dw_shape[1], dg_dw_shape[0], dg_dw_shape[1]],
+        )
+    return df_dw_dg_dw
+
+
+def mixed(
+    f: Callable[[tf.Tensor], tf.Tensor],
+    g: Callable[[tf.Tensor], tf.Tensor],
+    x: tf.Tensor,
+) -> tf.Tensor:
+    """Source (derivatives.ein): mixed(f, g, x) = eingrad("i%j,k%j->ik", f, x, g, x)
+
+    Args:
+        f: a callable of x returning [i]
+        g: a callable of x returning [k]
+        x: [j]
+
+    Returns:
+        [i, k]
+
+    Plan:
+    eingrad("i%j->ij")
+      lowering: the full Jacobian, then the einsum
+    eingrad("k%j->kj")
+      lowering: the full Jacobian, then the einsum
+    eingrad("i%j,k%j->ik")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (x,) = _check_axes("mixed", "j", [("x", x)])
+    # record f for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        f_value = f(x)
+        (f_value,) = _check_axes("mixed", "i", [("f(x)", f_value)])
+    df_dx = _jacobian(tape, f_value, x)
+    # record g for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape_1:
+        tape_1.watch(x)
+        g_value = g(x)
+        (g_value,) = _check_axes("mixed", "k", [("g(x)", g_value)])
+    dg_dx = _jacobian(tape_1, g_value, x)
+    return tf.raw_ops.MatMul(a=df_dx, b=dg_dx, transpose_b=True)
+
+
+def rows(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
+    """Source (derivatives.ein): rows(f, x) = eingrad("B%Bj->Bj", f, x)
+
+    Args:
+        f: a callable of x returning [B...]
+        x: [B..., j]
+
+    Returns:
+        [B..., j]
+
+    Plan:
+    eingrad("B%Bj->Bj")
+      lowering: the full Jacobian, then the einsum; exact diagonal along 'B' from
+        the full Jacobian
+    """
+    (x,) = _check_axes("rows", "Bj", [("x", x)])
+    # record f for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        f_value = f(x)
+        f_value, _ = _check_axes("rows", "B,Bj", [("f(x)", f_value), ("x", x)])
+    df_dx = _jacobian(tape, f_value, x)
+    df_dx_shape = _dims(df_dx, needed_by="rows: operand 'df_dx'")
+    B_rank = (len(df_dx_shape) - 1) // 2
+    # BBj as core axes BBj: one reshape, no copy
+    df_dx_core = tf.reshape(
+        df_dx,
+        _shape(
+            [
+                math.prod(df_dx_shape[:B_rank]),
+                math.prod(df_dx_shape[B_rank:-1]),
+                df_dx_shape[-1],
+            ]
+        ),
+    )
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    df_dx_core_diag = _diagonal(df_dx_core, "BBj", "Bj")
+    B_shape = df_dx_shape[:B_rank]
+    # lay the result out as Bj
+    return tf.reshape(df_dx_core_diag, _shape(B_shape + [df_dx_shape[-1]]))

@@ -2,6 +2,7 @@
 # Target: jax. Regenerate it with `einigc <this file>`; check it with `einigc --check <this file>`.
 """Derivatives in einsum notation: eingrad and `%`, compiled by `make demo` (TensorFlow, PyTorch, JAX)."""
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -20,6 +21,11 @@ __all__ = [
     "batched_jvp",
     "batched_jacobian",
     "linear_jacobian",
+    "gauss_newton",
+    "ggn_vp",
+    "ntk",
+    "mixed",
+    "rows",
 ]
 
 
@@ -364,6 +370,29 @@ def _operand_array(function, name, value):
         ) from None
 
 
+# Compiled once per shape, dtype and spec, also when called eagerly (inside
+# jax.jit it is inlined): the gather of one jnp index expression eagerly
+# takes ~0.8 ms of dispatch, compiled ~11 µs.
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _diagonal(array, axes, result_axes):
+    # The entries of `array` (letters `axes`) where repeated letters agree,
+    # laid out as `result_axes`: one gather, indexed by a range per result
+    # letter. Measured under jax.jit on a 64x32x32x64 "ijji->ij": 11 µs,
+    # against 23 ms for jnp.einsum, which multiplies by an identity mask.
+    return array[_diagonal_index(dict(zip(axes, array.shape)), axes, result_axes)]
+
+
+def _diagonal_index(size, axes, result_axes):
+    # For each input axis, the range of its letter along that letter's
+    # result axis: numpy indexing broadcasts them to the result's layout.
+    index = []
+    for letter in axes:
+        shape = [1] * len(result_axes)
+        shape[result_axes.index(letter)] = size[letter]
+        index.append(jnp.arange(size[letter]).reshape(shape))
+    return tuple(index)
+
+
 def _gradient(function, primal, cotangent=None):
     # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
     # reverse pass (jax.vjp, holomorphic for complex dtypes: no conjugate);
@@ -689,3 +718,216 @@ def linear_jacobian(w: jax.Array, x: jax.Array) -> jax.Array:
     """
     w, _ = _check_axes("linear_jacobian", "ij,j", [("w", w), ("x", x)])
     return w
+
+
+def gauss_newton(f: Callable[[jax.Array], jax.Array], w: jax.Array) -> jax.Array:
+    """Source (derivatives.ein): gauss_newton(f, w) = eingrad("bi%p,bi%q->pq", f, w, f, w)
+
+    Args:
+        f: a callable of w returning [b, i]
+        w: [p]
+
+    Returns:
+        [p, q]
+
+    Plan:
+    eingrad("bi%p->bip")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("bi%p,bi%q->pq")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; the same function and variable in two pairs: one
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (w,) = _check_axes("gauss_newton", "p", [("w", w)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("gauss_newton", "bi", [("f(w)", f_value)])
+        return f_value
+
+    df_dw = jax.jacrev(f_of_w, holomorphic=jnp.iscomplexobj(w))(w)
+    # a matrix product: rows p, summed bi, columns q (reshapes, no copies)
+    df_dw_shape = list(df_dw.shape)
+    df_dw_2d = jnp.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
+    df_dw_df_dw = jnp.matmul(df_dw_2d.T, df_dw_2d)
+    return df_dw_df_dw
+
+
+def ggn_vp(
+    f: Callable[[jax.Array], jax.Array], w: jax.Array, v: jax.Array
+) -> jax.Array:
+    """Source (derivatives.ein): ggn_vp(f, w, v) = eingrad("bi%p,bi%q,q->p", f, w, f, w, v)
+
+    Args:
+        f: a callable of w returning [b, i]
+        w: [p]
+        v: [q]
+
+    Returns:
+        [p]
+
+    Plan:
+    eingrad("bi%p,bi%q,q->p")
+      lowering: a JVP of f (the pair 'bi%q'), then a VJP of f with it as the
+        cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
+        64, and memory of the value and the variable, not their product
+    """
+    w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("ggn_vp", "bi", [("f(w)", f_value)])
+        return f_value
+
+    jvp_v = jax.jvp(f_of_w, (w,), (v,))[1]
+    return _gradient(f_of_w, w, jvp_v)
+
+
+def ntk(
+    f: Callable[[jax.Array], jax.Array],
+    g: Callable[[jax.Array], jax.Array],
+    w: jax.Array,
+) -> jax.Array:
+    """Source (derivatives.ein): ntk(f, g, w) = eingrad("ai%p,bj%p->aibj", f, w, g, w)
+
+    Args:
+        f: a callable of w returning [a, i]
+        g: a callable of w returning [b, j]
+        w: [p]
+
+    Returns:
+        [a, i, b, j]
+
+    Plan:
+    eingrad("ai%p->aip")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("bj%p->bjp")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("ai%p,bj%p->aibj")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (w,) = _check_axes("ntk", "p", [("w", w)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("ntk", "ai", [("f(w)", f_value)])
+        return f_value
+
+    df_dw = jax.jacrev(f_of_w, holomorphic=jnp.iscomplexobj(w))(w)
+
+    # g as a function of w, its value checked
+    def g_of_w(w):
+        g_value = g(w)
+        (g_value,) = _check_axes("ntk", "bj", [("g(w)", g_value)])
+        return g_value
+
+    dg_dw = jax.jacrev(g_of_w, holomorphic=jnp.iscomplexobj(w))(w)
+    # a matrix product: rows ai, summed p, columns bj (reshapes, no copies)
+    df_dw_shape = list(df_dw.shape)
+    dg_dw_shape = list(dg_dw.shape)
+    df_dw_2d = jnp.reshape(df_dw, [df_dw_shape[0] * df_dw_shape[1], df_dw_shape[2]])
+    dg_dw_2d = jnp.reshape(dg_dw, [dg_dw_shape[0] * dg_dw_shape[1], df_dw_shape[2]])
+    df_dw_dg_dw_2d = jnp.matmul(df_dw_2d, dg_dw_2d.T)
+    df_dw_dg_dw = jnp.reshape(
+        df_dw_dg_dw_2d, [df_dw_shape[0], df_dw_shape[1], dg_dw_shape[0], dg_dw_shape[1]]
+    )
+    return df_dw_dg_dw
+
+
+def mixed(
+    f: Callable[[jax.Array], jax.Array],
+    g: Callable[[jax.Array], jax.Array],
+    x: jax.Array,
+) -> jax.Array:
+    """Source (derivatives.ein): mixed(f, g, x) = eingrad("i%j,k%j->ik", f, x, g, x)
+
+    Args:
+        f: a callable of x returning [i]
+        g: a callable of x returning [k]
+        x: [j]
+
+    Returns:
+        [i, k]
+
+    Plan:
+    eingrad("i%j->ij")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("k%j->kj")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("i%j,k%j->ik")
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
+    """
+    (x,) = _check_axes("mixed", "j", [("x", x)])
+
+    # f as a function of x, its value checked
+    def f_of_x(x):
+        f_value = f(x)
+        (f_value,) = _check_axes("mixed", "i", [("f(x)", f_value)])
+        return f_value
+
+    df_dx = jax.jacrev(f_of_x, holomorphic=jnp.iscomplexobj(x))(x)
+
+    # g as a function of x, its value checked
+    def g_of_x(x):
+        g_value = g(x)
+        (g_value,) = _check_axes("mixed", "k", [("g(x)", g_value)])
+        return g_value
+
+    dg_dx = jax.jacrev(g_of_x, holomorphic=jnp.iscomplexobj(x))(x)
+    return jnp.matmul(df_dx, dg_dx.T)
+
+
+def rows(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """Source (derivatives.ein): rows(f, x) = eingrad("B%Bj->Bj", f, x)
+
+    Args:
+        f: a callable of x returning [B...]
+        x: [B..., j]
+
+    Returns:
+        [B..., j]
+
+    Plan:
+    eingrad("B%Bj->Bj")
+      lowering: the full Jacobian, then the einsum; exact diagonal along 'B' from
+        the full Jacobian; reverse mode (one pullback per entry of the value,
+        vectorized)
+    """
+    (x,) = _check_axes("rows", "Bj", [("x", x)])
+
+    # f as a function of x, its value checked
+    def f_of_x(x):
+        f_value = f(x)
+        f_value, _ = _check_axes("rows", "B,Bj", [("f(x)", f_value), ("x", x)])
+        return f_value
+
+    df_dx = jax.jacrev(f_of_x, holomorphic=jnp.iscomplexobj(x))(x)
+    df_dx_shape = list(df_dx.shape)
+    B_rank = (len(df_dx_shape) - 1) // 2
+    # BBj as core axes BBj: one reshape, no copy
+    df_dx_core = jnp.reshape(
+        df_dx,
+        [
+            math.prod(df_dx_shape[:B_rank]),
+            math.prod(df_dx_shape[B_rank:-1]),
+            df_dx_shape[-1],
+        ],
+    )
+    # repeated letters: gather the diagonal (no copy of the whole input)
+    df_dx_core_diag = _diagonal(df_dx_core, "BBj", "Bj")
+    B_shape = df_dx_shape[:B_rank]
+    # lay the result out as Bj
+    return jnp.reshape(df_dx_core_diag, B_shape + [df_dx_shape[-1]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,8 @@ def test_the_value_left_of_percent_is_checked_inside_its_function(target):
             if closure.name.startswith("grad_"):
                 continue  # the gradient function: its inner function checks y(x)
             checks = [s for s in walk(closure.body) if isinstance(s, ir.CheckAxes)]
-            assert any("y(x)" in s.labels for s in checks), name
+            # Named after the user's parameters: y(x), or f(w) for the several-pair declarations.
+            assert any(re.fullmatch(r"\w+\(\w+\)", label) for s in checks for label in s.labels), name
 
 
 @pytest.mark.parametrize("target", ["torch", "jax"])

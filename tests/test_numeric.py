@@ -444,6 +444,28 @@ def mixing_vec_np(x):
     return e / e.sum(axis=0) * np.sum(x**2, axis=1, keepdims=True)
 
 
+NET_X, NET_X2 = _G.standard_normal((4, 2)), _G.standard_normal((5, 2))
+
+
+def _net_tf(inputs):
+    def net(w):  # (6,) -> (b, 3): tanh of a linear model, its rows centred on their mean (they interact)
+        z = tf.matmul(tf.constant(inputs, w.dtype), tf.reshape(w, (2, 3)))
+        return tf.tanh(z - tf.reduce_mean(z, axis=0))
+
+    return net
+
+
+def _net_np(inputs):
+    def net(w):
+        z = inputs @ w.reshape(2, 3)
+        return np.tanh(z - z.mean(axis=0))
+
+    return net
+
+
+net_tf, net2_tf, net_np, net2_np = _net_tf(NET_X), _net_tf(NET_X2), _net_np(NET_X), _net_np(NET_X2)
+
+
 # name -> (operands, shapes of the tensor operands, reference(*tensor values)):
 # each operand is a TF callable, passed as is, or "t", the next tensor.
 EINGRAD_CASES = {
@@ -479,6 +501,16 @@ EINGRAD_CASES = {
     ),
     # An einsum linear in x: its Jacobian is w itself.
     "linear_jacobian": (["t", "t"], [(3, 4), (4,)], lambda w, x: R.eingrad("i%j->ij", w, x)),
+    # Several pairs: tanh of linear models whose rows interact (net_tf), or vector functions of x.
+    "gauss_newton": ([net_tf, "t"], [(6,)], lambda w: R.eingrad("bi%p,bi%q->pq", net_np, w, net_np, w)),
+    "ggn_vp": (
+        [net_tf, "t", "t"],
+        [(6,), (6,)],
+        lambda w, v: R.eingrad("bi%p,bi%q,q->p", net_np, w, net_np, w, v),
+    ),
+    "ntk": ([net_tf, net2_tf, "t"], [(6,)], lambda w: R.eingrad("ai%p,bj%p->aibj", net_np, w, net2_np, w)),
+    "mixed": ([vec_tf, square_tf, "t"], [(4,)], lambda x: R.eingrad("i%j,k%j->ik", vec_np, x, square_np, x)),
+    "rows": ([mixing_scalar_tf, "t"], [(3, 4)], lambda x: R.eingrad("b%bj->bj", mixing_scalar_np, x)),
 }
 
 EINGRAD_TOL = {tf.float32: dict(rtol=2e-4, atol=2e-4), tf.float64: dict(rtol=1e-7, atol=1e-7)}

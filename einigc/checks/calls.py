@@ -5,7 +5,7 @@ from __future__ import annotations
 from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks.names import did_you_mean
-from einigc.checks.specs import check_spec, resolve_layout
+from einigc.checks.specs import check_spec, operand_text, pair_jacobian, resolve_layout
 from einigc.ein_parser import BUILTINS
 from einigc.targets import DEFAULT, TARGETS
 from einigc.errors import DiagnosticSink, EinNameError, EinSyntaxError, EinUnsupportedError, Pos
@@ -113,8 +113,24 @@ class BodyChecker:
         if layouts is None or any(a is None for a in args):
             return None
         spec = expr.spec
+        layout, jacobian, pair_layouts = layouts
+        pairs = tuple(
+            _pair_call(expr, inputs[p], inputs[q], (args[p], args[q]), resolved)
+            for (p, q), resolved in zip(spec.grad_pairs, pair_layouts)
+        )
         return M.BuiltinCall(
-            expr.func, inputs, output, implicit, spec.grad_pairs, spec.text, tuple(args), expr.pos, spec.pos, *layouts
+            expr.func,
+            inputs,
+            output,
+            implicit,
+            spec.grad_pairs,
+            spec.text,
+            tuple(args),
+            expr.pos,
+            spec.pos,
+            layout,
+            jacobian,
+            pairs,
         )
 
     def unknown_function(self, expr: A.Call) -> None:
@@ -213,3 +229,10 @@ def _check_call_depth(calls: dict[str, list[tuple[str, Pos]]], sink: DiagnosticS
                 "under tf.function, of Python's 1000); write some of them as one einsum",
             )
         )
+
+
+def _pair_call(expr: A.Call, a: A.Operand, b: A.Operand, args, layouts) -> M.BuiltinCall:
+    """One `%` pair of a spec with several, as its own eingrad `a%b->J`: the pair's Jacobian."""
+    output = pair_jacobian(a, b)
+    text = f"{operand_text(a)}%{operand_text(b)}->{operand_text(output)}"
+    return M.BuiltinCall("eingrad", (a, b), output, False, ((0, 1),), text, args, expr.pos, expr.spec.pos, *layouts)

@@ -49,6 +49,8 @@ def _operand_count_hint(spec: A.Spec, args: int) -> str:
     if len(spec.inputs) < args and any(len(part.split()) > 1 for part in parts):
         fixed = "".join(",".join(part.split()) for part in parts) + arrow + "".join(output.split())
         return f"whitespace does not separate operands: write '{fixed}'"
+    if len(spec.grad_pairs) > 1:
+        return "give one argument per operand: each '%' pair takes two, the function then its variable"
     return "give one argument per operand of the spec"
 
 
@@ -98,33 +100,42 @@ def _check_operand_count(call: A.Call, sink: DiagnosticSink) -> bool:
 
 
 def _check_grad_pair(call: A.Call, sink: DiagnosticSink) -> bool:
-    """One '%', no `...` beside it, and operands that can be differentiated."""
+    """Pairs that share no operand (no chain `a%b%c`), no `...` beside '%', operands that can be differentiated."""
     spec = call.spec
     ok = True
-    if len(spec.grad_pairs) > 1:
-        sink.error(
-            EinUnsupportedError(
-                spec.grad_positions[1],
-                "an eingrad spec may hold one '%' only",
-                "nest eingrad calls for higher derivatives",
+    for k, ((left_index, _), (_, right_before)) in enumerate(zip(spec.grad_pairs[1:], spec.grad_pairs)):
+        if left_index == right_before:
+            sink.error(
+                EinUnsupportedError(
+                    spec.grad_positions[k + 1],
+                    "a chain of '%' is not supported: this operand is already the variable of the '%' before",
+                    "nest eingrad calls for higher derivatives, or separate the pairs with ','",
+                )
             )
-        )
+            ok = False
+    if not ok:
+        return False
+    beside = [
+        term
+        for pair in spec.grad_pairs
+        for index in pair
+        for term in walk_terms(spec.inputs[index].terms)
+        if isinstance(term, A.Ellipsis_)
+    ]
+    if beside:
+        sink.error(EinUnsupportedError(beside[0].pos, "'...' beside '%' is not supported yet", _composite_hint(spec)))
         ok = False
-    for left_index, right_index in spec.grad_pairs[:1]:
-        for index in (left_index, right_index):
-            for term in walk_terms(spec.inputs[index].terms):
-                if isinstance(term, A.Ellipsis_):
-                    sink.error(
-                        EinUnsupportedError(
-                            term.pos,
-                            "'...' beside '%' is not supported",
-                            "name the axes, or use a composite (an uppercase letter)",
-                        )
-                    )
-                    ok = False
+    for left_index, right_index in spec.grad_pairs:
         if len(spec.inputs) == len(call.args):
             ok &= _check_grad_operands(call, left_index, right_index, sink)
     return ok
+
+
+def _composite_hint(spec: A.Spec) -> str:
+    """The spec with a composite for `...`: the same axes on both sides of '%', the exact diagonal as for a letter."""
+    used = {t.letter for t in walk_terms([t for op in spec.inputs for t in op.terms]) if isinstance(t, A.Composite)}
+    letter = next(c for c in "BCDEFGHIJKLMNOPQRSTUVWXYZA" if c not in used)
+    return f"a composite (an uppercase letter) works beside '%': '{spec.text.replace('...', letter)}'"
 
 
 def _check_grad_operands(call: A.Call, left_index: int, right_index: int, sink: DiagnosticSink) -> bool:
@@ -196,43 +207,87 @@ def _check_output_letters(spec: A.Spec, sink: DiagnosticSink) -> bool:
 def resolve_layout(
     func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHint, ...], sink: DiagnosticSink, independent=()
 ):
-    """(layout, Jacobian layout) of a spec with the function's `where` sizes, or None after reporting why.
+    """(layout, Jacobian layout, pair layouts) of a spec with the function's `where` sizes, or None after reporting why.
 
     Lowering resolves the same spec with the same sizes: `exact` are the
     letters given `=` sizes, and no stand-in letter may take a `where` letter.
     For eingrad the layout is that of its operands as written, and the
     Jacobian layout that of the form a Jacobian lowering contracts (J[a, b]
-    as one operand, then the others), which can fail where the written one
-    does not: composites of `a` and `b` then share one operand. Other
+    as one operand per pair, then the others), which can fail where the
+    written one does not: composites of `a` and `b` then share one operand.
+    With several pairs, each pair's own spec `a%b->J` is resolved too (its
+    layout and Jacobian layout: the pair lowered alone gives J). Other
     builtins have no Jacobian layout (None).
     """
     exact = {hint.letter for hint in sizes if hint.exact}
     reserved = {hint.letter for hint in sizes}
     try:
         layout = analyse(tuple(inputs), output, exact, reserved)
-        jacobian = None
+        jacobian, pairs = None, ()
         if func == "eingrad":
-            jacobian = analyse(jacobian_operands(inputs, grad_pairs[0], independent), output, exact, reserved)
+            jacobian = analyse(jacobian_operands(inputs, grad_pairs, independent), output, exact, reserved)
+        if func == "eingrad" and len(grad_pairs) > 1:
+            pairs = tuple(
+                (
+                    analyse((inputs[p], inputs[q]), pair_jacobian(inputs[p], inputs[q]), exact, reserved),
+                    analyse(
+                        jacobian_operands((inputs[p], inputs[q]), ((0, 1),), independent),
+                        pair_jacobian(inputs[p], inputs[q]),
+                        exact,
+                        reserved,
+                    ),
+                )
+                for p, q in grad_pairs
+            )
     except (EinAxisError, EinUnsupportedError) as err:
         sink.error(err)
         return None
-    return layout, jacobian
+    return layout, jacobian, pairs
 
 
-def jacobian_operands(inputs, pair: tuple[int, int], independent=()) -> tuple[A.Operand, ...]:
-    """The operands of an eingrad spec as its Jacobian lowering contracts them: a%b as one operand J[a, b].
+def jacobian_operands(inputs, pairs, independent=()) -> tuple[A.Operand, ...]:
+    """The operands of an eingrad spec as its Jacobian lowering contracts them: each a%b as one operand J[a, b].
 
-    Letters of single-letter sides shared across `%` and declared
+    One pair: letters of single-letter sides shared across `%` and declared
     `independent` are summed out of `a` before the Jacobian (one pass for
-    the batch): J then has only `b`'s.
+    the batch): J then has only `b`'s. Several pairs: each J is the pair's
+    own eingrad `a%b->J` (`pair_jacobian`), its shared letters once.
     """
-    p, q = pair
+    if len(pairs) > 1:
+        jacobians = tuple(pair_jacobian(inputs[p], inputs[q]) for p, q in pairs)
+        paired = {k for pair in pairs for k in pair}
+        return (*jacobians, *(operand for k, operand in enumerate(inputs) if k not in paired))
+    ((p, q),) = pairs
     a_terms = inputs[p].terms
     if plain_operand(inputs[p]) and plain_operand(inputs[q]):
         batch = {t.letter for t in a_terms} & {t.letter for t in inputs[q].terms} & set(independent)
         a_terms = tuple(t for t in a_terms if t.letter not in batch)
     jacobian = A.Operand(a_terms + inputs[q].terms, inputs[p].pos)
     return (jacobian, *(operand for k, operand in enumerate(inputs) if k not in (p, q)))
+
+
+def pair_jacobian(a: A.Operand, b: A.Operand) -> A.Operand:
+    """The output of one pair's own eingrad `a%b->J`: a's terms, then b's whose letters a does not hold."""
+    held = {t.letter for t in walk_terms(a.terms) if isinstance(t, (A.Axis, A.Composite))}
+
+    def new(term) -> bool:
+        letters = [t.letter for t in walk_terms((term,)) if isinstance(t, (A.Axis, A.Composite))]
+        return not letters or not set(letters) <= held
+
+    return A.Operand(a.terms + tuple(t for t in b.terms if new(t)), a.pos)
+
+
+def operand_text(operand: A.Operand) -> str:
+    """An operand as a spec writes it."""
+
+    def term(t) -> str:
+        if isinstance(t, A.Group):
+            return "(" + "".join(term(u) for u in t.terms) + ")"
+        if isinstance(t, A.Ellipsis_):
+            return "..."
+        return getattr(t, "letter", "_")
+
+    return "".join(term(t) for t in operand.terms)
 
 
 def plain_operand(operand: A.Operand) -> bool:

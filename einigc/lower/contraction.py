@@ -292,7 +292,10 @@ class Contraction:
         a_groups = (op.inner, op.rows) if op.transpose_a else (op.rows, op.inner)
         b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
         a = self.as_matrix(op.a, a_groups, (inner, rows) if op.transpose_a else (rows, inner))
-        b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
+        if op.b == op.a and [len(g) for g in b_groups] == [len(g) for g in a_groups]:
+            b = a  # one tensor, the same runs of its axes on both sides (JᵀJ): one view of it
+        else:
+            b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
         product_name = self.block.emit(
             f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
             ir.MatMul(a, b, op.transpose_a, op.transpose_b),

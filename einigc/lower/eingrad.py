@@ -201,6 +201,11 @@ def _plain_letters(operand: A.Operand) -> bool:
 
 
 def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
+    if len(call.grad_pairs) > 1:
+        # Imported here: the pairs' lowering lowers each pair with this module.
+        from einigc.lower.eingrad_pairs import lower_pairs
+
+        return lower_pairs(lowering, block, call)
     closed = closed_form(call)
     if closed is not None:
         return _lower_closed_form(lowering, block, call, *closed)

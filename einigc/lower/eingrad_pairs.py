@@ -1,0 +1,269 @@
+"""Lowering of eingrad with several `%` pairs: Jacobians then one einsum, or a JVP then a VJP, by cost.
+
+Each pair `a%b` is the operand J[a, b] of the einsum. Two strategies:
+
+- Jacobians (always correct): each pair lowered alone as its own eingrad
+  `a%b->J` (the single-pair machinery: closed forms, exact diagonals along
+  shared letters, `independent` batches), then one einsum of the Js and the
+  other operands, planned as usual. A pair that repeats another with the
+  same function and variable (`bi%p,bi%q`: JᵀJ) reuses its Jacobian.
+- A chain, where the other operands contract all of one pair's `b` (a JVP,
+  J_k t) and that result then contracts all of another pair's `a` (a VJP,
+  J_jᵀ u): `bi%p,bi%q,q->p` is Jᵀ(J v), memory proportional to the sizes
+  of the value and the variable, never their product. On TensorFlow the
+  same function of the same variable is recorded once, on one persistent
+  tape, for both passes; torch.func and jax differentiate the one local
+  function twice (jvp, then vjp).
+
+The chain is chosen when its passes (3 on tapes: two for the
+double-backward JVP and one VJP; 2 with function transforms) are no more
+than the Jacobians' (one per entry of the smaller side of each distinct
+pair), with the sizes from `where` or the default 64; the docstring states
+the choice and both counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from einigc import ein_ast as A
+from einigc import ir
+from einigc import model as M
+from einigc.checks.specs import plain_operand
+from einigc.lower.builder import Block
+from einigc.lower.eingrad import _describe, _letters, _short, _tape, _tensor_value, subject
+from einigc.plan import DEFAULT_SIZE
+
+if TYPE_CHECKING:
+    from einigc.lower.function import FunctionLowering
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """J_jᵀ (J_k t): the JVP pair k, the VJP pair j, the operands making t, the rest."""
+
+    jvp: int
+    vjp: int
+    touching: tuple[int, ...]
+    rest: tuple[int, ...]
+
+
+def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
+    label = f'eingrad("{call.spec_text}")'
+    paired = {k for pair in call.grad_pairs for k in pair}
+    others = [k for k in range(len(call.inputs)) if k not in paired]
+    names = {k: _tensor_value(lowering, block, call.args[k]) for k in others}
+    names.update(_check_operands(lowering, block, call, others, names))
+    chain = _find_chain(call, others)
+    jacobian_passes = _jacobian_passes(lowering, call)
+    chain_passes = 2 if lowering.target in ("torch", "jax") else 3
+    if chain is not None and chain_passes <= jacobian_passes:
+        why = (
+            f"chosen over the Jacobians: {chain_passes} passes against {jacobian_passes},"
+            " and memory of the value and the variable, not their product"
+        )
+        return _lower_chain(lowering, block, call, chain, names, label, why)
+    why = (
+        "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
+        if chain is None
+        else (f"chosen over a JVP then a VJP: {jacobian_passes} passes against {chain_passes}")
+    )
+    return _lower_jacobians(lowering, block, call, others, names, label, why)
+
+
+def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[int], names) -> dict[int, str]:
+    """Checks the other operands with the variables they relate to, before any pair; returns their checked names.
+
+    A variable is checked against each of its pairs' letters that an other
+    operand holds (w as q in `bi%p,bi%q,q->p`: v meets q); a variable that
+    relates to none is checked by its first pair's lowering.
+    """
+    if not others:
+        return {}
+    held = set().union(*(_letters(call.inputs[k]) for k in others))
+    variables: dict[tuple[str, str], A.Operand] = {}
+    for pair in call.pairs:
+        x, b = pair.args[1].name, pair.inputs[1]
+        if set(_letters(b)) & held:
+            variables.setdefault((x, A.terms_text(b.terms)), b)
+            if plain_operand(b):
+                lowering.variable_ranks[x] = len(b.terms)  # each pair's lowering then checks it no more
+    operands = list(variables.values()) + [call.inputs[k] for k in others]
+    tensors = [x for x, _ in variables] + [names[k] for k in others]
+    labels = [x for x, _ in variables] + [M.source_text(call.args[k]) for k in others]
+    # A variable is rebound to its checked self (numpy arrays become tensors before any tape watches them),
+    # except one an enclosing tape watches or a local function reads: checked only, as for one pair.
+    kept = tuple(k for k, (x, _) in enumerate(variables) if x in block.watched() or block.closes_over(x))
+    checked = lowering.check_axes(block, operands, tensors, labels, discard=kept)
+    return dict(zip(others, checked[len(variables) :]))
+
+
+def _size(lowering: FunctionLowering, letters) -> int:
+    return math.prod(lowering.sizes.get(c, (DEFAULT_SIZE, ""))[0] for c in letters)
+
+
+def _pair_key(lowering: FunctionLowering, pair: M.BuiltinCall):
+    """Pairs with equal keys have one Jacobian: the same function and variable, the same letters up to renaming."""
+    a, b = pair.inputs
+    if not (plain_operand(a) and plain_operand(b)):
+        return pair
+    seq = _letters(a) + _letters(b)
+    pattern = tuple(seq.index(c) for c in seq)
+    independent = tuple(c in lowering.function.independent for c in seq)
+    return (pair.args, len(_letters(a)), pattern, independent)
+
+
+def _jacobian_passes(lowering: FunctionLowering, call: M.BuiltinCall) -> int:
+    """Reverse or forward passes the Jacobians take: the smaller side of each distinct pair."""
+    distinct = {_pair_key(lowering, pair): pair for pair in call.pairs}
+    return sum(
+        min(_size(lowering, set(_letters(p.inputs[0]))), _size(lowering, set(_letters(p.inputs[1]))))
+        for p in distinct.values()
+    )
+
+
+def _find_chain(call: M.BuiltinCall, others: list[int]) -> _Chain | None:
+    """A JVP pair whose `b` the others contract whole, whose result contracts a VJP pair's `a` whole."""
+    if len(call.pairs) != 2 or not all(plain_operand(op) for pair in call.pairs for op in pair.inputs):
+        return None
+    if not all(plain_operand(call.inputs[k]) for k in others):
+        return None
+    out = set(_letters(call.output))
+    for k, j in ((1, 0), (0, 1)):
+        a_k, b_k = set(_letters(call.pairs[k].inputs[0])), set(_letters(call.pairs[k].inputs[1]))
+        a_j, b_j = set(_letters(call.pairs[j].inputs[0])), set(_letters(call.pairs[j].inputs[1]))
+        if a_k & b_k or a_j & b_j or a_k != a_j or a_k & out:
+            continue
+        touching = tuple(i for i in others if set(_letters(call.inputs[i])) & b_k)
+        rest = tuple(i for i in others if i not in touching)
+        rest_letters = set().union(*(_letters(call.inputs[i]) for i in rest))
+        tangent_letters = set().union(b_k, *(_letters(call.inputs[i]) for i in touching))
+        if tangent_letters & (out | rest_letters | a_k | a_j | b_j) or a_j & rest_letters:
+            continue
+        return _Chain(k, j, touching, rest)
+    return None
+
+
+def _lower_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names, label: str, why: str) -> str:
+    jacobians: dict[object, str] = {}
+    tensors = []
+    for pair in call.pairs:
+        key = _pair_key(lowering, pair)
+        if key not in jacobians:
+            jacobians[key] = lowering.lower_value(block, pair)
+        tensors.append(jacobians[key])
+    reused = len(call.pairs) - len(jacobians)
+    how = "each pair's Jacobian (above), then one einsum of the Jacobians and the other operands"
+    if reused:
+        how += "; the same function and variable in two pairs: one Jacobian for both"
+    _describe(lowering, label, f"{how}; {why}")
+    tensors = _check_jacobians(lowering, block, call, others, names, tensors)
+    return lowering.lower_contraction(block, call.jacobian_layout, tensors + [names[k] for k in others], label)
+
+
+def _check_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names, tensors) -> list[str]:
+    """Checks the Jacobians of different functions against each other where they share letters of `a`.
+
+    The variables fix the letters of `b`; the values' own letters meet only here.
+    """
+    firsts = [k for k, t in enumerate(tensors) if tensors.index(t) == k]
+    a_sets = [set(_letters(call.pairs[k].inputs[0])) for k in firsts]
+    related = [i for i in others if set(_letters(call.inputs[i])) & set().union(*a_sets)]
+    shared = any(a_sets[m] & a_sets[n] for m in range(len(a_sets)) for n in range(m))
+    if not (shared or related):
+        return tensors
+    operands = [call.pairs[k].output for k in firsts] + [call.inputs[i] for i in related]
+    checked = lowering.check_axes(
+        block,
+        operands,
+        [tensors[k] for k in firsts] + [names[i] for i in related],
+        [f"the Jacobian of {subject(call.pairs[k].args[0])}" for k in firsts]
+        + [M.source_text(call.args[i]) for i in related],
+    )
+    renamed = dict(zip([tensors[k] for k in firsts], checked))
+    names.update(zip(related, checked[len(firsts) :]))
+    return [renamed[t] for t in tensors]
+
+
+def _tangent(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, names, label: str) -> str:
+    """The others that contract the JVP pair's `b`, contracted to its letters (ones for letters none holds)."""
+    b = call.pairs[chain.jvp].inputs[1]
+    x = call.pairs[chain.jvp].args[1].name
+    ops = [call.inputs[i] for i in chain.touching]
+    tensors = [names[i] for i in chain.touching]
+    if len(ops) == 1 and _letters(ops[0]) == _letters(b):
+        return tensors[0]
+    if set(_letters(b)) - set().union(*(_letters(o) for o in ops)):
+        ops.append(b)
+        tensors.append(block.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones"))
+    return lowering.lower_contraction(block, lowering.derived_layout(ops, b), tensors, label)
+
+
+def _lower_chain(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, names, label: str, why: str) -> str:
+    first, second = call.pairs[chain.jvp], call.pairs[chain.vjp]
+    tangent = _tangent(lowering, block, call, chain, names, label)
+    same = first.args == second.args
+    if lowering.target in ("torch", "jax"):
+        u, cotangent_of = _chain_functional(lowering, block, first, second, tangent, same)
+    else:
+        u, cotangent_of = _chain_tapes(lowering, block, first, second, tangent, same)
+    a_k, a_j = first.inputs[0], second.inputs[0]
+    if _letters(a_k) != _letters(a_j):
+        u = lowering.lower_contraction(block, lowering.derived_layout([a_k], a_j), [u], label)
+    result = cotangent_of(u)
+    once = (
+        f"{subject(first.args[0])} recorded once for both passes"
+        if same and lowering.target not in ("torch", "jax")
+        else ""
+    )
+    how = (
+        f"a JVP of {subject(first.args[0])} (the pair '{first.spec_text.split('->')[0]}'),"
+        f" then a VJP of {subject(second.args[0])} with it as the cotangent;"
+        " no Jacobian is built" + (f"; {once}" if once else "")
+    )
+    _describe(lowering, label, f"{how}; {why}")
+    b_j = second.inputs[1]
+    layout = lowering.derived_layout([b_j] + [call.inputs[i] for i in chain.rest], call.output)
+    return lowering.lower_contraction(block, layout, [result] + [names[i] for i in chain.rest], label)
+
+
+def _chain_tapes(lowering, block: Block, first: M.BuiltinCall, second: M.BuiltinCall, tangent: str, same: bool):
+    """J_k t by the double-backward trick on a tape; the VJP on the same tape (persistent) or its own."""
+    x = first.args[1].name
+    comment = "record {y} for a JVP and then a VJP" if same else "record {y} for the double-backward JVP"
+    tape, value, _ = _tape(lowering, block, first, {}, comment, persistent=same)
+    # J t = d/du (J^T u . t): u is a dummy cotangent, the VJP is linear in u.
+    dummy = block.emit(f"u_{_short(value)}", ir.ZerosLike(value), "a dummy cotangent for the double-backward JVP")
+    dual = block.fresh("dual")
+    body = block.tape(dummy)
+    vjp = body.emit(f"vjp_{_short(value)}", ir.Gradient(tape, value, x, dummy))
+    block.add(ir.Tape(dual, dummy, tuple(body.statements), "the VJP as a function of the dummy cotangent"))
+    u = block.emit(f"jvp_{tangent}", ir.Gradient(dual, vjp, dummy, tangent))
+
+    def cotangent_of(cotangent: str) -> str:
+        if same:
+            return block.emit(f"{cotangent}_vjp", ir.Gradient(tape, value, x, cotangent))
+        tape_j, value_j, _ = _tape(lowering, block, second, {}, "record {y} for one reverse pass (a VJP)")
+        return block.emit(f"{cotangent}_vjp", ir.Gradient(tape_j, value_j, second.args[1].name, cotangent))
+
+    return u, cotangent_of
+
+
+def _chain_functional(lowering, block: Block, first: M.BuiltinCall, second: M.BuiltinCall, tangent: str, same: bool):
+    """J_k t by one forward-mode pass of a local function; the VJP a reverse pass of it (or of the other's)."""
+    from einigc.lower.eingrad_functional import _function_of
+
+    x = first.args[1].name
+    function, _, _ = _function_of(lowering, block, first, {}, "{y} as a function of " + x + "{checked}")
+    u = block.emit(f"jvp_{tangent}", ir.JvpOf(function, x, tangent))
+
+    def cotangent_of(cotangent: str) -> str:
+        other = function
+        if not same:
+            x_j = second.args[1].name
+            other, _, _ = _function_of(lowering, block, second, {}, "{y} as a function of " + x_j + "{checked}")
+        return block.emit(f"{cotangent}_vjp", ir.VjpOf(other, second.args[1].name, cotangent))
+
+    return u, cotangent_of
