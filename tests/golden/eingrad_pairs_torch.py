@@ -363,7 +363,7 @@ def _operand_tensor(function, name, value):
 
 
 def _dtype_name(dtype):
-    # "float32" for torch.float32, as numpy and TensorFlow name dtypes.
+    # "float32" for torch.float32: the dtype's name without its module.
     return str(dtype).rpartition(".")[2]
 
 
@@ -418,7 +418,9 @@ def _jacobian(function, primal):
 def _gradient(function, primal, cotangent=None):
     # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
     # reverse pass; without a cotangent, the gradient of the sum of the
-    # value's entries. Holomorphic for complex dtypes, as `_vjp`.
+    # value's entries. PyTorch's pullback gives the conjugate for complex
+    # dtypes: conjugating in and out makes it holomorphic (d(z^2)/dz = 2z).
+    # Out of place: a lazy conjugate, which .numpy() refuses, is no result to give.
     value, pullback = torch.func.vjp(function, primal)
     if cotangent is None:
         cotangent = torch.ones_like(value)
