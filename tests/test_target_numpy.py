@@ -173,6 +173,7 @@ def test_random_dialect_specs_match_the_reference(case):
     _check(case)
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_array_subclasses_are_taken_as_plain_arrays(specs):
     # np.matrix keeps two axes whatever it is indexed or summed with; a
     # masked array's reshape is its own. Both are plain arrays here, as np.einsum returns.
