@@ -55,3 +55,46 @@ def test_jax_max_of_an_all_minus_inf_slice_gives_the_gradient_as_jnp_max():
         np.testing.assert_allclose(np.asarray(g), np.asarray(w))
     empty = fn(jnp.zeros((2, 0)), jnp.zeros((0, 3)))
     np.testing.assert_array_equal(np.asarray(empty), np.full((2, 3), -np.inf))
+
+
+@pytest.mark.parametrize("name", sorted(ZERO))
+def test_wrong_operands_of_a_semiring_name_the_function_on_numpy(name):
+    fn = getattr(compile_module(SPEC, "spec.ein", "numpy"), name)
+    with pytest.raises(ValueError, match=rf"^{name}: axis 'j' is 3 in 'a' but 4 in 'b'"):
+        fn(np.ones((2, 3)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match=rf"^{name}: operand 'a' \(ij\) must have rank 2"):
+        fn(np.ones((2, 3, 1)), np.ones((3, 2)))
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("name", sorted(ZERO))
+def test_wrong_operands_of_a_semiring_name_the_function_under_tf_function_with_unknown_dims(name):
+    import tensorflow as tf
+
+    fn = tf.function(
+        getattr(compile_module(SPEC), name), input_signature=[tf.TensorSpec([None, None], tf.float32)] * 2
+    )
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=rf"{name}: axis .j. differs between .a. and .b."):
+        fn(tf.ones((2, 3)), tf.ones((4, 2)))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", sorted(ZERO))
+def test_wrong_operands_of_a_semiring_name_the_function_under_torch_compile(name):
+    import torch
+
+    fn = torch.compile(getattr(compile_module(SPEC, "spec.ein", "torch"), name), backend="eager", dynamic=True)
+    assert fn(torch.ones(2, 3), torch.ones(3, 2)).shape == (2, 2)
+    with pytest.raises(ValueError, match=rf"^{name}: axis 'j' is 3 in 'a' but 4 in 'b'"):
+        fn(torch.ones(2, 3), torch.ones(4, 2))
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("name", sorted(ZERO))
+def test_wrong_operands_of_a_semiring_name_the_function_under_jax_jit(name):
+    import jax
+    import jax.numpy as jnp
+
+    fn = jax.jit(getattr(compile_module(SPEC, "spec.ein", "jax"), name))
+    with pytest.raises(ValueError, match=rf"^{name}: axis 'j' is 3 in 'a' but 4 in 'b'"):
+        fn(jnp.ones((2, 3)), jnp.ones((4, 2)))
