@@ -31,8 +31,8 @@ def _check_shapes(
     # for broadcasting; each group against its members. Shapes that passed
     # are remembered (at most 1,024), so a call with them only looks them up.
     # The `sizes` are not in the key: a generated function passes the same
-    # ones every call. Not `remember`: sizes that are not plain ints
-    # (torch.compile's SymInts do not hash).
+    # ones every call. Not `remember`: symbolic sizes, as a tracing
+    # compiler passes them, do not hash.
     key = (function, spec) + tuple(shapes)
     if remember and key in _passed:
         return
@@ -50,12 +50,15 @@ def _static_sizes(spec, *operands, assumed=None):
     # The sizes of the letters after '->' in `spec` from the operands' shapes
     # (anything with a .shape), to choose a contraction order when called;
     # a letter no operand has counts as its `where ~` size in `assumed`,
-    # else 64, as the compile-time plan did (as the TensorFlow runtime does).
+    # else 64, as the compile-time plan did. So does a size that is not an
+    # int: symbolic, while a compiler traces or exports for any size, where
+    # branching on it would fix it (torch.export refuses that).
     words, letters = spec.split("->")
     known = {}
     for word, operand in zip(words.split(","), operands):
         for letter, size in zip(word, operand.shape):
-            known.setdefault(letter, size)
+            if isinstance(size, int):
+                known.setdefault(letter, size)
     assumed = assumed or {}
     return [known.get(letter, assumed.get(letter, 64)) for letter in letters]
 
@@ -93,9 +96,10 @@ class _AxisCheck:
         raise ValueError(f"{self.function}: {message}")
 
     def same(self, known, size, message):
-        # A plain comparison: a guard where torch.compile traces SymInts.
-        # `message` makes the error's text, only on failure: formatting a
-        # SymInt into it would fix its size, compiling again for each size.
+        # A plain comparison: a guard where a compiler traces symbolic
+        # sizes. `message` makes the error's text, only on failure:
+        # formatting a symbolic size into it would fix it, compiling again
+        # for each size.
         if known != size:
             self.fail(message())
 
@@ -270,7 +274,7 @@ class _AxisCheck:
                 sizes = {member: self.size_of(member) for member in members}
                 unknown = [member for member in sizes if sizes[member] is None]
                 where = f"group '{term}' of '{name}' ({word})"
-                # A list, not a generator: torch.compile cannot trace math.prod of one.
+                # A list, not a generator: what tracing compilers take math.prod of.
                 known = [sizes[m] for m in members if sizes[m] is not None]
                 product = math.prod(known)
                 if not unknown:
@@ -326,8 +330,8 @@ def _term_sizes(terms, dims, runs):
 def _spec_terms(word):
     # "b(ij)_...K" -> ["b", "(ij)", "_", "...", "K"]: one entry per axis or run.
     # Parsed on each check, not cached: checks run only on shapes not seen
-    # before, and torch.compile guards on a cache's contents, compiling
-    # every function a second time after its first trace fills the cache.
+    # before, and a tracing compiler that guards on a cache's contents would
+    # compile every function a second time, after its first trace fills it.
     terms, depth, k = [], 0, 0
     while k < len(word):
         char = word[k]
@@ -358,17 +362,20 @@ def _check_axes(function, spec, operands, sizes=None):
 
 
 def _operand_array(function, name, value):
-    # An ndarray as it is (no copy); anything else through np.asarray.
+    # A plain ndarray, with no copy: subclasses (np.matrix, masked arrays)
+    # as the base class, which np.einsum also returns, since their own
+    # operators mean other things. Numbers only: np.einsum refuses strings
+    # and objects too, in messages that name neither function nor operand.
     try:
-        array = value if isinstance(value, np.ndarray) else np.asarray(value)
+        array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"{function}: operand '{name}' is not an array: {error}"
         ) from None
-    if array.dtype == object:
+    if array.dtype.kind not in "biufc":
         raise TypeError(
             f"{function}: operand '{name}' is not an array of numbers: "
-            f"it converts to dtype object"
+            f"it converts to dtype {array.dtype}"
         )
     return array
 
@@ -378,8 +385,11 @@ def _diagonal(array, axes, result_axes):
     # laid out as `result_axes`: np.einsum of one operand without a sum
     # returns a strided view, no copy (measured 1.0 µs for a 64x32x32x64
     # "ijji->ij", against 1.7 µs for np.ndarray on the strides and 5 µs
-    # for as_strided). A view, as np.einsum returns one.
-    return np.einsum(f"{axes}->{result_axes}", array)
+    # for as_strided). A view, read-only as np.diagonal's: writing through
+    # it would change the caller's operand.
+    view = np.einsum(f"{axes}->{result_axes}", array)
+    view.flags.writeable = False
+    return view
 
 
 def _induced_diagonal(array, axes, result_axes):
@@ -517,7 +527,7 @@ def bilinear(x: np.ndarray, w: np.ndarray, y: np.ndarray) -> np.ndarray:
         x_w_2d = np.matmul(x, w_2d)
         x_w = np.reshape(x_w_2d, [x_shape[0], w_shape[1], w_shape[2]])
         # step 2 of 2 of the planned order: sums k
-        x_w_y = np.einsum("bjk,bk->bj", x_w, y)
+        x_w_y = np.matmul(x_w, y[..., None])[..., 0]
     elif order == 1:
         # step 1 of 2 of the planned order: sums k
         # a matrix product: rows ij, summed k, columns b (reshapes, no copies)
@@ -568,7 +578,7 @@ def scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:
         [b, q, k]
     """
     q, k = _check_axes("scores", "bqd,bkd", [("q", q), ("k", k)])
-    return np.einsum("bqd,bkd->bqk", q, k)
+    return np.matmul(q, k.mT)
 
 
 def mix(p: np.ndarray, v: np.ndarray) -> np.ndarray:
