@@ -459,19 +459,18 @@ def _lower_vjp(
     return lowering.lower_contraction(block, layout, [grad] + [names[k] for k in rest], label)
 
 
-def _lower_jvp(
+def jvp_tangent(
     lowering: FunctionLowering,
     block: Block,
     call: M.BuiltinCall,
     pair: _Pair,
-    left: M.Value,
     x: str,
     touching: list[int],
-    rest: list[int],
     names: dict[int, str],
     label: str,
 ) -> str:
-    independent = set(pair.a_letters) & set(pair.b_letters)
+    """The tangent a JVP pushes forward: the operands `touching` contracted to x's letters
+    (ones where they leave some of them out), the one operand as it is, or all ones."""
     single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.b_letters
     if not touching:
         tangent = block.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones")
@@ -485,6 +484,23 @@ def _lower_jvp(
             ops.append(pair.b)
             tensors.append(ones)
         tangent = lowering.lower_contraction(block, lowering.derived_layout(ops, pair.b), tensors, label)
+    return tangent
+
+
+def _lower_jvp(
+    lowering: FunctionLowering,
+    block: Block,
+    call: M.BuiltinCall,
+    pair: _Pair,
+    left: M.Value,
+    x: str,
+    touching: list[int],
+    rest: list[int],
+    names: dict[int, str],
+    label: str,
+) -> str:
+    independent = set(pair.a_letters) & set(pair.b_letters)
+    tangent = jvp_tangent(lowering, block, call, pair, x, touching, names, label)
     if is_scalar_gradient(left, x):
         # d(grad f)/dx is a Hessian, which is symmetric: H v is the reverse
         # pass of the gradient with cotangent v (reverse-over-reverse, the

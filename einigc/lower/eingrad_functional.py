@@ -38,6 +38,7 @@ from einigc.lower.eingrad import (
     _letters,
     _short,
     is_scalar_gradient,
+    jvp_tangent,
     subject,
 )
 
@@ -142,19 +143,7 @@ def lower_vjp(lowering, block, call, pair: _Pair, left, x, touching, rest, names
 
 
 def lower_jvp(lowering, block, call, pair: _Pair, left, x, touching, rest, names, label) -> str:
-    single = len(touching) == 1 and _letters(call.inputs[touching[0]]) == pair.b_letters
-    if not touching:
-        tangent = block.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones")
-    elif single:
-        tangent = names[touching[0]]
-    else:
-        ops = [call.inputs[k] for k in touching]
-        tensors = [names[k] for k in touching]
-        if set(pair.b_letters) - set().union(*(_letters(o) for o in ops)):
-            ones = block.emit(f"ones_{x}", ir.OnesLike(x))
-            ops.append(pair.b)
-            tensors.append(ones)
-        tangent = lowering.lower_contraction(block, lowering.derived_layout(ops, pair.b), tensors, label)
+    tangent = jvp_tangent(lowering, block, call, pair, x, touching, names, label)
     function, value, _ = _function_of(lowering, block, call, names, "{y} as a function of " + x + "{checked}")
     if not is_scalar_gradient(left, x):
         how = "one forward-mode pass (a JVP); the Jacobian is never built"
