@@ -31,6 +31,7 @@ class Composite:
 
     letter: str
     pos: Pos = _pos()
+    written: str = ""  # "..." where it stands for `...` beside '%' (checks.specs.ellipsis_as_composite)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def _term(term) -> str:
     if isinstance(term, A.Axis):
         return term.letter
     if isinstance(term, A.Composite):
-        return f"{term.letter}..."
+        return term.written or f"{term.letter}..."
     if isinstance(term, A.Ellipsis_):
         return "..."
     if isinstance(term, A.Unit):

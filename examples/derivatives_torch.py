@@ -944,42 +944,44 @@ def mixed(
 
 
 def rows(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Source (derivatives.ein): rows(f, x) = eingrad("B%Bj->Bj", f, x)
+    """Source (derivatives.ein): rows(f, x) = eingrad("...%...j->...j", f, x)
 
     Args:
-        f: a callable of x returning [B...]
-        x: [B..., j]
+        f: a callable of x returning [...]
+        x: [..., j]
 
     Returns:
-        [B..., j]
+        [..., j]
 
     Plan:
-    eingrad("B%Bj->Bj")
-      lowering: the full Jacobian, then the einsum; exact diagonal along 'B' from
+    eingrad("...%...j->...j")
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' below and in run-time messages
+      lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
     """
-    (x,) = _check_axes("rows", "Bj", [("x", x)])
+    (x,) = _check_axes("rows", "Zj", [("x", x)])
 
     # f as a function of x, its value checked
     def f_of_x(x):
         f_value = f(x)
-        f_value, _ = _check_axes("rows", "B,Bj", [("f(x)", f_value), ("x", x)])
+        f_value, _ = _check_axes("rows", "Z,Zj", [("f(x)", f_value), ("x", x)])
         return f_value
 
     df_dx = _jacobian(f_of_x, x)
     df_dx_shape = list(df_dx.shape)
-    B_rank = (len(df_dx_shape) - 1) // 2
-    # BBj as core axes BBj: one reshape, no copy
+    Z_rank = (len(df_dx_shape) - 1) // 2
+    # ZZj as core axes ZZj: one reshape, no copy
     df_dx_core = df_dx.reshape(
         [
-            math.prod(df_dx_shape[:B_rank]),
-            math.prod(df_dx_shape[B_rank:-1]),
+            math.prod(df_dx_shape[:Z_rank]),
+            math.prod(df_dx_shape[Z_rank:-1]),
             df_dx_shape[-1],
         ]
     )
     # repeated letters: gather the diagonal (no copy of the whole input)
-    df_dx_core_diag = _diagonal(df_dx_core, "BBj", "Bj")
-    B_shape = df_dx_shape[:B_rank]
-    # lay the result out as Bj
-    return df_dx_core_diag.reshape(B_shape + [df_dx_shape[-1]])
+    df_dx_core_diag = _diagonal(df_dx_core, "ZZj", "Zj")
+    ellipsis_shape = df_dx_shape[:Z_rank]
+    # lay the result out as Zj
+    return df_dx_core_diag.reshape(ellipsis_shape + [df_dx_shape[-1]])

@@ -208,26 +208,6 @@ def test_large_ggn_vector_product_runs_in_memory_of_the_weights():
     print(result)
 
 
-def test_the_composite_the_ellipsis_error_suggests_is_the_exact_diagonal():
-    """`...%...j->...j` is refused with the hint 'B%Bj->Bj': that spec computes the exact row-wise diagonal."""
-    tf = pytest.importorskip("tensorflow")
-    from einigc.errors import CompileErrors
-
-    with pytest.raises(CompileErrors) as refused:
-        compile_and_import('rows(f, x) = eingrad("...%...j->...j", f, x)\n', "rows.ein", "tensorflow")
-    assert "'B%Bj->Bj'" in refused.value.diagnostics[0].hint
-    m = compile_and_import('rows(f, x) = eingrad("B%Bj->Bj", f, x)\n', "rows.ein", "tensorflow")[0]
-    x = np.random.default_rng(1).normal(size=(2, 3, 4))
-
-    def f(t):
-        # Rows interact through the mean over both batch axes.
-        return tf.reduce_sum(tf.tanh(t - tf.reduce_mean(t, (0, 1))), -1)
-
-    out = m.rows(f, tf.constant(x)).numpy()
-    expected = (1 - np.tanh(x - x.mean((0, 1))) ** 2) * (1 - 1 / 6)
-    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9)
-
-
 # --- more specs against the numpy oracle (numeric Jacobians), TensorFlow eagerly -----------------------------------
 
 # name: (declaration, its arguments: "f:OUT<-IN" a dense tanh function, "r:OUT<-IN" one acting row by row, or a

@@ -5,7 +5,16 @@ from __future__ import annotations
 from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks.names import did_you_mean
-from einigc.checks.specs import check_spec, operand_text, pair_jacobian, resolve_layout
+from einigc.checks.layout import stand_ins
+from einigc.checks.specs import (
+    check_spec,
+    ellipsis_as_composite,
+    ellipsis_beside_pair,
+    operand_text,
+    pair_jacobian,
+    resolve_layout,
+    walk_terms,
+)
 from einigc.ein_parser import BUILTINS
 from einigc.targets import DEFAULT, TARGETS
 from einigc.errors import DiagnosticSink, EinNameError, EinSyntaxError, EinUnsupportedError, Pos
@@ -106,9 +115,13 @@ class BodyChecker:
         if checked is None:
             return None
         inputs, output, implicit = checked
+        ellipsis = ""
+        if expr.func == "eingrad" and ellipsis_beside_pair(expr.spec):
+            ellipsis = self.ellipsis_letter(inputs, output)
+            inputs, output = ellipsis_as_composite(inputs, output, ellipsis)
         # Resolved even when an argument has errors: its layout errors belong to the same pass.
         layouts = resolve_layout(
-            expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink, self.independent
+            expr.func, inputs, output, expr.spec.grad_pairs, self.sizes, self.sink, self.independent, ellipsis
         )
         if layouts is None or any(a is None for a in args):
             return None
@@ -132,6 +145,12 @@ class BodyChecker:
             jacobian,
             pairs,
         )
+
+    def ellipsis_letter(self, inputs, output) -> str:
+        """The composite that `...` beside '%' becomes: a capital the spec and the `where` clause leave free."""
+        taken = {t.letter for op in (*inputs, output) for t in walk_terms(op.terms) if hasattr(t, "letter")}
+        taken |= {hint.letter for hint in self.sizes}
+        return next(c for c in stand_ins(taken) if c.isupper())
 
     def unknown_function(self, expr: A.Call) -> None:
         """One error for a call of no builtin and no declaration: a spec string

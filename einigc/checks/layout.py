@@ -126,19 +126,20 @@ def _without_ellipsis(output: A.Operand) -> A.Operand:
     return A.Operand(drop(output.terms), output.pos)
 
 
-def analyse(inputs: tuple[A.Operand, ...], output: A.Operand, exact=(), reserved=()) -> Layout:
+def analyse(inputs: tuple[A.Operand, ...], output: A.Operand, exact=(), reserved=(), ellipsis="") -> Layout:
     """Resolves one spec's layout; raises EinAxisError for ambiguity and unknown sizes.
 
     `exact`: the letters a `where` clause gives exact sizes; `reserved`:
-    letters no stand-in may take (the function's `where` letters).
+    letters no stand-in may take (the function's `where` letters);
+    `ellipsis`: a composite that stands for `...` (beside '%'), named '...' in messages.
     """
     if not any(isinstance(t, A.Ellipsis_) for op in inputs for t in _walk(op.terms)):
         output = _without_ellipsis(output)
     operands = (*inputs, output)
     taken = {t.letter for op in operands for t in _walk(op.terms) if isinstance(t, (A.Axis, A.Composite))}
     free = iter(stand_ins(taken | set(exact) | set(reserved)))
-    ellipsis_letter = ""
-    if _ellipsis_in_group(inputs):
+    ellipsis_letter = ellipsis
+    if not ellipsis_letter and _ellipsis_in_group(inputs):
         # Inside an input group `...` is flattened, so it cannot broadcast: it acts
         # as a composite, named by a letter the spec does not use.
         ellipsis_letter = next(free, "")

@@ -100,7 +100,7 @@ def _check_operand_count(call: A.Call, sink: DiagnosticSink) -> bool:
 
 
 def _check_grad_pair(call: A.Call, sink: DiagnosticSink) -> bool:
-    """Pairs that share no operand (no chain `a%b%c`), no `...` beside '%', operands that can be differentiated."""
+    """Pairs that share no operand (no chain `a%b%c`), operands that can be differentiated."""
     spec = call.spec
     ok = True
     for k, ((left_index, _), (_, right_before)) in enumerate(zip(spec.grad_pairs[1:], spec.grad_pairs)):
@@ -115,27 +115,42 @@ def _check_grad_pair(call: A.Call, sink: DiagnosticSink) -> bool:
             ok = False
     if not ok:
         return False
-    beside = [
-        term
-        for pair in spec.grad_pairs
-        for index in pair
-        for term in walk_terms(spec.inputs[index].terms)
-        if isinstance(term, A.Ellipsis_)
-    ]
-    if beside:
-        sink.error(EinUnsupportedError(beside[0].pos, "'...' beside '%' is not supported yet", _composite_hint(spec)))
-        ok = False
     for left_index, right_index in spec.grad_pairs:
         if len(spec.inputs) == len(call.args):
             ok &= _check_grad_operands(call, left_index, right_index, sink)
     return ok
 
 
-def _composite_hint(spec: A.Spec) -> str:
-    """The spec with a composite for `...`: the same axes on both sides of '%', the exact diagonal as for a letter."""
-    used = {t.letter for t in walk_terms([t for op in spec.inputs for t in op.terms]) if isinstance(t, A.Composite)}
-    letter = next(c for c in "BCDEFGHIJKLMNOPQRSTUVWXYZA" if c not in used)
-    return f"a composite (an uppercase letter) works beside '%': '{spec.text.replace('...', letter)}'"
+def ellipsis_beside_pair(spec: A.Spec) -> bool:
+    """Whether `...` stands beside '%' (in a pair's operand): then it names the same axes everywhere."""
+    return any(
+        isinstance(term, A.Ellipsis_)
+        for pair in spec.grad_pairs
+        for index in pair
+        for term in walk_terms(spec.inputs[index].terms)
+    )
+
+
+def ellipsis_as_composite(inputs, output: A.Operand, letter: str):
+    """The operands with `...` written as the composite `letter`: the same axes, and sizes, in every operand.
+
+    Beside '%' the axes of `...` are shared letters: `...%...j->...j` is
+    J[..., ..., j], the exact diagonal, as `B%Bj->Bj` is. Broadcasting would
+    pair a value's axes with other axes of its variable, which no Jacobian
+    means, so `...` in such a spec does not broadcast.
+    """
+
+    def rewrite(terms):
+        out = []
+        for term in terms:
+            if isinstance(term, A.Ellipsis_):
+                term = A.Composite(letter, term.pos, written="...")
+            elif isinstance(term, A.Group):
+                term = A.Group(rewrite(term.terms), term.pos)
+            out.append(term)
+        return tuple(out)
+
+    return tuple(A.Operand(rewrite(op.terms), op.pos) for op in inputs), A.Operand(rewrite(output.terms), output.pos)
 
 
 def _check_grad_operands(call: A.Call, left_index: int, right_index: int, sink: DiagnosticSink) -> bool:
@@ -205,7 +220,14 @@ def _check_output_letters(spec: A.Spec, sink: DiagnosticSink) -> bool:
 
 
 def resolve_layout(
-    func: str, inputs, output, grad_pairs, sizes: tuple[M.SizeHint, ...], sink: DiagnosticSink, independent=()
+    func: str,
+    inputs,
+    output,
+    grad_pairs,
+    sizes: tuple[M.SizeHint, ...],
+    sink: DiagnosticSink,
+    independent=(),
+    ellipsis: str = "",
 ):
     """(layout, Jacobian layout, pair layouts) of a spec with the function's `where` sizes, or None after reporting why.
 
@@ -217,24 +239,26 @@ def resolve_layout(
     written one does not: composites of `a` and `b` then share one operand.
     With several pairs, each pair's own spec `a%b->J` is resolved too (its
     layout and Jacobian layout: the pair lowered alone gives J). Other
-    builtins have no Jacobian layout (None).
+    builtins have no Jacobian layout (None). `ellipsis`: the composite that
+    stands for `...` beside '%' (messages call it '...').
     """
     exact = {hint.letter for hint in sizes if hint.exact}
     reserved = {hint.letter for hint in sizes}
     try:
-        layout = analyse(tuple(inputs), output, exact, reserved)
+        layout = analyse(tuple(inputs), output, exact, reserved, ellipsis)
         jacobian, pairs = None, ()
         if func == "eingrad":
-            jacobian = analyse(jacobian_operands(inputs, grad_pairs, independent), output, exact, reserved)
+            jacobian = analyse(jacobian_operands(inputs, grad_pairs, independent), output, exact, reserved, ellipsis)
         if func == "eingrad" and len(grad_pairs) > 1:
             pairs = tuple(
                 (
-                    analyse((inputs[p], inputs[q]), pair_jacobian(inputs[p], inputs[q]), exact, reserved),
+                    analyse((inputs[p], inputs[q]), pair_jacobian(inputs[p], inputs[q]), exact, reserved, ellipsis),
                     analyse(
                         jacobian_operands((inputs[p], inputs[q]), ((0, 1),), independent),
                         pair_jacobian(inputs[p], inputs[q]),
                         exact,
                         reserved,
+                        ellipsis,
                     ),
                 )
                 for p, q in grad_pairs
@@ -285,7 +309,7 @@ def operand_text(operand: A.Operand) -> str:
             return "(" + "".join(term(u) for u in t.terms) + ")"
         if isinstance(t, A.Ellipsis_):
             return "..."
-        return getattr(t, "letter", "_")
+        return getattr(t, "written", "") or getattr(t, "letter", "_")
 
     return "".join(term(t) for t in operand.terms)
 

@@ -201,6 +201,14 @@ def _plain_letters(operand: A.Operand) -> bool:
 
 
 def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
+    letter = call.layout.ellipsis_letter
+    if letter and "..." in call.spec_text:
+        note = ir.LoweringChoice(
+            f"'...' beside '%' is the same axes in every operand, like shared letters: the composite '{letter}'"
+            " below and in run-time messages"
+        )
+        if not any(note in said for _, said in lowering.plan_notes):  # once a function, not again per pair
+            lowering.add_plan_note(f'eingrad("{call.spec_text}")', [note])
     if len(call.grad_pairs) > 1:
         # Imported here: the pairs' lowering lowers each pair with this module.
         from einigc.lower.eingrad_pairs import lower_pairs

@@ -1,0 +1,225 @@
+"""`...` beside '%': the same axes in every operand, like shared letters, with the exact diagonal, on every target.
+
+The model's rows interact (each is centred on half the mean over all rows), so
+only the exact diagonal J[r, i, r, j] matches the closed form: a lowering that
+treated the rows as independent would miss the -0.5/R term.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+
+import numpy as np
+import pytest
+
+from einigc.compiler import compile_text
+from einigc.errors import CompileErrors
+from tests.ein_harness import compile_and_import
+
+SPEC = """\
+rows(f, x) = eingrad("...%...j->...j", f, x)
+row_jvp(f, x, v) = eingrad("...i%...j,...j->...i", f, x, v)
+row_vjp(z, f, x) = eingrad("...i,...i%...j->...j", z, f, x)
+row_gauss_newton(f, x) = eingrad("...i%...j,...i%...k->...jk", f, x, f, x)
+row_trace(f, x, a) = eingrad("...i%...j,ji->", f, x, a)
+"""
+
+RNG = np.random.default_rng(6)
+A = RNG.normal(size=(3, 4))  # x's features j to f's outputs i
+LEADING = [(), (5,), (2, 3)]  # the axes `...` stands for
+
+
+def _model(ns):
+    """f(x)[r, i] = tanh(x A - mean_r(x A) / 2)[r, i], and its row sum (for `rows`)."""
+    a = ns.const(A)
+
+    def f(x):
+        z = ns.matmul(x, a)
+        return ns.tanh(z - 0.5 * ns.mean_leading(z))
+
+    return types.SimpleNamespace(f=f, f_sum=lambda x: ns.sum_last(f(x)))
+
+
+def _diagonal(x: np.ndarray) -> np.ndarray:
+    """D[..., i, j] = d f[..., i] / d x[..., j] at the same row: (1 - y^2)[.., i] A[j, i] (1 - 0.5 / R)."""
+    rows = int(np.prod(x.shape[:-1]))
+    z = x @ A
+    mean = z.reshape(-1, 4).mean(0)
+    slope = 1 - np.tanh(z - 0.5 * mean) ** 2
+    return slope[..., :, None] * A.T * (1 - 0.5 / rows)
+
+
+def _case(name: str, leading):
+    """(arguments as numpy arrays and model names, expected value)."""
+    x = RNG.normal(size=(*leading, 3))
+    d = _diagonal(x)
+    if name == "rows":
+        return ["f_sum", x], d.sum(-2)
+    if name == "row_jvp":
+        v = RNG.normal(size=(*leading, 3))
+        return ["f", x, v], np.einsum("...ij,...j->...i", d, v)
+    if name == "row_vjp":
+        z = RNG.normal(size=(*leading, 4))
+        return [z, "f", x], np.einsum("...i,...ij->...j", z, d)
+    if name == "row_gauss_newton":
+        return ["f", x], np.einsum("...ij,...ik->...jk", d, d)
+    if name == "row_trace":
+        a = RNG.normal(size=(3, 4))
+        return ["f", x, a], np.einsum("rij,ji->", d.reshape(-1, 4, 3), a)
+    raise KeyError(name)
+
+
+NAMES = ("rows", "row_jvp", "row_vjp", "row_gauss_newton", "row_trace")
+
+
+def _framework(target: str):
+    if target == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        ns = types.SimpleNamespace(
+            const=lambda a: tf.constant(a, tf.float64),
+            matmul=lambda x, a: tf.tensordot(x, a, 1),
+            tanh=tf.tanh,
+            mean_leading=lambda z: tf.reduce_mean(tf.reshape(z, [-1, 4]), 0),
+            sum_last=lambda y: tf.reduce_sum(y, -1),
+        )
+        return ns, ns.const, lambda t: t.numpy()
+    if target == "torch":
+        torch = pytest.importorskip("torch")
+        ns = types.SimpleNamespace(
+            const=lambda a: torch.tensor(a, dtype=torch.float64),
+            matmul=torch.matmul,
+            tanh=torch.tanh,
+            mean_leading=lambda z: z.reshape(-1, 4).mean(0),
+            sum_last=lambda y: y.sum(-1),
+        )
+        return ns, ns.const, lambda t: t.detach().numpy()
+    jnp = pytest.importorskip("jax.numpy")
+    ns = types.SimpleNamespace(
+        const=lambda a: jnp.asarray(a, jnp.float64),
+        matmul=jnp.matmul,
+        tanh=jnp.tanh,
+        mean_leading=lambda z: z.reshape(-1, 4).mean(0),
+        sum_last=lambda y: y.sum(-1),
+    )
+    return ns, ns.const, np.asarray
+
+
+def _x64(target: str):
+    return pytest.importorskip("jax").enable_x64(True) if target == "jax" else contextlib.nullcontext()
+
+
+def _arguments(names_and_arrays, model, tensor):
+    return [getattr(model, a) if isinstance(a, str) else tensor(a) for a in names_and_arrays]
+
+
+MODES = [
+    ("tensorflow", "eager"),
+    ("tensorflow", "tf.function"),
+    ("torch", "eager"),
+    ("jax", "eager"),
+    ("jax", "jit"),
+]
+
+
+@pytest.mark.parametrize("leading", LEADING, ids=lambda s: "x".join(map(str, s)) or "scalar")
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("target,mode", MODES)
+def test_the_exact_diagonal_along_the_ellipsis(target, mode, name, leading):
+    with _x64(target):
+        ns, tensor, to_numpy = _framework(target)
+        fn = getattr(compile_and_import(SPEC, "rows.ein", target)[0], name)
+        raw, expected = _case(name, leading)
+        args = _arguments(raw, _model(ns), tensor)
+        if mode == "tf.function":
+            import tensorflow as tf
+
+            # Unknown sizes, known ranks: the composite's rank comes from x's.
+            tensors = [k for k, a in enumerate(args) if isinstance(a, tf.Tensor)]
+            signature = [tf.TensorSpec([None] * len(args[k].shape), tf.float64) for k in tensors]
+
+            @tf.function(input_signature=signature)
+            def run(*ts):
+                full = list(args)
+                for k, t in zip(tensors, ts):
+                    full[k] = t
+                return fn(*full)
+
+            out = run(*[args[k] for k in tensors])
+        elif mode == "jit":
+            import jax
+
+            callables = {k: a for k, a in enumerate(args) if callable(a)}
+            arrays = [k for k in range(len(args)) if k not in callables]
+
+            def call(*ts):
+                full = {**callables, **dict(zip(arrays, ts))}
+                return fn(*[full[k] for k in range(len(args))])
+
+            out = jax.jit(call)(*[args[k] for k in arrays])
+        else:
+            out = fn(*args)
+        np.testing.assert_allclose(to_numpy(out), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+def test_the_ellipsis_does_not_broadcast_beside_percent(target):
+    """A tangent whose `...` axes are 1 where x's are 5 is refused: broadcasting would pair unrelated rows."""
+    with _x64(target):
+        ns, tensor, _ = _framework(target)
+        m = compile_and_import(SPEC, "rows.ein", target)[0]
+        model = _model(ns)
+        x, v = tensor(RNG.normal(size=(5, 3))), tensor(RNG.normal(size=(1, 3)))
+        with pytest.raises((ValueError, RuntimeError)) as refused:
+            m.row_jvp(model.f, x, v)
+        assert "row_jvp" in str(refused.value)
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+def test_a_value_with_other_leading_axes_is_refused(target):
+    with _x64(target):
+        ns, tensor, _ = _framework(target)
+        m = compile_and_import(SPEC, "rows.ein", target)[0]
+        model = _model(ns)
+        with pytest.raises((ValueError, RuntimeError)) as refused:
+            m.row_jvp(lambda x: model.f(x)[0], tensor(RNG.normal(size=(2, 5, 3))), tensor(RNG.normal(size=(2, 5, 3))))
+        message = str(refused.value)
+        assert "row_jvp" in message and "f(x)" in message
+
+
+def test_tf_function_with_unknown_sizes_refuses_a_wrong_tangent():
+    tf = pytest.importorskip("tensorflow")
+    ns, tensor, _ = _framework("tensorflow")
+    m = compile_and_import(SPEC, "rows.ein", "tensorflow")[0]
+    model = _model(ns)
+    spec = tf.TensorSpec([None, None], tf.float64)
+    run = tf.function(lambda x, v: m.row_jvp(model.f, x, v), input_signature=[spec, spec])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="row_jvp"):
+        run(tensor(RNG.normal(size=(5, 3))), tensor(RNG.normal(size=(4, 3))))
+
+
+def test_the_same_as_a_composite():
+    """`...%...j->...j` compiles to the code of `B%Bj->Bj` up to the composite's name and the docstring."""
+    ellipsis = compile_text('rows(f, x) = eingrad("...%...j->...j", f, x)\n', "rows.ein").source
+    composite = compile_text('rows(f, x) = eingrad("Z%Zj->Zj", f, x)\n', "rows.ein").source
+    body = lambda source: source[source.index('    """\n    (x,)') :].replace("ellipsis_shape", "Z_shape")
+    assert body(ellipsis) == body(composite)
+
+
+def test_the_docstring_shows_the_ellipsis_and_names_its_composite():
+    source = compile_text(SPEC, "rows.ein", "torch").source
+    assert "x: [..., j]" in source
+    assert "'...' beside '%' is the same axes in every operand" in source
+    assert "the composite 'Z'" in source
+    assert 'eingrad("...i%...j->...ij")' in source  # each pair's own Jacobian, as written
+
+
+def test_the_composite_avoids_the_spec_letters():
+    source = compile_text('r(f, x, y) = eingrad("...%...j,jZ->...Z", f, x, y)\n', "r.ein").source
+    assert "the composite 'Y'" in source
+
+
+def test_numpy_still_refuses_eingrad():
+    with pytest.raises(CompileErrors) as refused:
+        compile_text('rows(f, x) = eingrad("...%...j->...j", f, x)\n', "rows.ein", "numpy")
+    assert "automatic differentiation" in refused.value.diagnostics[0].message
