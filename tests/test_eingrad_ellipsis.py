@@ -223,3 +223,16 @@ def test_numpy_still_refuses_eingrad():
     with pytest.raises(CompileErrors) as refused:
         compile_text('rows(f, x) = eingrad("...%...j->...j", f, x)\n', "rows.ein", "numpy")
     assert "automatic differentiation" in refused.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+def test_zero_rows_and_a_missing_axis(target):
+    with _x64(target):
+        ns, tensor, to_numpy = _framework(target)
+        m = compile_and_import(SPEC, "rows.ein", target)[0]
+        model = _model(ns)
+        empty = tensor(np.zeros((0, 3)))
+        assert to_numpy(m.rows(model.f_sum, empty)).shape == (0, 3)
+        assert to_numpy(m.row_jvp(model.f, empty, empty)).shape == (0, 4)
+        with pytest.raises(ValueError, match=r"rows: operand 'x' \(Zj\) needs rank >= 1"):
+            m.rows(model.f_sum, tensor(np.zeros(())))
