@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from einigc.errors import Diagnostic, Pos
 from einigc.targets import DEFAULT, TARGETS
 
 if sys.version_info >= (3, 11):
@@ -50,7 +51,18 @@ class Config:
 
 
 class ConfigError(Exception):
-    """Every problem of the table, one `FILE[:LINE]: error: ...` line each."""
+    """Every problem of the table: `FILE:LINE:COL: error: ...` with the line and a caret where the key is found."""
+
+
+def _shown(path: Path) -> str:
+    """The pyproject.toml as the user reads it: relative to the current directory."""
+    return os.path.relpath(path)
+
+
+def _render(path: Path, lines: list[str], message: str, pos: Pos | None) -> str:
+    if pos is None:
+        return f"{_shown(path)}: error: {message}"
+    return Diagnostic(pos, message).render(_shown(path), lines)
 
 
 def find(start: Path) -> Config | None:
@@ -73,19 +85,19 @@ def _load(path: Path) -> tuple[str, dict]:
     try:
         text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: error: cannot read it: {exc.strerror or exc}") from None
+        raise ConfigError(_render(path, [], f"cannot read it: {exc.strerror or exc}", None)) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: error: the file is not UTF-8") from None
+        raise ConfigError(_render(path, [], "the file is not UTF-8", None)) from None
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         # tomllib and tomli end the message with "(at line L, column C)".
         message = str(exc)
         where = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+        pos = Pos(int(where[1]), int(where[2])) if where else None
         if where:
             message = message[: where.start()]
-            raise ConfigError(f"{path}:{where[1]}:{where[2]}: error: {message}") from None
-        raise ConfigError(f"{path}: error: {message}") from None
+        raise ConfigError(_render(path, text.splitlines(), message, pos)) from None
 
 
 def _parse(path: Path, text: str, table: object) -> Config:
@@ -169,12 +181,13 @@ class _Problems:
 
     def add(self, message: str, key: str | None = None, entry: int = 0) -> None:
         start = self._entry_line(entry)
+        pos = None
         if key:
-            line = self._line_of(key, start or 0)
-        else:
-            line = start + 1 if start is not None else None
-        where = f"{self.path}:{line}" if line else str(self.path)
-        self.messages.append(f"{where}: error: {message}")
+            pos = self._key_pos(key, start or 0)
+        elif start is not None:
+            line = self.lines[start]
+            pos = Pos(start + 1, len(line) - len(line.lstrip()) + 1)
+        self.messages.append(_render(self.path, self.lines, message, pos))
 
     def _entry_line(self, number: int) -> int | None:
         """Where entry `number` (1-based) of 'outputs' starts, its `{` or its [[...]]
@@ -190,13 +203,14 @@ class _Problems:
                 return k
         return self.table_line
 
-    def _line_of(self, key: str, start: int) -> int | None:
+    def _key_pos(self, key: str, start: int) -> Pos | None:
         # The first `key =` from there: the key's own line in the layouts
         # people write (a table, inline tables, [[...]] tables).
-        pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+        pattern = re.compile(rf"(^|[\s{{,])({re.escape(key)})\s*=")
         for k in range(start, len(self.lines)):
-            if pattern.search(self.lines[k]):
-                return k + 1
+            found = pattern.search(self.lines[k])
+            if found:
+                return Pos(k + 1, found.start(2) + 1)
         return None
 
     def raise_if_any(self) -> None:

@@ -95,4 +95,4 @@ def test_a_misspelt_table_key_is_an_error_at_its_line(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.einigc]\nouputs = []\n", encoding="utf-8")
     result = run_main([], cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"{tmp_path / 'pyproject.toml'}:2: error: unknown key 'ouputs' in [tool.einigc]")
+    assert result.stderr.startswith("pyproject.toml:2:1: error: unknown key 'ouputs' in [tool.einigc]")

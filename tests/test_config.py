@@ -221,6 +221,12 @@ def test_the_nearest_table_wins(project):
 # --- errors in the table -----------------------------------------------------------
 
 
+def located(text: str, line: int, col: int, message: str) -> str:
+    """An error as the table's errors read: the place relative to the current folder, the line and a caret."""
+    source = text.splitlines()[line - 1]
+    return f"pyproject.toml:{line}:{col}: error: {message}\n    {source}\n    {' ' * (col - 1)}^\n"
+
+
 def config_error(tmp_path: Path, text: str) -> str:
     (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
     result = run_main([], cwd=tmp_path)  # in this process: the text is the command's
@@ -233,8 +239,8 @@ def config_error(tmp_path: Path, text: str) -> str:
 def test_unknown_key_in_the_table_is_an_error_at_its_line(tmp_path):
     text = '[project]\nname = "x"\n\n[tool.einigc]\nouputs = []\n'
     assert config_error(tmp_path, text) == (
-        f"{tmp_path / 'pyproject.toml'}:5: error: unknown key 'ouputs' in [tool.einigc] (known: outputs, target)\n"
-        f"{tmp_path / 'pyproject.toml'}:4: error: [tool.einigc] has no 'outputs': list the generated modules there\n"
+        located(text, 5, 1, "unknown key 'ouputs' in [tool.einigc] (known: outputs, target)")
+        + located(text, 4, 1, "[tool.einigc] has no 'outputs': list the generated modules there")
     )
 
 
@@ -246,9 +252,8 @@ def test_unknown_key_in_an_entry_is_an_error_at_its_line(tmp_path):
         '  { source = "b.ein", output = "b.py", framework = "torch" },\n'
         "]\n"
     )
-    assert config_error(tmp_path, text) == (
-        f"{tmp_path / 'pyproject.toml'}:4: error: unknown key 'framework' in entry 2 of 'outputs' "
-        "in [tool.einigc] (known: source, output, target)\n"
+    assert config_error(tmp_path, text) == located(
+        text, 4, 40, "unknown key 'framework' in entry 2 of 'outputs' in [tool.einigc] (known: source, output, target)"
     )
 
 
@@ -260,11 +265,14 @@ def test_an_unknown_target_is_an_error_at_its_line(tmp_path):
         '  { source = "a.ein", output = "a.py", target = "mxnet" },\n'
         "]\n"
     )
-    path = tmp_path / "pyproject.toml"
     assert config_error(tmp_path, text) == (
-        f"{path}:2: error: 'target' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'pytorch'\n"
-        f"{path}:4: error: 'target' in entry 1 of 'outputs' in [tool.einigc] must be one of "
-        "tensorflow, torch, jax, numpy, not 'mxnet'\n"
+        located(text, 2, 1, "'target' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'pytorch'")
+        + located(
+            text,
+            4,
+            40,
+            "'target' in entry 1 of 'outputs' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'mxnet'",
+        )
     )
 
 
@@ -293,10 +301,9 @@ def test_each_output_is_built_for_its_target_and_the_table_gives_the_default(tmp
 
 def test_entry_without_source_and_a_path_that_is_not_a_string(tmp_path):
     text = '[tool.einigc]\noutputs = [\n  { output = "a.py" },\n  { source = 3 },\n]\n'
-    path = tmp_path / "pyproject.toml"
     assert config_error(tmp_path, text) == (
-        f"{path}:3: error: entry 1 of 'outputs' in [tool.einigc] has no 'source'\n"
-        f"{path}:4: error: 'source' in entry 2 of 'outputs' in [tool.einigc] must be a path (a non-empty string)\n"
+        located(text, 3, 3, "entry 1 of 'outputs' in [tool.einigc] has no 'source'")
+        + located(text, 4, 5, "'source' in entry 2 of 'outputs' in [tool.einigc] must be a path (a non-empty string)")
     )
 
 
@@ -308,12 +315,13 @@ def test_entry_without_source_and_a_path_that_is_not_a_string(tmp_path):
     ],
 )
 def test_outputs_that_list_nothing(tmp_path, table, message):
-    assert config_error(tmp_path, "[tool.einigc]\n" + table) == f"{tmp_path / 'pyproject.toml'}:2: error: {message}\n"
+    text = "[tool.einigc]\n" + table
+    assert config_error(tmp_path, text) == located(text, 2, 1, message)
 
 
 def test_the_table_must_be_a_table(tmp_path):
     assert config_error(tmp_path, '[tool]\neinigc = "yes"\n') == (
-        f"{tmp_path / 'pyproject.toml'}: error: [tool.einigc] must be a table\n"
+        "pyproject.toml: error: [tool.einigc] must be a table\n"
     )
 
 
@@ -325,15 +333,17 @@ def test_two_entries_writing_one_output(tmp_path):
         '  { source = "b.ein", output = "./x.py" },\n'
         "]\n"
     )
-    assert config_error(tmp_path, text) == (
-        f"{tmp_path / 'pyproject.toml'}:4: error: entries 1 and 2 of 'outputs' in [tool.einigc] both write x.py\n"
+    assert config_error(tmp_path, text) == located(
+        text, 4, 3, "entries 1 and 2 of 'outputs' in [tool.einigc] both write x.py"
     )
 
 
 def test_toml_syntax_error_has_line_and_column(tmp_path):
-    stderr = config_error(tmp_path, '[tool.einigc]\noutputs = [\n  { source = "a.ein" output = "a.py" },\n]\n')
-    assert stderr.startswith(f"{tmp_path / 'pyproject.toml'}:3:")
-    assert ": error: " in stderr and "(at line" not in stderr
+    text = '[tool.einigc]\noutputs = [\n  { source = "a.ein" output = "a.py" },\n]\n'
+    stderr = config_error(tmp_path, text)
+    assert stderr.startswith("pyproject.toml:3:22: error: ")
+    assert stderr.endswith('\n      { source = "a.ein" output = "a.py" },\n' + " " * 25 + "^\n")
+    assert "(at line" not in stderr
 
 
 @pytest.mark.slow  # starts processes
