@@ -1203,7 +1203,7 @@ def gram_trace(x: tf.Tensor) -> tf.Tensor:
     Returns:
         a scalar
     """
-    x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    (x,) = _check_axes("gram_trace", "ij", [("x", x)])
     x_x = tf.raw_ops.MatMul(a=x, b=x, transpose_b=True)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: the diagonal of the last two axes

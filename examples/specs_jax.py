@@ -971,7 +971,7 @@ def gram_trace(x: jax.Array) -> jax.Array:
     Returns:
         a scalar
     """
-    x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    (x,) = _check_axes("gram_trace", "ij", [("x", x)])
     x_x = jnp.matmul(x, x.T)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: the diagonal of the last two axes

@@ -914,7 +914,7 @@ def gram_trace(x: np.ndarray) -> np.ndarray:
     Returns:
         a scalar
     """
-    x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    (x,) = _check_axes("gram_trace", "ij", [("x", x)])
     x_x = np.matmul(x, x.T)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: the diagonal of the last two axes

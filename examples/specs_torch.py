@@ -966,7 +966,7 @@ def gram_trace(x: torch.Tensor) -> torch.Tensor:
     Returns:
         a scalar
     """
-    x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])
+    (x,) = _check_axes("gram_trace", "ij", [("x", x)])
     x_x = torch.mm(x, x.mT)
     (x_x,) = _check_axes("gram_trace", "ii", [("einsum('ij,kj->ik', x, x)", x_x)])
     # repeated letters: the diagonal of the last two axes

@@ -293,7 +293,8 @@ def test_branches_of_an_order_choice_reuse_their_names():
 def test_an_operand_given_twice_keeps_one_name():
     code = code_lines(function_source(GLANCE, "gram_trace"))
     assert "x_checked" not in code
-    assert 'x, _ = _check_axes("gram_trace", "ij,kj", [("x", x), ("x", x)])' in code
+    # x as kj adds nothing to x as ij: k is in no other operand, j sits at the same axis.
+    assert '(x,) = _check_axes("gram_trace", "ij", [("x", x)])' in code
     assert "MatMul(a=x, b=x, transpose_b=True)" in code
     matvec = code_lines(function_source('m(x, v) = einsum("BI,I,IJ->BJ", x, v, v)\n', "m"))
     assert matvec.count("_dims(v,") == 1
@@ -330,3 +331,13 @@ def test_a_declaration_cannot_replace_the_imported_callable():
         compile_text('Callable(x) = einsum("i->", x)\ngradient(loss, x) = eingrad(",%j->j", loss, x)\n')
     messages = [d.message for d in raised.value.diagnostics]
     assert any("'Callable' is a name the generated module itself uses" in m for m in messages), messages
+
+
+def test_an_operand_given_twice_is_checked_twice_where_that_constrains_it():
+    # x as ij and as jk: x must be square; a `where` size on k checks x's first axis against it.
+    square = code_lines(function_source('sq(x) = einsum("ij,jk->ik", x, x)\n', "sq"))
+    assert 'x, _ = _check_axes("sq", "ij,jk", [("x", x), ("x", x)])' in square
+    sized = code_lines(function_source('g(x) = einsum("ij,kj->ik", x, x) where k = 3\n', "g"))
+    assert '"ij,kj"' in sized
+    shared = code_lines(function_source('h(x, y) = einsum("ij,kj,k->i", x, x, y)\n', "h"))
+    assert '"ij,kj,k"' in shared

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 from einigc import ein_ast as A
 from einigc import ir
@@ -124,12 +125,13 @@ class FunctionLowering:
         """
         # An operand as the spec writes it, or as letters (a spec eingrad derived).
         words = [op if isinstance(op, str) else A.terms_text(op.terms) for op in operands]
-        # The same tensor against the same word again adds nothing: checked once.
+        # The same tensor against the same word again adds nothing, nor against a word that
+        # differs only in letters nothing else holds (x as ij and as kj in `ij,kj`): checked once.
         same = {
             k: j
             for k in range(len(names))
             for j in reversed(range(k))
-            if (names[j], words[j]) == (names[k], words[k]) and j not in discard
+            if names[j] == names[k] and j not in discard and self._adds_nothing(words, j, k)
         }
         if same:
             kept = [k for k in range(len(names)) if k not in same]
@@ -176,6 +178,18 @@ class FunctionLowering:
             )
         )
         return checked
+
+    def _adds_nothing(self, words: list[str], j: int, k: int) -> bool:
+        """Whether a tensor checked against `words[j]` needs no check against `words[k]` too."""
+        if words[j] == words[k]:
+            return True
+        plain = all(w.isalpha() and w.islower() for w in (words[j], words[k]))
+        if not plain or len(words[j]) != len(words[k]):
+            return False
+        counts = Counter("".join(words))
+        return all(
+            a == b or (counts[b] == 1 and b not in self.sizes) for a, b in zip(words[j], words[k])
+        )
 
     def add_plan_note(self, label: str, entries: list) -> None:
         """Adds docstring entries (ir.PathInfo, ir.LoweringChoice) about `label`,
