@@ -202,8 +202,8 @@ class _AxisSizes:
             self.same(
                 known,
                 size,
-                f"{what} is {known} in {where} but {size} in '{name}'",
-                f"{what} differs between {where} and '{name}'",
+                _mismatch(what, known, where, size, name),
+                _differ(what, where, name),
             )
 
     def composite(self, letter, dims, name):
@@ -220,8 +220,8 @@ class _AxisSizes:
             self.same(
                 a,
                 b,
-                f"{what} is {_shown(known)} in {where} but {_shown(dims)} in '{name}'",
-                f"{what} differs between {where} and '{name}'",
+                _mismatch(what, _shown(known), where, _shown(dims), name),
+                _differ(what, where, name),
             )
 
     def broadcast_with(self, name, dims):
@@ -448,6 +448,21 @@ def _term_sizes(terms, dims, runs):
 def _shown(dims):
     # Sizes as a message shows them: None where unknown while tracing.
     return [dim if isinstance(dim, int) else None for dim in dims]
+
+
+def _mismatch(what, known, where, size, name):
+    # Two sizes of one letter; within one operand (`ii`, or a tensor given
+    # twice) the message names its two places, not two operands.
+    if where == f"'{name}'":
+        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+    return f"{what} is {known} in {where} but {size} in '{name}'"
+
+
+def _differ(what, where, name):
+    # The run-time form of _mismatch: the sizes are unknown while tracing.
+    if where == f"'{name}'":
+        return f"{what} differs between its two places in '{name}'"
+    return f"{what} differs between {where} and '{name}'"
 
 
 def _spec_terms(word, _cache={}):

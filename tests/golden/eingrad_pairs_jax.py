@@ -48,6 +48,14 @@ def _is_run(term):
     return term == "..." or "A" <= term <= "Z"
 
 
+def _mismatch(what, known, where, size, name):
+    # Two sizes of one letter; within one operand (`ii`, or a tensor given
+    # twice) the message names its two places, not two operands.
+    if where == f"'{name}'":
+        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+    return f"{what} is {known} in {where} but {size} in '{name}'"
+
+
 class _AxisCheck:
     # The sizes seen so far for each letter, composite, `...` and whole
     # group, with the operand they came from. In the order of a check: the
@@ -195,7 +203,7 @@ class _AxisCheck:
             self.same(
                 known,
                 size,
-                lambda: f"{what} is {known} in {where} but {size} in '{name}'",
+                lambda: _mismatch(what, known, where, size, name),
             )
 
     def composite(self, letter, dims, name):
@@ -209,9 +217,7 @@ class _AxisCheck:
                 f"{what} has {len(known)} axes in {where} but {len(dims)} in '{name}'"
             )
         for a, b in zip(known, dims):
-            self.same(
-                a, b, lambda: f"{what} is {known} in {where} but {dims} in '{name}'"
-            )
+            self.same(a, b, lambda: _mismatch(what, known, where, dims, name))
 
     def broadcast_with(self, name, dims):
         # numpy's rule for `...`: right-aligned sizes agree or one is 1.
