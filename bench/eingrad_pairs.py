@@ -65,7 +65,7 @@ SIZES = {
 }
 # bench/timing.run_interleaved's settings: `budget` seconds of timed calls per form (its four variants together).
 TIMING = {
-    "full": dict(budget=4.0, rmax=100, rmin=7, warmups=2),
+    "full": dict(budget=6.0, rmax=100, rmin=7, warmups=2),
     "quick": dict(budget=0.02, rmax=2, rmin=1, warmups=1),
 }
 MODES = {"tensorflow": ("eager", "tf.function"), "torch": ("eager", "torch.compile"), "jax": ("eager", "jax.jit")}

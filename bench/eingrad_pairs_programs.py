@@ -35,7 +35,8 @@ HAND_WRITTEN = {
         "ntk": "`tape.jacobian` of f and of g (one persistent tape), then `tf.einsum('aip,bjp->aibj')`",
         "mixed": "`tape.jacobian` of fa and of fb, then `tf.matmul(..., transpose_b=True)`",
         "rows": "`tape.jacobian` (b x b x j), then its diagonal `tf.einsum('bbj->bj')`: exact whatever f",
-        "rows_independent": "`tape.batch_jacobian` (exact only because rows do not interact)",
+        "rows_independent": "`tape.batch_jacobian` (exact only because rows do not interact; "
+        "eagerly, pfor's tracing on every call dominates)",
     },
     "torch": {
         "gauss_newton": "`torch.func.jacrev`, then `torch.einsum('bip,biq->pq')`",

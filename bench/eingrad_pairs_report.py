@@ -30,10 +30,17 @@ def lowering_notes(doc: str) -> list[str]:
 
 
 def strategy(notes: list[str]) -> str:
-    """The strategy the docstring states for the whole spec: its last note, without the clauses that give reasons."""
+    """The strategy the docstring states for the whole spec: its last note without the clauses that give reasons,
+    its "(above)" spelled out with the notes above it (the pairs' own lowerings)."""
     if not notes:
         return ""
-    clauses = notes[-1].split("; ")
+    whole = _without_reasons(notes[-1])
+    above = " / ".join(dict.fromkeys(_without_reasons(note) for note in notes[:-1]))
+    return whole.replace("(above)", f"({above})", 1) if above else whole
+
+
+def _without_reasons(note: str) -> str:
+    clauses = note.split("; ")
     kept = [c for c in clauses if not c.startswith(("chosen", "no JVP"))]
     return "; ".join(kept or clauses)
 
@@ -108,8 +115,9 @@ def render(meta: dict, sections: dict, spec: str, sizes: dict, previous: Path) -
         "a fresh random order each round after warm-up calls (the first traces or compiles; bench/timing.py), medians "
         f"of {_rounds(sections)} rounds. "
         "Compiled is tf.function, torch.compile (inductor) or jax.jit. Max rel. diff = max |result - hand-written eager "
-        "result| / max |hand-written eager result| over the form's four results. The strategy is the whole spec's `lowering:` note of the generated docstring, without its reasons "
-        "(the full notes are below).",
+        "result| / max |hand-written eager result| over the form's four results. The strategy is the whole spec's "
+        '`lowering:` note of the generated docstring without its reasons, its "(above)" replaced by the pairs\' own '
+        "notes (all the notes, reasons included, are below).",
         "",
         "```",
         spec.rstrip(),

@@ -78,5 +78,9 @@ def test_the_strategy_is_the_last_lowering_note_without_its_reasons():
         "the full Jacobian, then the einsum; reverse mode (one pullback per entry of the value, vectorized)",
         "each pair's Jacobian (above), then one einsum; chosen over JVPs: 2 passes against 64",
     ]
-    assert strategy(notes) == "each pair's Jacobian (above), then one einsum"
+    assert strategy(notes) == (
+        "each pair's Jacobian (the full Jacobian, then the einsum; reverse mode (one pullback per entry of the value, "
+        "vectorized)), then one einsum"
+    )
+    assert strategy(notes[-1:]) == "each pair's Jacobian (above), then one einsum"
     assert strategy([]) == ""
