@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/planning.py
 	$(PY) bench/run.py --target all
+	$(PY) bench/eingrad_pairs.py --target all
 
 # The per-target benchmark alone (numpy, torch, jax on the CPU; ~5 min each at most):
 # bench/results/targets.md. `--target torch --quick` for a smoke run.
