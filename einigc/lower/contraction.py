@@ -1,4 +1,4 @@
-"""One einsum-family call lowered: core-axis reshapes, pair and unary steps, fused matmuls, candidates."""
+"""One einsum-family call lowered: core-axis reshapes, pair and unary steps, candidates (matrix products: matrix_products)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import copy
 import dataclasses
 from typing import Callable
 
-from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
 from einigc.errors import InternalError
 from einigc.lower.builder import Block
+from einigc.lower.matrix_products import MatrixProducts
 from einigc.checks.layout import stand_ins
 from einigc.model import Layout
 from einigc.lower.shapes import ShapeEnv, reshape_comment
@@ -26,7 +26,7 @@ from einigc.plan import (
 )
 
 
-class Contraction:
+class Contraction(MatrixProducts):
     """One einsum-family call being lowered: its layout, its shapes and the reshapes it made.
 
     Each branch of a trace-time order choice is a contraction of its own, on a
@@ -147,9 +147,7 @@ class Contraction:
         letters = tuple(dict.fromkeys(s for op in paired for s in op))
         size_names = tuple(self.block.fresh(f"n_{s}") for s in letters)
         size_of = dict(zip(letters, size_names))
-        assumed = tuple(
-            (s, size) for s, (size, source) in sorted(self.sizes.items()) if s in size_of
-        )
+        assumed = tuple((s, size) for s, (size, source) in sorted(self.sizes.items()) if s in size_of)
         spec = ",".join(_word(op) for op in paired) + "->" + _word(letters)
         costs, labels, copies_counted = _order_costs(plans, size_of)
         result = self.block.fresh("_".join(self.block.stem(n) for n in names) if len(names) <= 3 else "result")
@@ -191,9 +189,7 @@ class Contraction:
             else:
                 pair_index += 1
                 left, right = operands[step.left], operands[step.right]
-                contracted = sorted(
-                    set(step.left_symbols + step.right_symbols) - set(step.output) - {ELLIPSIS}
-                )
+                contracted = sorted(set(step.left_symbols + step.right_symbols) - set(step.output) - {ELLIPSIS})
                 eq = f"{_word(step.left_symbols)},{_word(step.right_symbols)}->{_word(step.output)}"
                 if n_pairs > 1:
                     what = self.reduces(contracted)
@@ -242,94 +238,18 @@ class Contraction:
             "repeated output letters: place the values on that diagonal, zeros elsewhere",
         )
 
-    def fused_matmul(self, hint: str, op: ir.FusedMatMul, comment: str, einsum: ir.Einsum) -> str | None:
-        """A matrix product of runs of axes: reshapes (no copies), MatMul, reshape back.
-
-        Eagerly, `einsum` (the same product as one op) instead: see `select`.
-        """
-        if not all(self.shapes.knows_size(s) for s in op.rows + op.inner + op.cols):
-            return None  # sizes the reshapes need are only known to the data
-        # Above the first statement of the step (passes.attach_comments): the
-        # step's comment, then the note (which goes with the graph branch).
-        if comment:
-            self.block.add(ir.Comment(comment))
-        graph = self.branch()
-        name, product_name, reads = graph.matrix_product(hint, op)
-        statements = graph.block.statements
-        if not self.graph_only and _eager_einsum_saves(statements[1 + reads :], einsum):
-            # The shape reads go into the branch that needs them (eagerly ~2 µs
-            # each): later steps read them again. Not `reshaped`: the next step
-            # may not find `product_name` (the other branch).
-            self.block.adopt([graph.block], free={s.target for s in statements[1 : 1 + reads]})
-            self.block.stems.update(graph.block.stems)
-            self.block.add(ir.EagerChoice((ir.Assign(name, einsum),), tuple(statements)))
-            return name
-        self.absorb(graph)
-        if name != product_name:
-            self.reshaped[name] = (product_name, (op.rows, op.cols))
-        return name
-
-    def matrix_product(self, hint: str, op: ir.FusedMatMul) -> tuple[str, str, int]:
-        """Emits the graph form of `fused_matmul`; returns its name, the MatMul's and how many shape reads it made."""
-        whole = dict(self.shapes.lay.merged)  # a group kept whole reads as the group
-
-        def word(run) -> str:
-            return "".join(whole.get(s, s) for s in run)
-
-        note = (
-            f"a matrix product: rows {word(op.rows)}, summed {word(op.inner)},"
-            f" columns {word(op.cols)} (reshapes, no copies)"
-        )
-        self.block.add(ir.Comment(note))
-        sizes = {s: self.shapes.letter_size(s) for s in op.rows + op.inner + op.cols}
-        reads = len(self.block.statements) - 1
-
-        def product(run) -> ir.Value:
-            # Every entry explicit: with a -1 a size 0 elsewhere would leave it undetermined.
-            return ir.product(sizes[s] for s in run)
-
-        inner, rows, cols = product(op.inner), product(op.rows), product(op.cols)
-        a_groups = (op.inner, op.rows) if op.transpose_a else (op.rows, op.inner)
-        b_groups = (op.cols, op.inner) if op.transpose_b else (op.inner, op.cols)
-        a = self.as_matrix(op.a, a_groups, (inner, rows) if op.transpose_a else (rows, inner))
-        if op.b == op.a and [len(g) for g in b_groups] == [len(g) for g in a_groups]:
-            b = a  # one tensor, the same runs of its axes on both sides (JᵀJ): one view of it
-        else:
-            b = self.as_matrix(op.b, b_groups, (cols, inner) if op.transpose_b else (inner, cols))
-        product_name = self.block.emit(
-            f"{hint}_2d" if len(op.rows) + len(op.cols) > 2 else hint,
-            ir.MatMul(a, b, op.transpose_a, op.transpose_b),
-            stem=hint,
-        )
-        name = product_name
-        if len(op.rows) != 1 or len(op.cols) != 1:
-            shape = tuple(sizes[s] for s in op.rows + op.cols)
-            name = self.block.emit(hint, ir.Reshape(product_name, shape), stem=hint)
-        return name, product_name, reads
-
     def absorb(self, branch: Contraction) -> None:
         """Takes `branch` as the way this contraction went: its statements, names, shapes read and reshapes."""
         self.block.absorb(branch.block)
         self.shapes.absorb(branch.shapes)
         self.reshaped = branch.reshaped
 
-    def as_matrix(self, name: str, groups, shape) -> str:
-        """`name` viewed as a matrix whose axes merge the letter runs `groups`."""
-        if all(len(group) == 1 for group in groups):
-            return name
-        source, source_groups = self.reshaped.get(name, (name, None))
-        if source_groups == tuple(groups):
-            return source  # it already is that matrix: skip the reshape and back
-        return self.block.emit(f"{self.block.stem(name)}_2d", ir.Reshape(source, shape), stem=self.block.stem(name))
-
 
 def lower_unary(block: Block, name: str, step: UnaryStep) -> str:
     src, dst = step.inputs, step.output
     has_diagonal = len(set(src)) != len(src)
     if step.sum_ellipsis and src[: len(dst)] == dst[:1] and tuple(s for s in src if s != ELLIPSIS) == dst[1:]:
-        return block.emit(
-            f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes"
-        )
+        return block.emit(f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes")
     if has_diagonal and ELLIPSIS not in src:
         distinct = tuple(dict.fromkeys(src))
         # Only the kept letters are gathered; summed ones stay and go next.
@@ -358,11 +278,11 @@ def lower_unary(block: Block, name: str, step: UnaryStep) -> str:
         perm = tuple(src.index(s) for s in dst)
         name = block.emit(f"{name}_t", ir.Transpose(name, perm))
     else:
-        name = block.emit(f"{name}_{_word(s for s in dst if s != ELLIPSIS) or 'r'}", ir.Einsum(f"{_word(src)}->{_word(dst)}", (name,)))
-    if step.sum_ellipsis:
         name = block.emit(
-            f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes"
+            f"{name}_{_word(s for s in dst if s != ELLIPSIS) or 'r'}", ir.Einsum(f"{_word(src)}->{_word(dst)}", (name,))
         )
+    if step.sum_ellipsis:
+        name = block.emit(f"{name}_sum", ir.SumLeading(name, len(dst) - 1), "the output has no '...': sum its axes")
     return name
 
 
@@ -474,19 +394,6 @@ def _spec_of_runs(lay: Layout) -> str | None:
             return None
         words.append("".join(word))
     return ",".join(words[:-1]) + "->" + words[-1]
-
-
-def _eager_einsum_saves(graph: list, einsum: ir.Einsum) -> bool:
-    """Whether one Einsum op runs fewer reshapes eagerly than the steps `graph`.
-
-    An operand of `einsum` that `graph` does not read is a reshape the matrix
-    product skipped (it reshapes the original): the Einsum op keeps it.
-    """
-    ops = [s.op for s in graph]
-    reshapes = sum(isinstance(op, ir.Reshape) for op in ops)
-    read = {op.operand for op in ops if isinstance(op, ir.Reshape)}
-    read |= {name for op in ops if isinstance(op, ir.MatMul) for name in (op.a, op.b)}
-    return reshapes > sum(operand not in read for operand in einsum.operands)
 
 
 def _word(symbols) -> str:
