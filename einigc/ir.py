@@ -274,6 +274,7 @@ Op = Union[
     "VjpOf",
     "JvpOf",
     "JacobianOf",
+    "Vmap",
 ]
 
 
@@ -570,6 +571,18 @@ class JacobianOf:
     mode: str = "reverse"
 
 
+
+@dataclass(frozen=True)
+class Vmap:
+    """`function` (a local function of one tensor) mapped over the leading `levels` axes of `operand`, vectorized.
+
+    For the JVPs or VJPs of one pair with the slices of another pair's Jacobian as their tangents or cotangents.
+    """
+
+    function: str
+    operand: str
+    levels: int = 1
+
 # --- what a node reads ------------------------------------------------------
 
 # The fields of each node that name the values it reads (a name or a tuple of
@@ -623,6 +636,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     VjpOf: ("function", "primal", "cotangent"),
     JvpOf: ("function", "primal", "tangent"),
     JacobianOf: ("function", "primal"),
+    Vmap: ("function", "operand"),
 }
 
 
