@@ -275,6 +275,7 @@ Op = Union[
     "JvpOf",
     "JacobianOf",
     "Vmap",
+    "VjpOfJvp",
 ]
 
 
@@ -583,6 +584,15 @@ class Vmap:
     operand: str
     levels: int = 1
 
+
+@dataclass(frozen=True)
+class VjpOfJvp:
+    """Jᵀ (J tangent) of `function` at `primal`, the function evaluated once: a JVP, then a VJP with it."""
+
+    function: str
+    primal: str
+    tangent: str
+
 # --- what a node reads ------------------------------------------------------
 
 # The fields of each node that name the values it reads (a name or a tuple of
@@ -637,6 +647,7 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     JvpOf: ("function", "primal", "tangent"),
     JacobianOf: ("function", "primal"),
     Vmap: ("function", "operand"),
+    VjpOfJvp: ("function", "primal", "tangent"),
 }
 
 

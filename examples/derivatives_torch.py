@@ -440,6 +440,19 @@ def _gradient(function, primal, cotangent=None):
     return gradient.conj_physical() if complex_ else gradient
 
 
+def _vjp_of_jvp(function, primal, tangent):
+    # J^T (J tangent) of `function` at `primal` (J[a, b] = d a / d b,
+    # holomorphic for complex dtypes), evaluating `function` once: one
+    # torch.func.vjp, and J tangent by the double-vjp trick (the pullback
+    # c -> J^H c is linear in c; its own pullback at `tangent` is J tangent).
+    value, pullback = torch.func.vjp(function, primal)
+    _, pullback_of_pullback = torch.func.vjp(pullback, torch.zeros_like(value))
+    (jvp,) = pullback_of_pullback((tangent,))
+    complex_ = primal.is_complex()
+    (result,) = pullback(jvp.conj() if complex_ else jvp)
+    return result.conj_physical() if complex_ else result
+
+
 def vjp(
     z: torch.Tensor, y: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 ) -> torch.Tensor:
@@ -825,7 +838,8 @@ def ggn_vp(
     Plan:
     eingrad("bi%p,bi%q,q->p")
       lowering: a JVP of f (the pair 'bi%q'), then a VJP of f with it as the
-        cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
+        cotangent; no Jacobian is built; f evaluated once for both passes (its
+        pullback differentiated again); chosen over the Jacobians: 2 passes against
         64, and memory of the value and the variable, not their product
     """
     w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
@@ -836,8 +850,7 @@ def ggn_vp(
         (f_value,) = _check_axes("ggn_vp", "bi", [("f(w)", f_value)])
         return f_value
 
-    jvp_v = torch.func.jvp(f_of_w, (w,), (v,))[1]
-    return _gradient(f_of_w, w, jvp_v)
+    return _vjp_of_jvp(f_of_w, w, v)
 
 
 def ntk(

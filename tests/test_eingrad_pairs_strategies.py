@@ -215,3 +215,28 @@ def test_wrong_operands_name_the_function(target):
         f, g, x = args
         with pytest.raises(ValueError, match=r"mixed_jvps: .*f\(x\)"):
             m.mixed_jvps(lambda v: ns.tanh(v[:2]), g, x)
+
+
+@pytest.mark.torch
+def test_torch_chain_evaluates_the_function_once_and_is_holomorphic():
+    """Jᵀ(J v) on PyTorch: one torch.func.vjp, its pullback differentiated again (the runtime's _vjp_of_jvp)."""
+    torch = pytest.importorskip("torch")
+    m = compile_and_import(C.SPEC, "pairs.ein", "torch")[0]
+    assert "_vjp_of_jvp(f_of_w, w, v)" in compile_and_import(C.SPEC, "pairs.ein", "torch")[1].source
+    calls = []
+    rng = np.random.default_rng(3)
+    for dtype in (torch.float64, torch.complex128):
+        def tensor(*shape):
+            imaginary = 1j * rng.normal(size=shape) if dtype.is_complex else 0
+            return torch.tensor(rng.normal(size=shape) + imaginary, dtype=dtype)
+
+        a, w, v = tensor(2, 3, 4), tensor(4), tensor(4)
+
+        def f(x, a=a):
+            calls.append(1)
+            return torch.sin(a @ x)  # holomorphic: J[b, i, p] = cos(a x)[b, i] a[b, i, p]
+
+        out = m.ggn_vp(f, w, v).numpy()
+        jacobian = (np.cos(a.numpy() @ w.numpy())[..., None] * a.numpy()).reshape(6, 4)
+        np.testing.assert_allclose(out, jacobian.T @ (jacobian @ v.numpy()), rtol=1e-10)
+    assert len(calls) == 2  # once per call

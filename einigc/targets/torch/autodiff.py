@@ -41,6 +41,11 @@ class TorchAutodiff:
             mapped = f"torch.func.vmap({mapped})"
         return f"{mapped}({op.operand})"
 
+    def _print_VjpOfJvp(self, op: ir.VjpOfJvp) -> str:
+        # One torch.func.vjp, its pullback differentiated again for the JVP: see the runtime.
+        self.helpers.add("vjp_of_jvp")
+        return f"_vjp_of_jvp({op.function}, {op.primal}, {op.tangent})"
+
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"torch.ones_like({op.operand})"
 
