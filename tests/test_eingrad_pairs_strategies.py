@@ -12,7 +12,8 @@ from tests import pairs_cases as C
 from tests.ein_harness import compile_and_import
 
 # name: (declaration, its arguments: "f:OUT<-IN" a dense tanh(M x) function, every output reading every input, or a
-# shape; the eingrad operands as argument positions; what the docstring says was chosen)
+# shape; the eingrad operands as argument positions, ("einsum", spec, positions) an einsum of the variable that
+# comes last; what the docstring says was chosen)
 ORACLE = {
     # One Jacobian of f (6 entries of the value), then g's JVPs along 'ai': two vmaps.
     "ntk_jvps": (
@@ -40,6 +41,13 @@ ORACLE = {
         ["f:4<-2,3", "2,3", "f:4<-5", "5"],
         [0, 1, 2, 3],
         "then VJPs of g, vectorized, with its slices along 'jk' as the cotangents",
+    ),
+    # An expression's closed-form Jacobian (no pass), then f's JVPs with its rows: the Jacobian of f never built.
+    "expression_built": (
+        '(f, a, x) = eingrad("i%j,k%j->ik", f, x, einsum("kj,j->k", a, x), x)',
+        ["f:3<-4", "5,4", "4"],
+        [0, 2, ("einsum", "kj,j->k", [1]), 2],
+        "then JVPs of f, vectorized, with its slices along 'k' as the tangents",
     ),
     # Other sizes: the Jacobians cost fewer passes.
     "mixed_jacobians": (
@@ -114,9 +122,16 @@ def _case(name: str, ns):
     if name in ORACLE:
         declaration, kinds, positions, _ = ORACLE[name]
         numpy_args, framework_args = _oracle_arguments(kinds, ns, seed=len(name))
-        expected = R.eingrad(declaration.split('"')[1], *(numpy_args[p] for p in positions))
+        expected = R.eingrad(declaration.split('"')[1], *(_operand(p, numpy_args) for p in positions))
         return name, framework_args, expected
     return f"closed_{name}", C.arguments(name, C.models(ns), ns.const), C.expected(name)
+
+
+def _operand(position, numpy_args):
+    if isinstance(position, int):
+        return numpy_args[position]
+    _, spec, fixed = position
+    return lambda x: np.einsum(spec, *(numpy_args[k] for k in fixed), x)
 
 
 def _compiled(target: str, fn, args):

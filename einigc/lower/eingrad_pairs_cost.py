@@ -2,7 +2,8 @@
 
 A pass is one reverse or forward pass through a function (vectorized
 passes count one each); the sizes are the `where` sizes or 64. The
-Jacobians take the smaller side of each distinct pair; the chain (a JVP then
+Jacobians take the smaller side of each distinct pair (none for a closed
+form); the chain (a JVP then
 a VJP) takes 2 with function transforms and 3 on tapes (two reverse passes
 for the double-backward JVP, one VJP); one Jacobian plus the other pair's
 vectorized JVPs or VJPs takes that Jacobian's passes plus one per slice of
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from einigc import model as M
 from einigc.checks.specs import plain_operand
-from einigc.lower.eingrad import _letters
+from einigc.lower.eingrad import _letters, closed_form
 from einigc.plan import DEFAULT_SIZE
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def _distinct(lowering: FunctionLowering, call: M.BuiltinCall) -> list[M.Builtin
 
 
 def _passes(lowering: FunctionLowering, pair: M.BuiltinCall) -> int:
+    if closed_form(pair) is not None:
+        return 0  # an einsum of the operands: no pass at all
     a, b = (set(_letters(side)) for side in pair.inputs)
     return min(size(lowering, a), size(lowering, b))
 
