@@ -8,7 +8,13 @@ as the cotangents (J_fᵀ J_g: the columns of J_f pulled back through g).
 
 With function transforms (torch.func, jax) the JVP or VJP is a local
 function of the tangent, mapped over the slices by vmap: the primal is
-evaluated once, unbatched. On TensorFlow the vectorized product is a tape
+evaluated once, unbatched. Against the alternatives, 16 slices of
+tanh(X W - mean) with X and W 64x64, float32, ms (minimum of 10, median of
+7 rounds): jax eagerly / jax.jit, vmap of a jvp 1.6 / 0.28, jax.linearize
+then vmap of it 4.6 / 0.30; vmap of a vjp 5.2 / 0.35, one jax.vjp then vmap
+of its pullback 6.8 / 0.34; torch eagerly, vmap of a vjp 0.40, one vjp
+then vmap of its pullback 0.42 (torch.func.linearize: see eingrad_pairs).
+On TensorFlow the vectorized product is a tape
 Jacobian of a linear map whose Jacobian it is: the value contracted with
 the cotangent slices (VJPs), or the double-backward VJP contracted with the
 tangent slices (JVPs). Measured on the 2-core development machine, float64,
