@@ -274,6 +274,8 @@ Op = Union[
     "VjpOf",
     "JvpOf",
     "JacobianOf",
+    "Vmap",
+    "VjpOfJvp",
 ]
 
 
@@ -570,6 +572,27 @@ class JacobianOf:
     mode: str = "reverse"
 
 
+
+@dataclass(frozen=True)
+class Vmap:
+    """`function` (a local function of one tensor) mapped over the leading `levels` axes of `operand`, vectorized.
+
+    For the JVPs or VJPs of one pair with the slices of another pair's Jacobian as their tangents or cotangents.
+    """
+
+    function: str
+    operand: str
+    levels: int = 1
+
+
+@dataclass(frozen=True)
+class VjpOfJvp:
+    """Jᵀ (J tangent) of `function` at `primal`, the function evaluated once: a JVP, then a VJP with it."""
+
+    function: str
+    primal: str
+    tangent: str
+
 # --- what a node reads ------------------------------------------------------
 
 # The fields of each node that name the values it reads (a name or a tuple of
@@ -623,6 +646,8 @@ _READ_FIELDS: dict[type, tuple[str, ...]] = {
     VjpOf: ("function", "primal", "cotangent"),
     JvpOf: ("function", "primal", "tangent"),
     JacobianOf: ("function", "primal"),
+    Vmap: ("function", "operand"),
+    VjpOfJvp: ("function", "primal", "tangent"),
 }
 
 

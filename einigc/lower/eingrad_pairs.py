@@ -1,6 +1,7 @@
-"""Lowering of eingrad with several `%` pairs: Jacobians then one einsum, or a JVP then a VJP, by cost.
+"""Lowering of eingrad with several `%` pairs: Jacobians then one einsum, a JVP then a VJP, or one Jacobian and
+the other pair's vectorized JVPs or VJPs, by cost.
 
-Each pair `a%b` is the operand J[a, b] of the einsum. Two strategies:
+Each pair `a%b` is the operand J[a, b] of the einsum. Three strategies:
 
 - Jacobians (always correct): each pair lowered alone as its own eingrad
   `a%b->J` (the single-pair machinery: closed forms, exact diagonals along
@@ -12,19 +13,20 @@ Each pair `a%b` is the operand J[a, b] of the einsum. Two strategies:
   J_jᵀ u): `bi%p,bi%q,q->p` is Jᵀ(J v), memory proportional to the sizes
   of the value and the variable, never their product. On TensorFlow the
   same function of the same variable is recorded once, on one persistent
-  tape, for both passes; torch.func and jax differentiate the one local
-  function twice (jvp, then vjp).
+  tape, for both passes; on PyTorch once too (one vjp, its pullback
+  differentiated again for the JVP); JAX evaluates it twice, jvp then vjp,
+  measured faster (see `_chain_once`, `_chain_functional`).
+- One Jacobian and vectorized JVPs or VJPs (two plain pairs of different
+  functions or variables, no other operands; lower/eingrad_pairs_mixed.py):
+  the NTK of two functions, J_f J_gᵀ, J_fᵀ J_g, the other Jacobian never built.
 
-The chain is chosen when its passes (3 on tapes: two for the
-double-backward JVP and one VJP; 2 with function transforms) are no more
-than the Jacobians' (one per entry of the smaller side of each distinct
-pair), with the sizes from `where` or the default 64; the docstring states
-the choice and both counts.
+The passes and built entries of each (lower/eingrad_pairs_cost.py), with
+the sizes from `where` or the default 64, choose; the docstring states the
+choice and the counts.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,7 +36,8 @@ from einigc import model as M
 from einigc.checks.specs import plain_operand
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import _describe, _letters, _short, _tape, _tensor_value, subject
-from einigc.plan import DEFAULT_SIZE
+from einigc.lower.eingrad_pairs_cost import cheapest_mixed, jacobian_elements, jacobian_passes, pair_key
+from einigc.lower.eingrad_pairs_mixed import lower_mixed
 
 if TYPE_CHECKING:
     from einigc.lower.function import FunctionLowering
@@ -57,18 +60,26 @@ def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -
     names = {k: _tensor_value(lowering, block, call.args[k]) for k in others}
     names.update(_check_operands(lowering, block, call, others, names))
     chain = _find_chain(call, others)
-    jacobian_passes = _jacobian_passes(lowering, call)
+    jacobians = jacobian_passes(lowering, call)
     chain_passes = 2 if lowering.target in ("torch", "jax") else 3
-    if chain is not None and chain_passes <= jacobian_passes:
+    mixed = cheapest_mixed(lowering, call, others)
+    if chain is not None and chain_passes <= jacobians and (mixed is None or chain_passes <= mixed.passes):
         why = (
-            f"chosen over the Jacobians: {chain_passes} passes against {jacobian_passes},"
+            f"chosen over the Jacobians: {chain_passes} passes against {jacobians},"
             " and memory of the value and the variable, not their product"
         )
         return _lower_chain(lowering, block, call, chain, names, label, why)
+    built = jacobian_elements(lowering, call)
+    if mixed is not None and (mixed.passes, mixed.elements) < (jacobians, built):
+        why = f"chosen by cost: {mixed.passes} passes against {jacobians} for the Jacobians"
+        if chain is not None:
+            why += f" and {chain_passes} for a JVP then a VJP"
+        why += f", {mixed.elements} Jacobian entries built against {built}"
+        return lower_mixed(lowering, block, call, mixed, label, why)
     why = (
         "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
         if chain is None
-        else (f"chosen over a JVP then a VJP: {jacobian_passes} passes against {chain_passes}")
+        else (f"chosen over a JVP then a VJP: {jacobians} passes against {chain_passes}")
     )
     return _lower_jacobians(lowering, block, call, others, names, label, why)
 
@@ -100,30 +111,6 @@ def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[in
     return dict(zip(others, checked[len(variables) :]))
 
 
-def _size(lowering: FunctionLowering, letters) -> int:
-    return math.prod(lowering.sizes.get(c, (DEFAULT_SIZE, ""))[0] for c in letters)
-
-
-def _pair_key(lowering: FunctionLowering, pair: M.BuiltinCall):
-    """Pairs with equal keys have one Jacobian: the same function and variable, the same letters up to renaming."""
-    a, b = pair.inputs
-    if not (plain_operand(a) and plain_operand(b)):
-        return pair
-    seq = _letters(a) + _letters(b)
-    pattern = tuple(seq.index(c) for c in seq)
-    independent = tuple(c in lowering.function.independent for c in seq)
-    return (pair.args, len(_letters(a)), pattern, independent)
-
-
-def _jacobian_passes(lowering: FunctionLowering, call: M.BuiltinCall) -> int:
-    """Reverse or forward passes the Jacobians take: the smaller side of each distinct pair."""
-    distinct = {_pair_key(lowering, pair): pair for pair in call.pairs}
-    return sum(
-        min(_size(lowering, set(_letters(p.inputs[0]))), _size(lowering, set(_letters(p.inputs[1]))))
-        for p in distinct.values()
-    )
-
-
 def _find_chain(call: M.BuiltinCall, others: list[int]) -> _Chain | None:
     """A JVP pair whose `b` the others contract whole, whose result contracts a VJP pair's `a` whole."""
     if len(call.pairs) != 2 or not all(plain_operand(op) for pair in call.pairs for op in pair.inputs):
@@ -150,7 +137,7 @@ def _lower_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names,
     jacobians: dict[object, str] = {}
     tensors = []
     for pair in call.pairs:
-        key = _pair_key(lowering, pair)
+        key = pair_key(lowering, pair)
         if key not in jacobians:
             jacobians[key] = lowering.lower_value(block, pair)
         tensors.append(jacobians[key])
@@ -205,19 +192,20 @@ def _lower_chain(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, nam
     first, second = call.pairs[chain.jvp], call.pairs[chain.vjp]
     tangent = _tangent(lowering, block, call, chain, names, label)
     same = first.args == second.args
-    if lowering.target in ("torch", "jax"):
-        u, cotangent_of = _chain_functional(lowering, block, first, second, tangent, same)
-    else:
-        u, cotangent_of = _chain_tapes(lowering, block, first, second, tangent, same)
     a_k, a_j = first.inputs[0], second.inputs[0]
-    if _letters(a_k) != _letters(a_j):
-        u = lowering.lower_contraction(block, lowering.derived_layout([a_k], a_j), [u], label)
-    result = cotangent_of(u)
-    once = (
-        f"{subject(first.args[0])} recorded once for both passes"
-        if same and lowering.target not in ("torch", "jax")
-        else ""
-    )
+    once = ""
+    if same and lowering.target == "torch" and _letters(a_k) == _letters(a_j):
+        result = _chain_once(lowering, block, first, tangent)
+        once = f"{subject(first.args[0])} evaluated once for both passes (its pullback differentiated again)"
+    else:
+        if lowering.target in ("torch", "jax"):
+            u, cotangent_of = _chain_functional(lowering, block, first, second, tangent, same)
+        else:
+            u, cotangent_of = _chain_tapes(lowering, block, first, second, tangent, same)
+            once = f"{subject(first.args[0])} recorded once for both passes" if same else ""
+        if _letters(a_k) != _letters(a_j):
+            u = lowering.lower_contraction(block, lowering.derived_layout([a_k], a_j), [u], label)
+        result = cotangent_of(u)
     how = (
         f"a JVP of {subject(first.args[0])} (the pair '{first.spec_text.split('->')[0]}'),"
         f" then a VJP of {subject(second.args[0])} with it as the cotangent;"
@@ -251,8 +239,34 @@ def _chain_tapes(lowering, block: Block, first: M.BuiltinCall, second: M.Builtin
     return u, cotangent_of
 
 
+def _chain_once(lowering, block: Block, first: M.BuiltinCall, tangent: str) -> str:
+    """Jᵀ(J t) of one local function on PyTorch, evaluated once: one vjp, the JVP by differentiating its pullback.
+
+    Against a jvp and then a vjp (two evaluations), Jᵀ(J v) of tanh(X W -
+    mean) with X 64x64 and W 64x64 (4,096 weights), float32, the minimum of 25
+    calls, the median of 15 interleaved rounds in one process, ms: eagerly
+    0.62 against 0.54 (1.17x slower), under torch.compile (inductor) 0.081
+    against 0.146 (0.64x); with X 512x64, eagerly 0.92 against 0.84 (about
+    even, rounds 0.91-1.13x), compiled 0.18 against 0.30 (0.60x).
+    torch.func.linearize then a vjp: 39-137 ms eagerly (its make_fx trace).
+    """
+    from einigc.lower.eingrad_functional import _function_of
+
+    x = first.args[1].name
+    function, _, _ = _function_of(lowering, block, first, {}, "{y} as a function of " + x + "{checked}")
+    return block.emit(f"vjp_of_jvp_{tangent}", ir.VjpOfJvp(function, x, tangent))
+
+
 def _chain_functional(lowering, block: Block, first: M.BuiltinCall, second: M.BuiltinCall, tangent: str, same: bool):
-    """J_k t by one forward-mode pass of a local function; the VJP a reverse pass of it (or of the other's)."""
+    """J_k t by one forward-mode pass of a local function; the VJP a reverse pass of it (or of the other's).
+
+    On JAX the same function is evaluated twice (jvp, then vjp), measured
+    faster than evaluating it once: Jᵀ(J v) as in `_chain_once`, X 64x64,
+    ms eagerly / under jax.jit (minimum of 15 calls, median of 9 interleaved
+    rounds): jvp then vjp 4.19 / 0.065; jax.linearize then
+    jax.linear_transpose of it 5.37 / 0.069 (1.29x / 1.36x per round);
+    jax.vjp then the transposed pullback for the JVP 7.97 / 0.071 (1.85x / 1.12x).
+    """
     from einigc.lower.eingrad_functional import _function_of
 
     x = first.args[1].name

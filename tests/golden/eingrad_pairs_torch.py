@@ -13,6 +13,8 @@ __all__ = [
     "batch_gauss_newton",
     "ggn_vp_two_weights",
     "linear_gauss_newton",
+    "ntk_few_outputs",
+    "gauss_newton_two",
 ]
 
 
@@ -435,6 +437,19 @@ def _gradient(function, primal, cotangent=None):
     return gradient.conj_physical() if complex_ else gradient
 
 
+def _vjp_of_jvp(function, primal, tangent):
+    # J^T (J tangent) of `function` at `primal` (J[a, b] = d a / d b,
+    # holomorphic for complex dtypes), evaluating `function` once: one
+    # torch.func.vjp, and J tangent by the double-vjp trick (the pullback
+    # c -> J^H c is linear in c; its own pullback at `tangent` is J tangent).
+    value, pullback = torch.func.vjp(function, primal)
+    _, pullback_of_pullback = torch.func.vjp(pullback, torch.zeros_like(value))
+    (jvp,) = pullback_of_pullback((tangent,))
+    complex_ = primal.is_complex()
+    (result,) = pullback(jvp.conj() if complex_ else jvp)
+    return result.conj_physical() if complex_ else result
+
+
 def gauss_newton(
     f: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor
 ) -> torch.Tensor:
@@ -493,7 +508,8 @@ def ggn_vp(
     Plan:
     eingrad("bi%p,bi%q,q->p")
       lowering: a JVP of f (the pair 'bi%q'), then a VJP of f with it as the
-        cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
+        cotangent; no Jacobian is built; f evaluated once for both passes (its
+        pullback differentiated again); chosen over the Jacobians: 2 passes against
         64, and memory of the value and the variable, not their product
     """
     w, v = _check_axes("ggn_vp", "q,q", [("w", w), ("v", v)])
@@ -504,8 +520,7 @@ def ggn_vp(
         (f_value,) = _check_axes("ggn_vp", "bi", [("f(w)", f_value)])
         return f_value
 
-    jvp_v = torch.func.jvp(f_of_w, (w,), (v,))[1]
-    return _gradient(f_of_w, w, jvp_v)
+    return _vjp_of_jvp(f_of_w, w, v)
 
 
 def ntk(
@@ -583,13 +598,11 @@ def mixed(
     eingrad("i%j->ij")
       lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
         entry of the value, vectorized)
-    eingrad("k%j->kj")
-      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
-        entry of the value, vectorized)
     eingrad("i%j,k%j->ik")
-      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
-        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
-        this spec
+      lowering: the Jacobian of f (above), then JVPs of g, vectorized, with its
+        slices along 'i' as the tangents; the Jacobian of g is never built; chosen
+        by cost: 128 passes against 128 for the Jacobians, 4096 Jacobian entries
+        built against 8192
     """
     (x,) = _check_axes("mixed", "j", [("x", x)])
 
@@ -607,8 +620,12 @@ def mixed(
         (g_value,) = _check_axes("mixed", "k", [("g(x)", g_value)])
         return g_value
 
-    dg_dx = _jacobian(g_of_x, x)
-    return torch.mm(df_dx, dg_dx.mT)
+    # one JVP of g: under vmap, g_of_x runs once, unbatched
+    def g_jvp(tangent):
+        return torch.func.jvp(g_of_x, (x,), (tangent,))[1]
+
+    # vectorized over the slices along 'i'
+    return torch.func.vmap(g_jvp)(df_dx)
 
 
 def batch_gauss_newton(
@@ -672,7 +689,8 @@ def ggn_vp_two_weights(
     Plan:
     eingrad("bi%p,bi%q,q->p")
       lowering: a JVP of f (the pair 'bi%q'), then a VJP of f with it as the
-        cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
+        cotangent; no Jacobian is built; f evaluated once for both passes (its
+        pullback differentiated again); chosen over the Jacobians: 2 passes against
         2, and memory of the value and the variable, not their product
     """
     w, v = _check_axes(
@@ -685,8 +703,7 @@ def ggn_vp_two_weights(
         (f_value,) = _check_axes("ggn_vp_two_weights", "bi", [("f(w)", f_value)])
         return f_value
 
-    jvp_v = torch.func.jvp(f_of_w, (w,), (v,))[1]
-    return _gradient(f_of_w, w, jvp_v)
+    return _vjp_of_jvp(f_of_w, w, v)
 
 
 def linear_gauss_newton(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -714,3 +731,112 @@ def linear_gauss_newton(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """
     a, _ = _check_axes("linear_gauss_newton", "ij,j", [("a", a), ("w", w)])
     return torch.mm(a.mT, a)
+
+
+def ntk_few_outputs(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    g: Callable[[torch.Tensor], torch.Tensor],
+    w: torch.Tensor,
+) -> torch.Tensor:
+    """Two functions: one Jacobian and the other's vectorized JVPs (f has 4 outputs) or VJPs (J_fᵀ J_g), by cost.
+
+    Source (eingrad_pairs.ein): ntk_few_outputs(f, g, w) = eingrad("ai%p,bj%p->aibj", f,
+    w, g, w) where a = 2, i = 2
+
+    Args:
+        f: a callable of w returning [a, i]
+        g: a callable of w returning [b, j]
+        w: [p]
+
+    Returns:
+        [a, i, b, j]
+
+    Plan:
+    eingrad("ai%p->aip")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("ai%p,bj%p->aibj")
+      lowering: the Jacobian of f (above), then JVPs of g, vectorized, with its
+        slices along 'ai' as the tangents; the Jacobian of g is never built; chosen
+        by cost: 8 passes against 68 for the Jacobians, 256 Jacobian entries built
+        against 262400
+    """
+    (w,) = _check_axes("ntk_few_outputs", "p", [("w", w)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes(
+            "ntk_few_outputs", "ai", [("f(w)", f_value)], sizes={"a": 2, "i": 2}
+        )
+        return f_value
+
+    df_dw = _jacobian(f_of_w, w)
+
+    # g as a function of w, its value checked
+    def g_of_w(w):
+        g_value = g(w)
+        (g_value,) = _check_axes("ntk_few_outputs", "bj", [("g(w)", g_value)])
+        return g_value
+
+    # one JVP of g: under vmap, g_of_w runs once, unbatched
+    def g_jvp(tangent):
+        return torch.func.jvp(g_of_w, (w,), (tangent,))[1]
+
+    # vectorized over the slices along 'ai'
+    return torch.func.vmap(torch.func.vmap(g_jvp))(df_dw)
+
+
+def gauss_newton_two(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    g: Callable[[torch.Tensor], torch.Tensor],
+    w: torch.Tensor,
+) -> torch.Tensor:
+    """Source (eingrad_pairs.ein): gauss_newton_two(f, g, w) = eingrad("bi%p,bi%q->pq", f,
+    w, g, w)
+
+    Args:
+        f: a callable of w returning [b, i]
+        g: a callable of w returning [b, i]
+        w: [p]
+
+    Returns:
+        [p, q]
+
+    Plan:
+    eingrad("bi%p->bip")
+      lowering: the full Jacobian, then the einsum; reverse mode (one pullback per
+        entry of the value, vectorized)
+    eingrad("bi%p,bi%q->pq")
+      lowering: the Jacobian of f (above), then VJPs of g, vectorized, with its
+        slices along 'p' as the cotangents; the Jacobian of g is never built; chosen
+        by cost: 128 passes against 128 for the Jacobians, 262144 Jacobian entries
+        built against 524288
+    """
+    (w,) = _check_axes("gauss_newton_two", "p", [("w", w)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("gauss_newton_two", "bi", [("f(w)", f_value)])
+        return f_value
+
+    df_dw = _jacobian(f_of_w, w)
+
+    # g as a function of w, its value checked against the Jacobian's slices
+    def g_of_w(w):
+        g_value = g(w)
+        g_value, _ = _check_axes(
+            "gauss_newton_two",
+            "bi,bip",
+            [("g(w)", g_value), ("the Jacobian of f", df_dw)],
+        )
+        return g_value
+
+    # one VJP of g: under vmap, g_of_w runs once, unbatched
+    def g_vjp(cotangent):
+        return _gradient(g_of_w, w, cotangent)
+
+    df_dw_t = df_dw.permute(2, 0, 1)
+    # vectorized over the slices along 'p'
+    return torch.func.vmap(g_vjp)(df_dw_t)

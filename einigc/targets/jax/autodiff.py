@@ -30,6 +30,13 @@ class JaxAutodiff:
         transform = "jax.jacfwd" if op.mode == "forward" else "jax.jacrev"
         return f"{transform}({op.function}, holomorphic=jnp.iscomplexobj({op.primal}))({op.primal})"
 
+    def _print_Vmap(self, op: ir.Vmap) -> str:
+        # One jax.vmap per leading axis: nested maps, no reshape of the operand.
+        mapped = op.function
+        for _ in range(op.levels):
+            mapped = f"jax.vmap({mapped})"
+        return f"{mapped}({op.operand})"
+
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"jnp.ones_like({op.operand})"
 

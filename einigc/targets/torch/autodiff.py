@@ -34,6 +34,18 @@ class TorchAutodiff:
         self.helpers.add("jacobian")
         return f"_jacobian({op.function}, {op.primal})"
 
+    def _print_Vmap(self, op: ir.Vmap) -> str:
+        # One torch.func.vmap per leading axis: nested maps, no reshape of the operand.
+        mapped = op.function
+        for _ in range(op.levels):
+            mapped = f"torch.func.vmap({mapped})"
+        return f"{mapped}({op.operand})"
+
+    def _print_VjpOfJvp(self, op: ir.VjpOfJvp) -> str:
+        # One torch.func.vjp, its pullback differentiated again for the JVP: see the runtime.
+        self.helpers.add("vjp_of_jvp")
+        return f"_vjp_of_jvp({op.function}, {op.primal}, {op.tangent})"
+
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"torch.ones_like({op.operand})"
 

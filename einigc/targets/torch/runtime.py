@@ -153,6 +153,19 @@ def _jacobian_forward(function, primal):
     return columns.movedim(0, -1).reshape(*columns.shape[1:], *primal.shape)
 
 
+def _vjp_of_jvp(function, primal, tangent):
+    # J^T (J tangent) of `function` at `primal` (J[a, b] = d a / d b,
+    # holomorphic for complex dtypes), evaluating `function` once: one
+    # torch.func.vjp, and J tangent by the double-vjp trick (the pullback
+    # c -> J^H c is linear in c; its own pullback at `tangent` is J tangent).
+    value, pullback = torch.func.vjp(function, primal)
+    _, pullback_of_pullback = torch.func.vjp(pullback, torch.zeros_like(value))
+    (jvp,) = pullback_of_pullback((tangent,))
+    complex_ = primal.is_complex()
+    (result,) = pullback(jvp.conj() if complex_ else jvp)
+    return result.conj_physical() if complex_ else result
+
+
 def _require_floating(tensor, function, operand, builtin):
     # einmax, einmin and einlogsumexp add operands and reduce by max, min or
     # log-sum-exp, from -inf or +inf: integers and booleans have neither.
