@@ -236,3 +236,11 @@ def test_zero_rows_and_a_missing_axis(target):
         assert to_numpy(m.row_jvp(model.f, empty, empty)).shape == (0, 4)
         with pytest.raises(ValueError, match=r"rows: operand 'x' \(Zj\) needs rank >= 1"):
             m.rows(model.f_sum, tensor(np.zeros(())))
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+def test_one_jacobian_for_two_pairs_of_the_same_function_and_variable(target):
+    source = compile_text(SPEC, "rows.ein", target).source
+    body = source[source.index("def row_gauss_newton(") :]
+    assert "one Jacobian for both" in body
+    assert body.count("eingrad(\"...i%...") == 1  # the pair's own note, once

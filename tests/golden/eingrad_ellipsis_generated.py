@@ -775,12 +775,10 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
     eingrad("...i%...j->...ij")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian
-    eingrad("...i%...k->...ik")
-      lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
-        the full Jacobian
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
-        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        the other operands; the same function and variable in two pairs: one
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
         this spec
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
@@ -813,70 +811,32 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
     df_dx_core_diag_out = tf.reshape(
         df_dx_core_diag, _shape(ellipsis_shape + [df_dx_shape[Z_rank], df_dx_shape[-1]])
     )
-    (x,) = _check_axes("row_gauss_newton", "Zk", [("x", x)])
-    # record f for the full Jacobian
-    with tf.GradientTape(persistent=True) as tape_1:
-        tape_1.watch(x)
-        f_value_1 = f(x)
-        f_value_1, _ = _check_axes(
-            "row_gauss_newton", "Zi,Zk", [("f(x)", f_value_1), ("x", x)]
-        )
-    df_value_1_dx = _jacobian(tape_1, f_value_1, x)
-    df_value_1_dx_shape = _dims(
-        df_value_1_dx, needed_by="row_gauss_newton: operand 'df_value_1_dx'"
-    )
-    Z_rank_1 = (len(df_value_1_dx_shape) - 2) // 2
-    # ZiZk as core axes ZiZk: one reshape, no copy
-    df_value_1_dx_core = tf.reshape(
-        df_value_1_dx,
-        _shape(
-            [
-                math.prod(df_value_1_dx_shape[:Z_rank_1]),
-                df_value_1_dx_shape[Z_rank_1],
-                math.prod(df_value_1_dx_shape[1 + Z_rank_1 : -1]),
-                df_value_1_dx_shape[-1],
-            ]
-        ),
-    )
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    df_value_1_dx_core_diag = _diagonal(df_value_1_dx_core, "ZiZk", "Zik")
-    ellipsis_shape_1 = df_value_1_dx_shape[:Z_rank_1]
-    # lay the result out as Zik
-    t = tf.reshape(
-        df_value_1_dx_core_diag,
-        _shape(
-            ellipsis_shape_1 + [df_value_1_dx_shape[Z_rank_1], df_value_1_dx_shape[-1]]
-        ),
-    )
-    df_dx_core_diag_out, t = _check_axes(
-        "row_gauss_newton",
-        "Zij,Zik",
-        [("the Jacobian of f", df_dx_core_diag_out), ("the Jacobian of f", t)],
-    )
     # Eagerly, one Einsum op saves the reshapes' per-call cost.
     if tf.executing_eagerly():
-        t_2_out = tf.raw_ops.Einsum(
-            inputs=[df_dx_core_diag_out, t],
-            equation=_equation("Zij,Zik->Zjk", df_dx_core_diag_out, t),
+        t_1_out = tf.raw_ops.Einsum(
+            inputs=[df_dx_core_diag_out, df_dx_core_diag_out],
+            equation=_equation(
+                "Zij,Zik->Zjk", df_dx_core_diag_out, df_dx_core_diag_out
+            ),
         )
     else:
-        t_1 = _dims(
+        t = _dims(
             df_dx_core_diag_out,
             needed_by="row_gauss_newton: operand 'df_dx_core_diag_out'",
         )
         # Zij as core axes Zij: one reshape, no copy
         df_dx_core_diag_out_core = tf.reshape(
-            df_dx_core_diag_out, [math.prod(t_1[:-2]), t_1[-2], t_1[-1]]
-        )
-        t_shape = _dims(
-            t, needed_by="row_gauss_newton: operand 'df_value_1_dx_core_diag_out'"
+            df_dx_core_diag_out, [math.prod(t[:-2]), t[-2], t[-1]]
         )
         # Zik as core axes Zik: one reshape, no copy
-        t_core = tf.reshape(t, [math.prod(t_shape[:-2]), t_shape[-2], t_shape[-1]])
-        t_2 = tf.raw_ops.Einsum(
-            inputs=[df_dx_core_diag_out_core, t_core], equation="Zij,Zik->Zjk"
+        df_dx_core_diag_out_core_1 = tf.reshape(
+            df_dx_core_diag_out, [math.prod(t[:-2]), t[-2], t[-1]]
         )
-        ellipsis_shape_2 = t_1[:-2]
+        t_1 = tf.raw_ops.Einsum(
+            inputs=[df_dx_core_diag_out_core, df_dx_core_diag_out_core_1],
+            equation="Zij,Zik->Zjk",
+        )
+        ellipsis_shape_1 = t[:-2]
         # lay the result out as Zjk
-        t_2_out = tf.reshape(t_2, ellipsis_shape_2 + [t_1[-1], t_shape[-1]])
-    return t_2_out
+        t_1_out = tf.reshape(t_1, ellipsis_shape_1 + [t[-1], t[-1]])
+    return t_1_out

@@ -539,13 +539,10 @@ def row_gauss_newton(
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
-    eingrad("...i%...k->...ik")
-      lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
-        the full Jacobian; reverse mode (one pullback per entry of the value,
-        vectorized)
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
-        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        the other operands; the same function and variable in two pairs: one
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
         this spec
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
@@ -577,50 +574,17 @@ def row_gauss_newton(
     df_dx_core_diag_out = df_dx_core_diag.reshape(
         ellipsis_shape + [df_dx_shape[Z_rank], df_dx_shape[-1]]
     )
-    (x,) = _check_axes("row_gauss_newton", "Zk", [("x", x)])
-
-    # f as a function of x, its value checked
-    def f_value_1_of_x(x):
-        f_value_1 = f(x)
-        f_value_1, _ = _check_axes(
-            "row_gauss_newton", "Zi,Zk", [("f(x)", f_value_1), ("x", x)]
-        )
-        return f_value_1
-
-    df_value_1_dx = _jacobian(f_value_1_of_x, x)
-    df_value_1_dx_shape = list(df_value_1_dx.shape)
-    Z_rank_1 = (len(df_value_1_dx_shape) - 2) // 2
-    # ZiZk as core axes ZiZk: one reshape, no copy
-    df_value_1_dx_core = df_value_1_dx.reshape(
-        [
-            math.prod(df_value_1_dx_shape[:Z_rank_1]),
-            df_value_1_dx_shape[Z_rank_1],
-            math.prod(df_value_1_dx_shape[1 + Z_rank_1 : -1]),
-            df_value_1_dx_shape[-1],
-        ]
-    )
-    # repeated letters: gather the diagonal (no copy of the whole input)
-    df_value_1_dx_core_diag = _diagonal(df_value_1_dx_core, "ZiZk", "Zik")
-    ellipsis_shape_1 = df_value_1_dx_shape[:Z_rank_1]
-    # lay the result out as Zik
-    t = df_value_1_dx_core_diag.reshape(
-        ellipsis_shape_1 + [df_value_1_dx_shape[Z_rank_1], df_value_1_dx_shape[-1]]
-    )
-    df_dx_core_diag_out, t = _check_axes(
-        "row_gauss_newton",
-        "Zij,Zik",
-        [("the Jacobian of f", df_dx_core_diag_out), ("the Jacobian of f", t)],
-    )
-    t_1 = list(df_dx_core_diag_out.shape)
+    t = list(df_dx_core_diag_out.shape)
     # Zij as core axes Zij: one reshape, no copy
     df_dx_core_diag_out_core = df_dx_core_diag_out.reshape(
-        [math.prod(t_1[:-2]), t_1[-2], t_1[-1]]
+        [math.prod(t[:-2]), t[-2], t[-1]]
     )
-    t_shape = list(t.shape)
     # Zik as core axes Zik: one reshape, no copy
-    t_core = t.reshape([math.prod(t_shape[:-2]), t_shape[-2], t_shape[-1]])
-    t_2 = torch.matmul(df_dx_core_diag_out_core.mT, t_core)
-    ellipsis_shape_2 = t_1[:-2]
+    df_dx_core_diag_out_core_1 = df_dx_core_diag_out.reshape(
+        [math.prod(t[:-2]), t[-2], t[-1]]
+    )
+    t_1 = torch.matmul(df_dx_core_diag_out_core.mT, df_dx_core_diag_out_core_1)
+    ellipsis_shape_1 = t[:-2]
     # lay the result out as Zjk
-    t_2_out = t_2.reshape(ellipsis_shape_2 + [t_1[-1], t_shape[-1]])
-    return t_2_out
+    t_1_out = t_1.reshape(ellipsis_shape_1 + [t[-1], t[-1]])
+    return t_1_out
