@@ -7,7 +7,7 @@ form); the chain (a JVP then
 a VJP) takes 2 with function transforms and 3 on tapes (two reverse passes
 for the double-backward JVP, one VJP); one Jacobian plus the other pair's
 vectorized JVPs or VJPs takes that Jacobian's passes plus one per slice of
-it. Ties go to the strategy that builds fewer Jacobian entries.
+it (two per JVP on tapes: the double-backward trick). Ties go to the strategy that builds fewer Jacobian entries.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from einigc import ein_ast as A
 from einigc import model as M
 from einigc.checks.specs import plain_operand
-from einigc.lower.eingrad import _letters, closed_form
+from einigc.lower.eingrad import FUNCTIONAL_TARGETS, _letters, closed_form
 from einigc.plan import DEFAULT_SIZE
 
 if TYPE_CHECKING:
@@ -116,6 +116,10 @@ def cheapest_mixed(lowering: FunctionLowering, call: M.BuiltinCall, others: list
             slices = tuple(c for c in jacobian if c not in touched)
             if not slices:
                 continue
-            passes = _passes(lowering, pairs[built]) + size(lowering, slices)
+            # On tapes a JVP is the double-backward trick, two reverse passes: at equal counts
+            # TF measured 1.06x (eager) and 1.10x (tf.function) the two Jacobians
+            # (bench/results/eingrad_pairs.md, mixed, before this factor).
+            per_slice = 2 if side == "variable" and lowering.target not in FUNCTIONAL_TARGETS else 1
+            passes = _passes(lowering, pairs[built]) + per_slice * size(lowering, slices)
             found.append(Mixed(built, other, side, slices, passes, _elements(lowering, pairs[built])))
     return min(found, key=lambda m: (m.passes, m.elements), default=None)
