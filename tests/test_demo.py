@@ -52,3 +52,18 @@ def test_the_readme_first_screen_declaration_compiles_and_runs():
     ops = compile_module(snippet, "ops.ein")
     q, k = np.ones((2, 3, 4, 5)), np.ones((2, 3, 6, 5))
     np.testing.assert_allclose(ops.scores(q, k), np.einsum("bhqd,bhkd->bhqk", q, k))
+
+
+def test_the_readme_shows_the_generated_code_of_the_several_pair_declarations():
+    """The README's code for the five declarations is examples/derivatives_generated.py's, word for word."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    generated = (REPO / "examples" / "derivatives_generated.py").read_text(encoding="utf-8")
+    for name in ("gauss_newton", "ggn_vp", "ntk", "mixed", "rows"):
+        assert f'{name}(' in readme.split("#### Several `%` pairs")[1].split("```")[1]  # the declarations block
+        block = re.search(rf"<summary><code>{name}</code>.*?```python\n(.*?)```", readme, re.S)
+        assert block is not None, f"README: no generated code for {name}"
+        start = generated.index(f"\ndef {name}(") + 1
+        end = generated.find("\n\n\ndef ", start)
+        assert block.group(1) == generated[start:end].rstrip() + "\n", (
+            f"README's {name} is not examples/derivatives_generated.py's: copy it again"
+        )

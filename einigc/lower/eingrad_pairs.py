@@ -151,14 +151,27 @@ def _lower_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names,
 
 
 def _check_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names, tensors) -> list[str]:
-    """Checks the Jacobians of different functions against each other where they share letters of `a`.
+    """Checks the Jacobians against each other where they share a letter two places give.
 
-    The variables fix the letters of `b`; the values' own letters meet only here.
+    A letter of `b` at the same axis of the same variable in every pair has
+    one size already (the variable's); any other sharing (two values, a value
+    and a variable, two variables: `i%...,...%j`, `i%a,j%a` with two
+    variables) meets only here. The others holding a value's letter too.
     """
     firsts = [k for k, t in enumerate(tensors) if tensors.index(t) == k]
-    a_sets = [set(_letters(call.pairs[k].inputs[0])) for k in firsts]
-    related = [i for i in others if set(_letters(call.inputs[i])) & set().union(*a_sets)]
-    shared = any(a_sets[m] & a_sets[n] for m in range(len(a_sets)) for n in range(m))
+    places: dict[str, set] = {}  # letter -> (Jacobian, the place that gives its size)
+    for k in firsts:
+        a, b = call.pairs[k].inputs
+        x = call.pairs[k].args[1].name
+        for n, c in enumerate(_letters(a)):
+            places.setdefault(c, set()).add((k, ("value", k, n)))
+        for n, c in enumerate(_letters(b)):
+            places.setdefault(c, set()).add((k, ("variable", x, n)))
+    a_letters = set().union(*(_letters(call.pairs[k].inputs[0]) for k in firsts))
+    related = [i for i in others if set(_letters(call.inputs[i])) & a_letters]
+    shared = any(
+        len({k for k, _ in where}) > 1 and len({place for _, place in where}) > 1 for where in places.values()
+    )
     if not (shared or related):
         return tensors
     operands = [call.pairs[k].output for k in firsts] + [call.inputs[i] for i in related]
