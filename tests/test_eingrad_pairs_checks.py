@@ -20,6 +20,7 @@ chain(f, x, g, y) = eingrad("i%...,...%j->ij", f, x, g, y)
 chain_composite(f, x, g, y) = eingrad("i%J,J%j->ij", f, x, g, y)
 chain_letters(f, x, g, w) = eingrad("i%j,j%k->ik", f, x, g, w)
 two(f, x, g, y) = eingrad("i%...,j%...->ij", f, x, g, y)
+ggn_two(f, w, g, v) = eingrad("bi%p,bi%q,q->p", f, w, g, w, v)
 """
 
 RNG = np.random.default_rng(16)
@@ -126,3 +127,18 @@ def test_tf_function_with_unknown_sizes_checks_the_shared_letters():
     # Refused while tracing where the sizes are known by then, else when it runs.
     with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="chain_composite: composite 'J'"):
         run(x, y)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_jvp_then_a_vjp_of_two_functions_checks_their_values_against_each_other(target):
+    """g's JVP is the cotangent of f's VJP: g(w) 4 x 4 where f(w) is 4 x 3 is refused, naming both."""
+    with _x64(target):
+        tensor, const, sin, einsum, _ = _framework(target)
+        m = compile_and_import(SPEC, "pairs_checks.ein", target)[0]
+        a, b = const(RNG.normal(size=(4, 3, 6))), const(RNG.normal(size=(4, 4, 6)))
+        f = lambda u: sin(einsum("bip,p->bi", a, u))  # noqa: E731
+        g = lambda u: sin(einsum("bip,p->bi", b, u))  # noqa: E731
+        w, v = tensor(RNG.normal(size=6)), tensor(RNG.normal(size=6))
+        assert "a JVP of g" in " ".join(m.ggn_two.__doc__.split())
+        with pytest.raises(ValueError, match=r"^ggn_two: axis 'i' is 3 in 'f\(w\)' but 4 in 'the JVP of g'"):
+            m.ggn_two(f, w, g, v)

@@ -246,10 +246,31 @@ def _chain_tapes(lowering, block: Block, first: M.BuiltinCall, second: M.Builtin
     def cotangent_of(cotangent: str) -> str:
         if same:
             return block.emit(f"{cotangent}_vjp", ir.Gradient(tape, value, x, cotangent))
-        tape_j, value_j, _ = _tape(lowering, block, second, {}, "record {y} for one reverse pass (a VJP)")
+        check = _against(lowering, first, second, cotangent)
+        tape_j, value_j, _ = _tape(lowering, block, second, {}, "record {y} for one reverse pass (a VJP)", check)
         return block.emit(f"{cotangent}_vjp", ir.Gradient(tape_j, value_j, second.args[1].name, cotangent))
 
     return u, cotangent_of
+
+
+def _against(lowering, first: M.BuiltinCall, second: M.BuiltinCall, cotangent: str):
+    """Checks the VJP's function value against the JVP's result, its cotangent: two functions, one shape.
+
+    An `extra` of the tape or local function that evaluates the second
+    function: the value is rebound to its checked self, the cotangent checked only.
+    """
+    a_j = second.inputs[0]
+    g, y = second.args
+    label = f"{g.name}({y.name})" if isinstance(g, M.ParamValue) else M.source_text(g)
+
+    def check(body: Block, value: str) -> str:
+        last = body.statements[-1] if body.statements else None
+        if isinstance(last, ir.CheckAxes) and last.operands == (value,):
+            body.statements.pop()  # the value's own check: this one checks it too
+        labels = [label, f"the JVP of {subject(first.args[0])}"]
+        return lowering.check_axes(body, [a_j, a_j], [value, cotangent], labels, discard=(1,))[0]
+
+    return check
 
 
 def _chain_once(lowering, block: Block, first: M.BuiltinCall, tangent: str) -> str:
@@ -290,7 +311,9 @@ def _chain_functional(lowering, block: Block, first: M.BuiltinCall, second: M.Bu
         other = function
         if not same:
             x_j = second.args[1].name
-            other, _, _ = _function_of(lowering, block, second, {}, "{y} as a function of " + x_j + "{checked}")
+            comment = "{y} as a function of " + x_j + "{checked}"
+            check = _against(lowering, first, second, cotangent)
+            other, _, _ = _function_of(lowering, block, second, {}, comment, check)
         return block.emit(f"{cotangent}_vjp", ir.VjpOf(other, second.args[1].name, cotangent))
 
     return u, cotangent_of
