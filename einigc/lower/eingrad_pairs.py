@@ -76,10 +76,13 @@ def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -
             why += f" and {chain_passes} for a JVP then a VJP"
         why += f", {mixed.elements} Jacobian entries built against {built}"
         return lower_mixed(lowering, block, call, mixed, label, why)
+    plain = all(plain_operand(op) for op in call.inputs)
     why = (
-        "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
-        if chain is None
-        else (f"chosen over a JVP then a VJP: {jacobians} passes against {chain_passes}")
+        f"chosen over a JVP then a VJP: {jacobians} passes against {chain_passes}"
+        if chain is not None
+        else "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
+        if plain
+        else "a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered for single letters only"
     )
     return _lower_jacobians(lowering, block, call, others, names, label, why)
 

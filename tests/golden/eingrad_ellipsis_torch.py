@@ -542,8 +542,8 @@ def row_gauss_newton(
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
         the other operands; the same function and variable in two pairs: one
-        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
-        this spec
+        Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
+        for single letters only
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
 
