@@ -246,3 +246,11 @@ def test_one_jacobian_for_two_pairs_of_the_same_function_and_variable(target):
     assert "one Jacobian for both" in " ".join(body.split())
     assert 'eingrad("...i%...j->...ij")' in body  # the first pair's Jacobian
     assert 'eingrad("...i%...k->...ik")' not in body  # and no second one
+
+
+def test_independent_beside_the_ellipsis_says_it_is_not_used():
+    result = compile_text('p(f, x) = eingrad("b...%b...j->b...j", f, x) where b independent\n', "p.ein")
+    (note,) = result.notes
+    assert note.message.startswith("'b independent' is not used here")
+    assert note.pos.col == 20  # the spec
+    assert "the full Jacobian" in " ".join(result.source.split())

@@ -256,6 +256,16 @@ def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall)
     jvp = None if vjp else split(b_free, set(pair.a_letters))
     if exact and pair.plain:
         _note_independent(lowering, call, b_op, exact)
+    if independent and not pair.plain:
+        letters = ", ".join(sorted(independent))
+        lowering.notes.append(
+            (
+                call.spec_pos,
+                f"'{letters} independent' is not used here: beside a composite, '...' or a group the"
+                " lowering builds the full Jacobian (exact, one pass per entry)",
+                "write single letters on both sides of '%' for the one-pass lowering",
+            )
+        )
 
     lower_vjp, lower_jvp, lower_jacobian = _forms(lowering.target)
     if vjp is not None:
