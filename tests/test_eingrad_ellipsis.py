@@ -211,7 +211,9 @@ def test_the_docstring_shows_the_ellipsis_and_names_its_composite():
     assert "x: [..., j]" in source
     assert "'...' beside '%' is the same axes in every operand" in source
     assert "the composite 'Z'" in source
-    assert 'eingrad("...i%...j->...ij")' in source  # each pair's own Jacobian, as written
+    assert 'eingrad("Zi%Zj->Zij")' in source  # each pair's own Jacobian, in the composite's name
+    doc = " ".join(source[source.index("def row_gauss_newton(") :].split())
+    assert doc.index('eingrad("Zi%Zj->Zij")') < doc.index("the composite 'Z' above")
 
 
 def test_the_composite_avoids_the_spec_letters():
@@ -244,8 +246,8 @@ def test_one_jacobian_for_two_pairs_of_the_same_function_and_variable(target):
     start = source.index("def row_gauss_newton(")
     body = source[start : source.index("\ndef ", start)]
     assert "one Jacobian for both" in " ".join(body.split())
-    assert 'eingrad("...i%...j->...ij")' in body  # the first pair's Jacobian
-    assert 'eingrad("...i%...k->...ik")' not in body  # and no second one
+    assert 'eingrad("Zi%Zj->Zij")' in body  # the first pair's Jacobian
+    assert 'eingrad("Zi%Zk->Zik")' not in body  # and no second one
 
 
 def test_independent_beside_the_ellipsis_says_it_is_not_used():
@@ -254,3 +256,17 @@ def test_independent_beside_the_ellipsis_says_it_is_not_used():
     assert note.message.startswith("'b independent' is not used here")
     assert note.pos.col == 20  # the spec
     assert "the full Jacobian" in " ".join(result.source.split())
+
+
+def test_a_spec_that_leaves_no_capital_for_the_ellipsis_is_an_error():
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    params = ", ".join(f"a{c}" for c in letters)
+    text = f'r(f, x, {params}) = eingrad("{",".join(letters)},...%...j->...j", {params}, f, x)\n'
+    with pytest.raises(CompileErrors) as refused:
+        compile_text(text, "r.ein")
+    assert "leaves none to name '...' beside '%'" in refused.value.diagnostics[0].message
+
+
+def test_the_note_is_only_for_the_ellipsis_beside_percent():
+    source = compile_text('n(f, x, v) = eingrad("i%j,(...)->ij(...)", f, x, v)\n', "n.ein").source
+    assert "beside '%'" not in source

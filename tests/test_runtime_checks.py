@@ -56,7 +56,7 @@ WRONG = [
     ("both", (f32(2, 3), f32(3, 2)), r"both: composite 'I' is \[2, 3\] in 'x' but \[3, 2\] in 'y'"),
     ("rows", (f32(6, 4), f32(2, 3, 4)), r"rows: composite 'I' has 1 axes in 'x' but 2 in 'y'"),
     ("matvec", (f32(2, 3, 4), f32(4, 3), f32(3, 4, 5)), r"matvec: composite 'I' is \[3, 4\] in 'x' but \[4, 3\] in 'v'"),
-    ("diag_a", (f32(2, 3, 3, 2),), r"diag_a: composite 'A' is \[2, 3\] and also \[3, 2\] in 'x': a repeated letter needs one size"),
+    ("diag_a", (f32(2, 3, 3, 2),), r"diag_a: composite 'A' is \[2, 3\] and also \[3, 2\] in 'x', which holds it twice: the two must be equal"),
     ("diag_i", (f32(4, 2, 2),), r"diag_i: operand 'x' \(II\) has 3 axes for composite 'I', which do not split into 2"),
     ("project", (f32(2, 3, 4), f32(13, 5)), r"project: group '\(ij\)' of 'w' \(\(ij\)k\) has size 13, but its members make 12"),
     ("unflatten", (f32(10),), r"unflatten: group '\(ij\)' of 'x' \(\(ij\)\) has size 10, no multiple of 4"),

@@ -118,7 +118,7 @@ def test_zero_size_dimensions_give_numpy_shapes(specs):
     "call, message",
     [
         (lambda s: s.matmul(np.ones((3, 4)), np.ones((3, 2))), r"^matmul: axis 'j' is 4 in 'a' but 3 in 'b'"),
-        (lambda s: s.trace(np.ones((3, 4))), r"^trace: axis 'i' is 3 and also 4 in 'x': a repeated letter needs one size"),
+        (lambda s: s.trace(np.ones((3, 4))), r"^trace: axis 'i' is 3 and also 4 in 'x', which holds it twice: the two must be equal"),
         (lambda s: s.bmm3(np.ones((2, 3)), np.ones((2, 3, 3)), np.ones((2, 3, 3))), r"^bmm3: operand 'x'"),
         (lambda s: s.unflatten(np.ones((7,))), r"^unflatten: "),
         (lambda s: s.batched_dot(np.ones((2, 4)), np.ones((3, 4))), r"^batched_dot: "),

@@ -118,6 +118,15 @@ class BodyChecker:
         ellipsis = ""
         if expr.func == "eingrad" and ellipsis_beside_pair(expr.spec):
             ellipsis = self.ellipsis_letter(inputs, output)
+            if not ellipsis:
+                self.sink.error(
+                    EinUnsupportedError(
+                        expr.spec.pos,
+                        "this spec uses all 26 capitals, which leaves none to name '...' beside '%'",
+                        "use fewer composites, or write the axes of '...' as letters",
+                    )
+                )
+                return None
             inputs, output = ellipsis_as_composite(inputs, output, ellipsis)
         # Resolved even when an argument has errors: its layout errors belong to the same pass.
         layouts = resolve_layout(
@@ -147,10 +156,10 @@ class BodyChecker:
         )
 
     def ellipsis_letter(self, inputs, output) -> str:
-        """The composite that `...` beside '%' becomes: a capital the spec and the `where` clause leave free."""
-        taken = {t.letter for op in (*inputs, output) for t in walk_terms(op.terms) if hasattr(t, "letter")}
+        """The composite that `...` beside '%' becomes: a capital the spec and the `where` clause leave free ("" if none)."""
+        taken = {t.letter for op in (*inputs, output) for t in walk_terms(op.terms) if isinstance(t, (A.Axis, A.Composite))}
         taken |= {hint.letter for hint in self.sizes}
-        return next(c for c in stand_ins(taken) if c.isupper())
+        return next((c for c in stand_ins(taken) if c.isupper()), "")
 
     def unknown_function(self, expr: A.Call) -> None:
         """One error for a call of no builtin and no declaration: a spec string

@@ -309,7 +309,7 @@ def operand_text(operand: A.Operand) -> str:
             return "(" + "".join(term(u) for u in t.terms) + ")"
         if isinstance(t, A.Ellipsis_):
             return "..."
-        return getattr(t, "written", "") or getattr(t, "letter", "_")
+        return getattr(t, "letter", "_")
 
     return "".join(term(t) for t in operand.terms)
 

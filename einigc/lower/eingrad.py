@@ -45,7 +45,7 @@ from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
 from einigc.checks.layout import plain_layout
-from einigc.checks.specs import plain_operand
+from einigc.checks.specs import plain_operand, walk_terms
 from einigc.lower.builder import Block
 
 if TYPE_CHECKING:  # function imports this module
@@ -201,14 +201,20 @@ def _plain_letters(operand: A.Operand) -> bool:
 
 
 def lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
+    result = _lower_eingrad(lowering, block, call)
     letter = call.layout.ellipsis_letter
-    if letter and "..." in call.spec_text:
+    written = any(isinstance(t, A.Composite) and t.written for op in call.inputs for t in walk_terms(op.terms))
+    if written and "..." in call.spec_text:  # the user's spec, not a pair's own (`Zi%Zj->Zij`)
+        # After the lowering's own notes, under the same heading (the pairs' notes come before it).
         note = ir.LoweringChoice(
             f"'...' beside '%' is the same axes in every operand, like shared letters: the composite '{letter}'"
-            " below and in run-time messages"
+            " above and in run-time messages"
         )
-        if not any(note in said for _, said in lowering.plan_notes):  # once a function, not again per pair
-            lowering.add_plan_note(f'eingrad("{call.spec_text}")', [note])
+        lowering.add_plan_note(f'eingrad("{call.spec_text}")', [note])
+    return result
+
+
+def _lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -> str:
     if len(call.grad_pairs) > 1:
         # Imported here: the pairs' lowering lowers each pair with this module.
         from einigc.lower.eingrad_pairs import lower_pairs

@@ -445,7 +445,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
@@ -668,10 +668,10 @@ def rows(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
     Plan:
     eingrad("...%...j->...j")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("rows", "Zj", [("x", x)])
     # record f for the full Jacobian
@@ -716,10 +716,10 @@ def row_jvp(
 
     Plan:
     eingrad("...i%...j,...j->...i")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     x, v = _check_axes("row_jvp", "Zj,Zj", [("x", x), ("v", v)])
     # record f for the full Jacobian
@@ -769,10 +769,7 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
         [..., j, k]
 
     Plan:
-    eingrad("...i%...j,...i%...k->...jk")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
-    eingrad("...i%...j->...ij")
+    eingrad("Zi%Zj->Zij")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian
     eingrad("...i%...j,...i%...k->...jk")
@@ -780,6 +777,8 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
         the other operands; the same function and variable in two pairs: one
         Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
         for single letters only
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
     # record f for the full Jacobian

@@ -48,7 +48,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
@@ -398,11 +398,11 @@ def rows(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
 
     Plan:
     eingrad("...%...j->...j")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("rows", "Zj", [("x", x)])
 
@@ -447,11 +447,11 @@ def row_jvp(
 
     Plan:
     eingrad("...i%...j,...j->...i")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     x, v = _check_axes("row_jvp", "Zj,Zj", [("x", x), ("v", v)])
 
@@ -499,10 +499,7 @@ def row_gauss_newton(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.A
         [..., j, k]
 
     Plan:
-    eingrad("...i%...j,...i%...k->...jk")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
-    eingrad("...i%...j->...ij")
+    eingrad("Zi%Zj->Zij")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
@@ -511,6 +508,8 @@ def row_gauss_newton(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.A
         the other operands; the same function and variable in two pairs: one
         Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
         for single letters only
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
 

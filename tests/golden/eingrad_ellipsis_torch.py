@@ -46,7 +46,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
@@ -431,11 +431,11 @@ def rows(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Te
 
     Plan:
     eingrad("...%...j->...j")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("rows", "Zj", [("x", x)])
 
@@ -479,11 +479,11 @@ def row_jvp(
 
     Plan:
     eingrad("...i%...j,...j->...i")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     x, v = _check_axes("row_jvp", "Zj,Zj", [("x", x), ("v", v)])
 
@@ -532,10 +532,7 @@ def row_gauss_newton(
         [..., j, k]
 
     Plan:
-    eingrad("...i%...j,...i%...k->...jk")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
-    eingrad("...i%...j->...ij")
+    eingrad("Zi%Zj->Zij")
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
@@ -544,6 +541,8 @@ def row_gauss_newton(
         the other operands; the same function and variable in two pairs: one
         Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
         for single letters only
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("row_gauss_newton", "Zj", [("x", x)])
 

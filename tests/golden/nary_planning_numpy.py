@@ -65,7 +65,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
