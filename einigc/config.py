@@ -204,11 +204,11 @@ class _Problems:
         return self.table_line
 
     def _key_pos(self, key: str, start: int) -> Pos | None:
-        # The first `key =` from there: the key's own line in the layouts
-        # people write (a table, inline tables, [[...]] tables).
+        # The first `key =` from there, outside strings and comments: the key's
+        # own line in the layouts people write (a table, inline tables, [[...]] tables).
         pattern = re.compile(rf"(^|[\s{{,])({re.escape(key)})\s*=")
         for k in range(start, len(self.lines)):
-            found = pattern.search(self.lines[k])
+            found = pattern.search(_code_only(self.lines[k]))
             if found:
                 return Pos(k + 1, found.start(2) + 1)
         return None
@@ -216,3 +216,18 @@ class _Problems:
     def raise_if_any(self) -> None:
         if self.messages:
             raise ConfigError("\n".join(self.messages))
+
+
+def _code_only(line: str) -> str:
+    """`line` with its strings' contents and its comment blanked: the same columns, only keys and punctuation."""
+    out, quote = [], ""
+    for ch in line:
+        if quote:
+            out.append(ch if ch == quote else " ")
+            quote = "" if ch == quote else quote
+        elif ch == "#":
+            break
+        else:
+            out.append(ch)
+            quote = ch if ch in "\"'" else ""
+    return "".join(out)

@@ -416,3 +416,21 @@ def test_rebuilding_or_checking_a_module_keeps_the_target_its_header_names(tmp_p
     result = run_main(["--check", "ops.ein"], cwd=tmp_path)
     assert result.returncode == 1
     assert "regenerate it with: einigc ops.ein --target numpy -o ops_generated.py" in result.stderr
+
+
+def test_the_caret_is_on_the_key_not_in_a_comment_or_a_string(tmp_path):
+    text = (
+        "[tool.einigc]\n"
+        '# target = "torch"\n'
+        'target = "pytorch"\n'
+        'outputs = [ { source = "a target = b.ein", output = "a.py", target = "tf" } ]\n'
+    )
+    assert config_error(tmp_path, text) == (
+        located(text, 3, 1, "'target' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'pytorch'")
+        + located(
+            text,
+            4,
+            61,
+            "'target' in entry 1 of 'outputs' in [tool.einigc] must be one of tensorflow, torch, jax, numpy, not 'tf'",
+        )
+    )
