@@ -270,3 +270,124 @@ def test_a_spec_that_leaves_no_capital_for_the_ellipsis_is_an_error():
 def test_the_note_is_only_for_the_ellipsis_beside_percent():
     source = compile_text('n(f, x, v) = eingrad("i%j,(...)->ij(...)", f, x, v)\n', "n.ein").source
     assert "beside '%'" not in source
+
+
+# --- `...` on one side of '%': the one-pass lowerings, as for letters -----------------------------------------------
+
+ONE_SIDE = """\
+jvp_any(f, x, v) = eingrad("i%...,...->i", f, x, v)
+vjp_any(z, f, x) = eingrad("...,...%j->j", z, f, x)
+grad_any(f, x) = eingrad(",%...->...", f, x)
+vjp2(z, y, f, x) = eingrad("...k,k,...k%j->j", z, y, f, x)
+jvp2(f, x, v, u) = eingrad("i%...j,...,j->i", f, x, v, u)
+ggn_any(f, w, v) = eingrad("...i%p,...i%q,q->p", f, w, f, w, v)
+ggn_weights(f, w, v) = eingrad("b%...,b%...,...->...", f, w, f, w, v)
+"""
+
+LEAD = (2, 3)  # the axes `...` stands for
+W = {
+    name: RNG.normal(size=shape)
+    for name, shape in (("A", (4, *LEAD)), ("B", (*LEAD, 5)), ("C", (*LEAD, 3, 5)), ("D", (4, *LEAD, 3)))
+}
+
+
+def _one_side(name, ns, tensor):
+    """(the arguments, the expected value) of case `name`; f's constants in the framework `ns`."""
+    einsum, tanh = ns.einsum, ns.tanh
+    w = {k: ns.const(v) for k, v in W.items()}
+    if name == "jvp_any":
+        x, v = RNG.normal(size=LEAD), RNG.normal(size=LEAD)
+        y = np.tanh(np.einsum("ab,iab->i", x, W["A"]))
+        f = lambda t: tanh(einsum("ab,iab->i", t, w["A"]))  # noqa: E731
+        return (f, tensor(x), tensor(v)), np.einsum("i,iab,ab->i", 1 - y**2, W["A"], v)
+    if name == "vjp_any":
+        z, x = RNG.normal(size=LEAD), RNG.normal(size=5)
+        y = np.tanh(np.einsum("j,abj->ab", x, W["B"]))
+        f = lambda t: tanh(einsum("j,abj->ab", t, w["B"]))  # noqa: E731
+        return (tensor(z), f, tensor(x)), np.einsum("ab,ab,abj->j", z, 1 - y**2, W["B"])
+    if name == "grad_any":
+        x = RNG.normal(size=LEAD)
+        f = lambda t: ns.sum(tanh(t)) * 3.0  # noqa: E731
+        return (f, tensor(x)), 3.0 * (1 - np.tanh(x) ** 2)
+    if name == "vjp2":
+        z, yk, x = RNG.normal(size=(*LEAD, 3)), RNG.normal(size=3), RNG.normal(size=5)
+        y = np.tanh(np.einsum("j,abkj->abk", x, W["C"]))
+        f = lambda t: tanh(einsum("j,abkj->abk", t, w["C"]))  # noqa: E731
+        expected = np.einsum("abk,k,abk,abkj->j", z, yk, 1 - y**2, W["C"])
+        return (tensor(z), tensor(yk), f, tensor(x)), expected
+    if name == "ggn_any":  # f: w[p] -> [..., i], J[..., i, p]
+        w_, v = RNG.normal(size=5), RNG.normal(size=5)
+        y = np.tanh(np.einsum("p,abip->abi", w_, W["C"]))
+        f = lambda t: tanh(einsum("p,abip->abi", t, w["C"]))  # noqa: E731
+        jac = (1 - y**2)[..., None] * W["C"]
+        return (f, tensor(w_), tensor(v)), np.einsum("abip,abiq,q->p", jac, jac, v)
+    if name == "ggn_weights":  # f: w[...] -> [b], J[b, ...]; one `...`: elementwise in it, not Jᵀ(J v)
+        w_, v = RNG.normal(size=LEAD), RNG.normal(size=LEAD)
+        y = np.tanh(np.einsum("ab,iab->i", w_, W["A"]))
+        f = lambda t: tanh(einsum("ab,iab->i", t, w["A"]))  # noqa: E731
+        jac = (1 - y**2)[:, None, None] * W["A"]
+        return (f, tensor(w_), tensor(v)), np.einsum("iab,iab,ab->ab", jac, jac, v)
+    x, v, u = RNG.normal(size=(*LEAD, 3)), RNG.normal(size=LEAD), RNG.normal(size=3)
+    y = np.tanh(np.einsum("abj,iabj->i", x, W["D"]))
+    f = lambda t: tanh(einsum("abj,iabj->i", t, w["D"]))  # noqa: E731
+    return (f, tensor(x), tensor(v), tensor(u)), np.einsum("i,iabj,ab,j->i", 1 - y**2, W["D"], v, u)
+
+
+def _ops(target):
+    if target == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        ns = types.SimpleNamespace(einsum=tf.einsum, tanh=tf.tanh, sum=tf.reduce_sum)
+        ns.const = lambda a: tf.constant(a, tf.float64)
+        return ns, ns.const, lambda t: t.numpy()
+    if target == "torch":
+        torch = pytest.importorskip("torch")
+        ns = types.SimpleNamespace(einsum=torch.einsum, tanh=torch.tanh, sum=torch.sum)
+        ns.const = lambda a: torch.tensor(a, dtype=torch.float64)
+        return ns, ns.const, lambda t: t.detach().numpy()
+    jnp = pytest.importorskip("jax.numpy")
+    ns = types.SimpleNamespace(einsum=jnp.einsum, tanh=jnp.tanh, sum=jnp.sum)
+    ns.const = lambda a: jnp.asarray(a, jnp.float64)
+    return ns, ns.const, np.asarray
+
+
+@pytest.mark.parametrize("name", ["jvp_any", "vjp_any", "grad_any", "vjp2", "jvp2", "ggn_any", "ggn_weights"])
+@pytest.mark.parametrize("target,mode", MODES)
+def test_the_ellipsis_on_one_side_is_one_pass(target, mode, name):
+    """As for letters: a VJP, a JVP, a gradient, a JVP then a VJP; numerically against closed forms."""
+    with _x64(target):
+        ns, tensor, to_numpy = _ops(target)
+        module, result = compile_and_import(ONE_SIDE, "one_side.ein", target)
+        fn = getattr(module, name)
+        doc = " ".join(fn.__doc__.split())
+        if name != "ggn_weights":  # its `...` is shared by both variable sides: one Jacobian, then an einsum
+            assert "the Jacobian is never built" in doc or "no Jacobian is built" in doc, doc
+        args, expected = _one_side(name, ns, tensor)
+        if mode == "tf.function":
+            import tensorflow as tf
+
+            out = tf.function(lambda *a: fn(*args))()
+        elif mode == "jit":
+            import jax
+
+            arrays = [k for k, a in enumerate(args) if not callable(a)]
+
+            def call(*ts):
+                full = list(args)
+                for k, t in zip(arrays, ts):
+                    full[k] = t
+                return fn(*full)
+
+            out = jax.jit(call)(*[args[k] for k in arrays])
+        else:
+            out = fn(*args)
+        np.testing.assert_allclose(to_numpy(out), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ["tensorflow", "torch", "jax"])
+def test_a_one_sided_ellipsis_checks_the_tangent_against_the_variable(target):
+    with _x64(target):
+        ns, tensor, _ = _ops(target)
+        module = compile_and_import(ONE_SIDE, "one_side.ein", target)[0]
+        (f, x, v), _ = _one_side("jvp_any", ns, tensor)
+        with pytest.raises(ValueError, match=r"^jvp_any: composite 'Z'"):
+            module.jvp_any(f, x, tensor(RNG.normal(size=(3, 2))))

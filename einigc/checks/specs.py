@@ -318,3 +318,13 @@ def plain_operand(operand: A.Operand) -> bool:
     """Single letters only, none repeated: a plain side of `%` (eingrad's lowering asks the same)."""
     letters = [t.letter for t in operand.terms if isinstance(t, A.Axis)]
     return len(letters) == len(operand.terms) == len(set(letters))
+
+
+def runs_and_letters(operand: A.Operand) -> bool:
+    """Letters and composites (`...` beside '%' is one), none repeated: no groups, no `_`.
+
+    Such a side of '%' reads as letters to eingrad's one-pass lowerings (VJP,
+    JVP, the JVP-then-VJP chain), a composite as one letter of many axes.
+    """
+    letters = [t.letter for t in operand.terms if isinstance(t, (A.Axis, A.Composite))]
+    return len(letters) == len(operand.terms) == len(set(letters))

@@ -45,7 +45,7 @@ from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
 from einigc.checks.layout import plain_layout
-from einigc.checks.specs import plain_operand, walk_terms
+from einigc.checks.specs import plain_operand, runs_and_letters, walk_terms
 from einigc.lower.builder import Block
 
 if TYPE_CHECKING:  # function imports this module
@@ -245,14 +245,14 @@ def _lower_eingrad(lowering: FunctionLowering, block: Block, call: M.BuiltinCall
 
     def split(free: set[str], side: set[str]):
         """Operands touching `free` letters, if they can be folded into one pass."""
-        if not pair.plain or exact or free & out_letters:
+        if not (runs_and_letters(pair.a) and runs_and_letters(pair.b)) or exact or free & out_letters:
             return None
         touching = [k for k in others if set(_letters(call.inputs[k])) & free]
         rest = [k for k in others if k not in touching]
         extra = letters_of(touching) - free - shared
         if extra & (out_letters | letters_of(rest) | side):
             return None
-        if not all(plain_operand(call.inputs[k]) for k in touching):
+        if not all(runs_and_letters(call.inputs[k]) for k in touching):
             return None
         return touching, rest
 
@@ -437,6 +437,13 @@ def _tape(
     return tape, value, extra_result
 
 
+def scalar_layout(lowering: FunctionLowering, ops):
+    """The layout that contracts `ops` (letters and composites, see `split`) to a scalar."""
+    if all(plain_operand(op) for op in ops):
+        return plain_layout(tuple(_letters(op) for op in ops), ())
+    return lowering.derived_layout(ops, A.Operand((), ops[-1].pos))
+
+
 def _describe(lowering: FunctionLowering, label: str, how: str) -> None:
     lowering.add_plan_note(label, [ir.LoweringChoice(how)])
 
@@ -470,9 +477,8 @@ def _lower_vjp(
         tensors = [names[k] for k in touching]
 
         def contract(body: Block, value: str) -> str:
-            # Plain letters only (see `split`): contracted to a scalar.
-            layout = plain_layout(tuple(_letters(op) for op in ops), ())
-            return lowering.lower_contraction(body, layout, tensors + [value], label)
+            # Letters and composites only (see `split`): contracted to a scalar.
+            return lowering.lower_contraction(body, scalar_layout(lowering, ops), tensors + [value], label)
 
         tape, value, scalar = _tape(lowering, block, call, names, "record {y} and its contraction for one reverse pass", contract)
         grad = block.emit(f"{scalar}_grad", ir.Gradient(tape, scalar, x))

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 
 from einigc import ir
 from einigc import model as M
-from einigc.checks.layout import plain_layout
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import (
     _Pair,
@@ -39,6 +38,7 @@ from einigc.lower.eingrad import (
     _short,
     is_scalar_gradient,
     jvp_tangent,
+    scalar_layout,
     subject,
 )
 
@@ -130,9 +130,8 @@ def lower_vjp(lowering, block, call, pair: _Pair, left, x, touching, rest, names
         tensors = [names[k] for k in touching]
 
         def contract(body: Block, value: str) -> str:
-            # Plain letters only (see eingrad's `split`): contracted to a scalar.
-            layout = plain_layout(tuple(_letters(op) for op in ops), ())
-            return lowering.lower_contraction(body, layout, tensors + [value], label)
+            # Letters and composites only (see eingrad's `split`): contracted to a scalar.
+            return lowering.lower_contraction(body, scalar_layout(lowering, ops), tensors + [value], label)
 
         comment = "{y} contracted with its cotangents, a scalar function of " + x + "{checked}"
         function, _, scalar = _function_of(lowering, block, call, names, comment, contract)

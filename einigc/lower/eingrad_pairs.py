@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
-from einigc.checks.specs import plain_operand
+from einigc.checks.specs import plain_operand, runs_and_letters
 from einigc.lower.builder import Block
 from einigc.lower.eingrad import _describe, _letters, _short, _tape, _tensor_value, subject
 from einigc.lower.eingrad_pairs_cost import cheapest_mixed, jacobian_elements, jacobian_passes, pair_key
@@ -76,13 +76,13 @@ def lower_pairs(lowering: FunctionLowering, block: Block, call: M.BuiltinCall) -
             why += f" and {chain_passes} for a JVP then a VJP"
         why += f", {mixed.elements} Jacobian entries built against {built}"
         return lower_mixed(lowering, block, call, mixed, label, why)
-    plain = all(plain_operand(op) for op in call.inputs)
+    plain = all(runs_and_letters(op) for op in call.inputs)
     why = (
         f"chosen over a JVP then a VJP: {jacobians} passes against {chain_passes}"
         if chain is not None
         else "no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes this spec"
         if plain
-        else "a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered for single letters only"
+        else "a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered for letters and composites only"
     )
     return _lower_jacobians(lowering, block, call, others, names, label, why)
 
@@ -116,9 +116,9 @@ def _check_operands(lowering, block: Block, call: M.BuiltinCall, others: list[in
 
 def _find_chain(call: M.BuiltinCall, others: list[int]) -> _Chain | None:
     """A JVP pair whose `b` the others contract whole, whose result contracts a VJP pair's `a` whole."""
-    if len(call.pairs) != 2 or not all(plain_operand(op) for pair in call.pairs for op in pair.inputs):
+    if len(call.pairs) != 2 or not all(runs_and_letters(op) for pair in call.pairs for op in pair.inputs):
         return None
-    if not all(plain_operand(call.inputs[k]) for k in others):
+    if not all(runs_and_letters(call.inputs[k]) for k in others):
         return None
     out = set(_letters(call.output))
     for k, j in ((1, 0), (0, 1)):

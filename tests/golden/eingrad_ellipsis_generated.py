@@ -9,6 +9,8 @@ __all__ = [
     "rows",
     "row_jvp",
     "row_gauss_newton",
+    "vjp_any",
+    "ggn_any",
 ]
 
 
@@ -775,8 +777,8 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
         the other operands; the same function and variable in two pairs: one
-        Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
-        for single letters only
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
       lowering: '...' beside '%' is the same axes in every operand, like shared
         letters: the composite 'Z' above and in run-time messages
     """
@@ -839,3 +841,73 @@ def row_gauss_newton(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Te
         # lay the result out as Zjk
         t_1_out = tf.reshape(t_1, ellipsis_shape_1 + [t[-1], t[-1]])
     return t_1_out
+
+
+def vjp_any(
+    z: tf.Tensor, f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor
+) -> tf.Tensor:
+    """`...` on one side of '%': the one-pass lowerings, as for letters.
+
+    Source (eingrad_ellipsis.ein): vjp_any(z, f, x) = eingrad("...,...%j->j", z, f, x)
+
+    Args:
+        z: [...]
+        f: a callable of x returning [...]
+        x: [j]
+
+    Returns:
+        [j]
+
+    Plan:
+    eingrad("...,...%j->j")
+      lowering: one reverse pass of f with the cotangent z (a VJP); the Jacobian is
+        never built
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    (x,) = _check_axes("vjp_any", "j", [("x", x)])
+    # record f for one reverse pass (a VJP)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        f_value = f(x)
+        f_value, z = _check_axes("vjp_any", "Z,Z", [("f(x)", f_value), ("z", z)])
+    return _gradient(tape, f_value, x, z)
+
+
+def ggn_any(
+    f: Callable[[tf.Tensor], tf.Tensor], w: tf.Tensor, v: tf.Tensor
+) -> tf.Tensor:
+    """Source (eingrad_ellipsis.ein): ggn_any(f, w, v) = eingrad("...i%p,...i%q,q->p", f,
+    w, f, w, v)
+
+    Args:
+        f: a callable of w returning [..., i]
+        w: [p]
+        v: [q]
+
+    Returns:
+        [p]
+
+    Plan:
+    eingrad("...i%p,...i%q,q->p")
+      lowering: a JVP of f (the pair 'Zi%q'), then a VJP of f with it as the
+        cotangent; no Jacobian is built; f recorded once for both passes; chosen
+        over the Jacobians: 3 passes against 64, and memory of the value and the
+        variable, not their product
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    w, v = _check_axes("ggn_any", "q,q", [("w", w), ("v", v)])
+    # record f for a JVP and then a VJP
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(w)
+        f_value = f(w)
+        (f_value,) = _check_axes("ggn_any", "Zi", [("f(w)", f_value)])
+    # a dummy cotangent for the double-backward JVP
+    u_f = tf.zeros_like(f_value)
+    # the VJP as a function of the dummy cotangent
+    with tf.GradientTape() as dual:
+        dual.watch(u_f)
+        vjp_f = _gradient(tape, f_value, w, u_f)
+    jvp_v = _gradient(dual, vjp_f, u_f, v)
+    return _gradient(tape, f_value, w, jvp_v)

@@ -11,6 +11,8 @@ __all__ = [
     "rows",
     "row_jvp",
     "row_gauss_newton",
+    "vjp_any",
+    "ggn_any",
 ]
 
 
@@ -384,6 +386,17 @@ def _diagonal_index(size, axes, result_axes):
     return tuple(index)
 
 
+def _gradient(function, primal, cotangent=None):
+    # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
+    # reverse pass (jax.vjp, holomorphic for complex dtypes: no conjugate);
+    # without a cotangent, the gradient of the sum of the value's entries.
+    value, pullback = jax.vjp(function, primal)
+    if cotangent is None:
+        cotangent = jnp.ones_like(value)
+    (gradient,) = pullback(cotangent)
+    return gradient
+
+
 def rows(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
     """`...` beside '%': the same axes in every operand, like shared letters; the diagonal along them is exact.
 
@@ -506,8 +519,8 @@ def row_gauss_newton(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.A
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
         the other operands; the same function and variable in two pairs: one
-        Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
-        for single letters only
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
       lowering: '...' beside '%' is the same axes in every operand, like shared
         letters: the composite 'Z' above and in run-time messages
     """
@@ -555,3 +568,70 @@ def row_gauss_newton(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.A
     # lay the result out as Zjk
     t_1_out = jnp.reshape(t_1, ellipsis_shape_1 + [t[-1], t[-1]])
     return t_1_out
+
+
+def vjp_any(
+    z: jax.Array, f: Callable[[jax.Array], jax.Array], x: jax.Array
+) -> jax.Array:
+    """`...` on one side of '%': the one-pass lowerings, as for letters.
+
+    Source (eingrad_ellipsis.ein): vjp_any(z, f, x) = eingrad("...,...%j->j", z, f, x)
+
+    Args:
+        z: [...]
+        f: a callable of x returning [...]
+        x: [j]
+
+    Returns:
+        [j]
+
+    Plan:
+    eingrad("...,...%j->j")
+      lowering: one reverse pass of f with the cotangent z (a VJP); the Jacobian is
+        never built
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    (x,) = _check_axes("vjp_any", "j", [("x", x)])
+
+    # f as a function of x, its value checked
+    def f_of_x(x):
+        f_value = f(x)
+        f_value, _ = _check_axes("vjp_any", "Z,Z", [("f(x)", f_value), ("z", z)])
+        return f_value
+
+    return _gradient(f_of_x, x, z)
+
+
+def ggn_any(
+    f: Callable[[jax.Array], jax.Array], w: jax.Array, v: jax.Array
+) -> jax.Array:
+    """Source (eingrad_ellipsis.ein): ggn_any(f, w, v) = eingrad("...i%p,...i%q,q->p", f,
+    w, f, w, v)
+
+    Args:
+        f: a callable of w returning [..., i]
+        w: [p]
+        v: [q]
+
+    Returns:
+        [p]
+
+    Plan:
+    eingrad("...i%p,...i%q,q->p")
+      lowering: a JVP of f (the pair 'Zi%q'), then a VJP of f with it as the
+        cotangent; no Jacobian is built; chosen over the Jacobians: 2 passes against
+        64, and memory of the value and the variable, not their product
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    w, v = _check_axes("ggn_any", "q,q", [("w", w), ("v", v)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("ggn_any", "Zi", [("f(w)", f_value)])
+        return f_value
+
+    jvp_v = jax.jvp(f_of_w, (w,), (v,))[1]
+    return _gradient(f_of_w, w, jvp_v)

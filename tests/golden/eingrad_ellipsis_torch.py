@@ -9,6 +9,8 @@ __all__ = [
     "rows",
     "row_jvp",
     "row_gauss_newton",
+    "vjp_any",
+    "ggn_any",
 ]
 
 
@@ -417,6 +419,33 @@ def _jacobian(function, primal):
     return rows.reshape(*value.shape, *primal.shape)
 
 
+def _gradient(function, primal, cotangent=None):
+    # cotangent^T J of `function` at `primal`, J[a, b] = d a / d b, by one
+    # reverse pass; without a cotangent, the gradient of the sum of the
+    # value's entries. PyTorch's pullback gives the conjugate for complex
+    # dtypes: conjugating in and out makes it holomorphic (d(z^2)/dz = 2z).
+    # Out of place: a lazy conjugate, which .numpy() refuses, is no result to give.
+    value, pullback = torch.func.vjp(function, primal)
+    if cotangent is None:
+        cotangent = torch.ones_like(value)
+    complex_ = primal.is_complex()
+    (gradient,) = pullback(cotangent.conj() if complex_ else cotangent)
+    return gradient.conj_physical() if complex_ else gradient
+
+
+def _vjp_of_jvp(function, primal, tangent):
+    # J^T (J tangent) of `function` at `primal` (J[a, b] = d a / d b,
+    # holomorphic for complex dtypes), evaluating `function` once: one
+    # torch.func.vjp, and J tangent by the double-vjp trick (the pullback
+    # c -> J^H c is linear in c; its own pullback at `tangent` is J tangent).
+    value, pullback = torch.func.vjp(function, primal)
+    _, pullback_of_pullback = torch.func.vjp(pullback, torch.zeros_like(value))
+    (jvp,) = pullback_of_pullback((tangent,))
+    complex_ = primal.is_complex()
+    (result,) = pullback(jvp.conj() if complex_ else jvp)
+    return result.conj_physical() if complex_ else result
+
+
 def rows(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """`...` beside '%': the same axes in every operand, like shared letters; the diagonal along them is exact.
 
@@ -539,8 +568,8 @@ def row_gauss_newton(
     eingrad("...i%...j,...i%...k->...jk")
       lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
         the other operands; the same function and variable in two pairs: one
-        Jacobian for both; a JVP-then-VJP chain (as in bi%p,bi%q,q->p) is lowered
-        for single letters only
+        Jacobian for both; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
       lowering: '...' beside '%' is the same axes in every operand, like shared
         letters: the composite 'Z' above and in run-time messages
     """
@@ -587,3 +616,70 @@ def row_gauss_newton(
     # lay the result out as Zjk
     t_1_out = t_1.reshape(ellipsis_shape_1 + [t[-1], t[-1]])
     return t_1_out
+
+
+def vjp_any(
+    z: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> torch.Tensor:
+    """`...` on one side of '%': the one-pass lowerings, as for letters.
+
+    Source (eingrad_ellipsis.ein): vjp_any(z, f, x) = eingrad("...,...%j->j", z, f, x)
+
+    Args:
+        z: [...]
+        f: a callable of x returning [...]
+        x: [j]
+
+    Returns:
+        [j]
+
+    Plan:
+    eingrad("...,...%j->j")
+      lowering: one reverse pass of f with the cotangent z (a VJP); the Jacobian is
+        never built
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    (x,) = _check_axes("vjp_any", "j", [("x", x)])
+
+    # f as a function of x, its value checked
+    def f_of_x(x):
+        f_value = f(x)
+        f_value, _ = _check_axes("vjp_any", "Z,Z", [("f(x)", f_value), ("z", z)])
+        return f_value
+
+    return _gradient(f_of_x, x, z)
+
+
+def ggn_any(
+    f: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, v: torch.Tensor
+) -> torch.Tensor:
+    """Source (eingrad_ellipsis.ein): ggn_any(f, w, v) = eingrad("...i%p,...i%q,q->p", f,
+    w, f, w, v)
+
+    Args:
+        f: a callable of w returning [..., i]
+        w: [p]
+        v: [q]
+
+    Returns:
+        [p]
+
+    Plan:
+    eingrad("...i%p,...i%q,q->p")
+      lowering: a JVP of f (the pair 'Zi%q'), then a VJP of f with it as the
+        cotangent; no Jacobian is built; f evaluated once for both passes (its
+        pullback differentiated again); chosen over the Jacobians: 2 passes against
+        64, and memory of the value and the variable, not their product
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
+    """
+    w, v = _check_axes("ggn_any", "q,q", [("w", w), ("v", v)])
+
+    # f as a function of w, its value checked
+    def f_of_w(w):
+        f_value = f(w)
+        (f_value,) = _check_axes("ggn_any", "Zi", [("f(w)", f_value)])
+        return f_value
+
+    return _vjp_of_jvp(f_of_w, w, v)
