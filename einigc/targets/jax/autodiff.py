@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from einigc import ir
+from einigc.targets.function_transforms import FunctionTransforms
 
 
-class JaxAutodiff:
-    """The `_print_X` and `_lines_X` methods of the derivative ops; the target's printer inherits them."""
+class JaxAutodiff(FunctionTransforms):
+    """The `_print_X` methods of the derivative ops; the target's printer inherits them."""
 
-    def _lines_Closure(self, statement: ir.Closure, indent: str) -> list[str]:
-        # Blank lines around a nested def, as black lays it out (none at the
-        # start of a body: a closure inside a closure comes first).
-        lines = [""] + [f"{indent}# {line}" for line in statement.comment.splitlines()]
-        lines.append(f"{indent}def {statement.name}({statement.param}):")
-        body = self.statements(statement.body, indent + "    ")
-        return lines + (body[1:] if body and not body[0] else body) + [""]
+    vmap = "jax.vmap"
 
     def _print_VjpOf(self, op: ir.VjpOf) -> str:
         self.helpers.add("gradient")
@@ -29,13 +24,6 @@ class JaxAutodiff:
         # Complex variables: the holomorphic J, as every form computes it.
         transform = "jax.jacfwd" if op.mode == "forward" else "jax.jacrev"
         return f"{transform}({op.function}, holomorphic=jnp.iscomplexobj({op.primal}))({op.primal})"
-
-    def _print_Vmap(self, op: ir.Vmap) -> str:
-        # One jax.vmap per leading axis: nested maps, no reshape of the operand.
-        mapped = op.function
-        for _ in range(op.levels):
-            mapped = f"jax.vmap({mapped})"
-        return f"{mapped}({op.operand})"
 
     def _print_OnesLike(self, op: ir.OnesLike) -> str:
         return f"jnp.ones_like({op.operand})"

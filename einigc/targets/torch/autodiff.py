@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from einigc import ir
+from einigc.targets.function_transforms import FunctionTransforms
 
 
-class TorchAutodiff:
-    """The `_print_X` and `_lines_X` methods of the derivative ops; the target's printer inherits them."""
+class TorchAutodiff(FunctionTransforms):
+    """The `_print_X` methods of the derivative ops; the target's printer inherits them."""
 
-    def _lines_Closure(self, statement: ir.Closure, indent: str) -> list[str]:
-        # Blank lines around a nested def, as black lays it out (none at the
-        # start of a body: a closure inside a closure comes first).
-        lines = [""] + [f"{indent}# {line}" for line in statement.comment.splitlines()]
-        lines.append(f"{indent}def {statement.name}({statement.param}):")
-        body = self.statements(statement.body, indent + "    ")
-        return lines + (body[1:] if body and not body[0] else body) + [""]
+    vmap = "torch.func.vmap"
 
     def _print_VjpOf(self, op: ir.VjpOf) -> str:
         # torch.func.vjp conjugates for complex dtypes: `_gradient` undoes it.
@@ -33,13 +28,6 @@ class TorchAutodiff:
             return f"_jacobian_forward({op.function}, {op.primal})"
         self.helpers.add("jacobian")
         return f"_jacobian({op.function}, {op.primal})"
-
-    def _print_Vmap(self, op: ir.Vmap) -> str:
-        # One torch.func.vmap per leading axis: nested maps, no reshape of the operand.
-        mapped = op.function
-        for _ in range(op.levels):
-            mapped = f"torch.func.vmap({mapped})"
-        return f"{mapped}({op.operand})"
 
     def _print_VjpOfJvp(self, op: ir.VjpOfJvp) -> str:
         # One torch.func.vjp, its pullback differentiated again for the JVP: see the runtime.
