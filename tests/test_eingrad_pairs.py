@@ -150,14 +150,26 @@ def test_wrong_operands_name_the_function():
 LARGE = """\
 import json, sys
 import numpy as np
-import tensorflow as tf
 sys.path.insert(0, sys.argv[1])
 from tests import pairs_cases as C
 from tests.ein_harness import compile_and_import
+TARGET = sys.argv[2]
+if TARGET == "tensorflow":
+    import tensorflow as tf
+    tensor, to_numpy = tf.constant, lambda t: t.numpy()
+    roll, tanh, rows = (lambda t: tf.roll(t, 1, 0)), tf.tanh, (lambda t: tf.reshape(t, (-1, 100)))
+elif TARGET == "torch":
+    import torch
+    tensor, to_numpy = torch.tensor, lambda t: t.numpy()
+    roll, tanh, rows = (lambda t: torch.roll(t, 1, 0)), torch.tanh, (lambda t: t.reshape(-1, 100))
+else:
+    import jax.numpy as jnp
+    tensor, to_numpy = jnp.asarray, np.asarray
+    roll, tanh, rows = (lambda t: jnp.roll(t, 1, 0)), jnp.tanh, (lambda t: t.reshape(-1, 100))
 
 
 def status(field):
-    # KiB, from Linux's own accounting of this process (TensorFlow's allocator bypasses tracemalloc).
+    # KiB, from Linux's own accounting of this process (the frameworks' allocators bypass tracemalloc).
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field))
 
 
@@ -169,19 +181,19 @@ def growth(run):
     return status("VmHWM") - before, result
 
 
-m = compile_and_import(C.SPEC, "pairs.ein", "tensorflow")[0]
+m = compile_and_import(C.SPEC, "pairs.ein", TARGET)[0]
 n = 30_000
 
 
 def f(w):
     # 30,000 outputs of 30,000 weights, each output reading two weights.
-    return tf.reshape(tf.tanh(w + 0.5 * tf.roll(w, 1, 0)), (-1, 100))
+    return rows(tanh(w + 0.5 * roll(w)))
 
 
 rng = np.random.default_rng(0)
 w, v = rng.normal(size=n).astype(np.float32), rng.normal(size=n).astype(np.float32)
-m.ggn_vp(f, tf.constant(w[:1000]), tf.constant(v[:1000]))  # warm: TensorFlow's own allocations
-peak, out = growth(lambda: m.ggn_vp(f, tf.constant(w), tf.constant(v)).numpy())
+m.ggn_vp(f, tensor(w[:1000]), tensor(v[:1000]))  # warm: the framework's own allocations
+peak, out = growth(lambda: to_numpy(m.ggn_vp(f, tensor(w), tensor(v))))
 # The instrument sees growth of this scale: 400 MB allocated and touched.
 control, _ = growth(lambda: np.ones(100_000_000, np.float32).sum())
 slope = 1 - np.tanh(w + 0.5 * np.roll(w, 1)) ** 2
@@ -192,12 +204,18 @@ print(json.dumps({"peak_kib": peak, "control_kib": control, "error": error}))
 """
 
 
-def test_large_ggn_vector_product_runs_in_memory_of_the_weights():
+@pytest.mark.parametrize("target", TARGETS)
+def test_large_ggn_vector_product_runs_in_memory_of_the_weights(target):
     """30,000 weights and outputs: J would be 3.6 GB of float32; the JVP then VJP needs a few vectors."""
-    pytest.importorskip("tensorflow")
-    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
+    pytest.importorskip({"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}[target])
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
-        [sys.executable, "-c", LARGE, str(REPO)], capture_output=True, text=True, timeout=300, env=env, cwd=REPO
+        [sys.executable, "-c", LARGE, str(REPO), target],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
