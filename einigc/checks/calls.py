@@ -119,9 +119,10 @@ class BodyChecker:
         if expr.func == "eingrad" and ellipsis_beside_pair(expr.spec):
             ellipsis = self.ellipsis_letter(inputs, output)
             if not ellipsis:
+                first = next(t for op in inputs for t in walk_terms(op.terms) if isinstance(t, A.Ellipsis_))
                 self.sink.error(
                     EinUnsupportedError(
-                        expr.spec.pos,
+                        first.pos,
                         "this spec uses all 26 capitals, which leaves none to name '...' beside '%'",
                         "use fewer composites, or write the axes of '...' as letters",
                     )

@@ -315,3 +315,8 @@ def plain_layout(inputs: tuple[tuple[str, ...], ...], output: tuple[str, ...]) -
 
 def _is_axis_letter(c) -> bool:
     return isinstance(c, str) and len(c) == 1 and c.isascii() and c.islower()
+
+
+def scalar_output(inputs) -> A.Operand:
+    """The output of a spec that contracts `inputs` to a scalar (lowering derives such specs: `ij,ij->`)."""
+    return A.Operand((), inputs[-1].pos)

@@ -441,7 +441,7 @@ def scalar_layout(lowering: FunctionLowering, ops):
     """The layout that contracts `ops` (letters and composites, see `split`) to a scalar."""
     if all(plain_operand(op) for op in ops):
         return plain_layout(tuple(_letters(op) for op in ops), ())
-    return lowering.derived_layout(ops, A.Operand((), ops[-1].pos))
+    return lowering.derived_layout(ops)
 
 
 def _describe(lowering: FunctionLowering, label: str, how: str) -> None:

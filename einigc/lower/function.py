@@ -8,7 +8,7 @@ from collections import Counter
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
-from einigc.checks.layout import analyse, plain_layout
+from einigc.checks.layout import analyse, plain_layout, scalar_output
 from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
 from einigc.targets import DEFAULT, TARGETS
@@ -106,13 +106,14 @@ class FunctionLowering:
             self.add_plan_note(label, [lowering_note(kind)])
         return result
 
-    def derived_layout(self, inputs, output) -> Layout:
-        """The layout of a spec eingrad derives from the user's (a subset of its operands).
+    def derived_layout(self, inputs, output=None) -> Layout:
+        """The layout of a spec eingrad derives from the user's (a subset of its operands; no output: a scalar).
 
         The user's spec and its Jacobian form were resolved by checks; a
         subset of their operands resolves too, so an error here is ours.
         """
         exact = {letter for letter, (_, source) in self.sizes.items() if source == "where ="}
+        output = scalar_output(inputs) if output is None else output
         try:
             return analyse(tuple(inputs), output, exact, reserved=set(self.sizes))
         except EinigError as err:
