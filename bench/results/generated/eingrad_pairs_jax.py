@@ -51,7 +51,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
@@ -584,11 +584,11 @@ def rows(f: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
 
     Plan:
     eingrad("...%...j->...j")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian; reverse mode (one pullback per entry of the value,
         vectorized)
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("rows", "Zj", [("x", x)])
 

@@ -448,7 +448,7 @@ def _mismatch(what, known, where, size, name):
     # Two sizes of one letter; within one operand (`ii`, or a tensor given
     # twice) the message names its two places, not two operands.
     if where == f"'{name}'":
-        return f"{what} is {known} and also {size} in '{name}': a repeated letter needs one size"
+        return f"{what} is {known} and also {size} in '{name}', which holds it twice: the two must be equal"
     return f"{what} is {known} in {where} but {size} in '{name}'"
 
 
@@ -774,11 +774,12 @@ def mixed(
     Plan:
     eingrad("i%j->ij")
       lowering: the full Jacobian, then the einsum
+    eingrad("k%j->kj")
+      lowering: the full Jacobian, then the einsum
     eingrad("i%j,k%j->ik")
-      lowering: the Jacobian of f (above), then JVPs of g, vectorized, with its
-        slices along 'i' as the tangents; the Jacobian of g is never built; chosen
-        by cost: 128 passes against 128 for the Jacobians, 4096 Jacobian entries
-        built against 8192
+      lowering: each pair's Jacobian (above), then one einsum of the Jacobians and
+        the other operands; no JVP-then-VJP chain (as in bi%p,bi%q,q->p) computes
+        this spec
     """
     (x,) = _check_axes("mixed", "j", [("x", x)])
     # record f for the full Jacobian
@@ -787,21 +788,13 @@ def mixed(
         f_value = f(x)
         (f_value,) = _check_axes("mixed", "i", [("f(x)", f_value)])
     df_dx = _jacobian(tape, f_value, x)
-    # record g for its double-backward JVPs
-    with tf.GradientTape() as tape_1:
+    # record g for the full Jacobian
+    with tf.GradientTape(persistent=True) as tape_1:
         tape_1.watch(x)
         g_value = g(x)
         (g_value,) = _check_axes("mixed", "k", [("g(x)", g_value)])
-    # a dummy cotangent for the double-backward JVPs
-    u_g = tf.zeros_like(g_value)
-    # the VJP contracted with each slice of the Jacobian of f, linear in the dummy cotangent
-    with tf.GradientTape(persistent=True) as dual:
-        dual.watch(u_g)
-        vjp_g = _gradient(tape_1, g_value, x, u_g)
-        df_dx_vjp_g = tf.raw_ops.Einsum(inputs=[df_dx, vjp_g], equation="ij,j->i")
-    # its Jacobian: g's JVPs, one per slice, vectorized
-    # (eagerly a loop of reverse passes, else pfor: measured faster than tf.vectorized_map)
-    return _jacobian(dual, df_dx_vjp_g, u_g)
+    dg_dx = _jacobian(tape_1, g_value, x)
+    return tf.raw_ops.MatMul(a=df_dx, b=dg_dx, transpose_b=True)
 
 
 def rows(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
@@ -816,10 +809,10 @@ def rows(f: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor) -> tf.Tensor:
 
     Plan:
     eingrad("...%...j->...j")
-      lowering: '...' beside '%' is the same axes in every operand, like shared
-        letters: the composite 'Z' below and in run-time messages
       lowering: the full Jacobian, then the einsum; exact diagonal along 'Z' from
         the full Jacobian
+      lowering: '...' beside '%' is the same axes in every operand, like shared
+        letters: the composite 'Z' above and in run-time messages
     """
     (x,) = _check_axes("rows", "Zj", [("x", x)])
     # record f for the full Jacobian
