@@ -235,8 +235,9 @@ def test_wrong_operands_name_the_function(target):
 
 
 @pytest.mark.torch
-def test_torch_chain_evaluates_the_function_once_and_is_holomorphic():
-    """Jᵀ(J v) on PyTorch: one torch.func.vjp, its pullback differentiated again (the runtime's _vjp_of_jvp)."""
+def test_torch_chain_is_holomorphic_eagerly_and_evaluates_the_function_once_compiled():
+    """Jᵀ(J v) on PyTorch (the runtime's _vjp_of_jvp): eagerly a jvp then a vjp; under torch.compile one
+    torch.func.vjp, its pullback differentiated again."""
     torch = pytest.importorskip("torch")
     m = compile_and_import(C.SPEC, "pairs.ein", "torch")[0]
     assert "_vjp_of_jvp(f_of_w, w, v)" in compile_and_import(C.SPEC, "pairs.ein", "torch")[1].source
@@ -256,4 +257,10 @@ def test_torch_chain_evaluates_the_function_once_and_is_holomorphic():
         out = m.ggn_vp(f, w, v).numpy()
         jacobian = (np.cos(a.numpy() @ w.numpy())[..., None] * a.numpy()).reshape(6, 4)
         np.testing.assert_allclose(out, jacobian.T @ (jacobian @ v.numpy()), rtol=1e-10)
-    assert len(calls) == 2  # once per call
+    assert len(calls) == 4  # eagerly twice per call: the jvp, then the vjp
+    # Compiled: the double vjp (one evaluation, traced once), real and complex.
+    for dtype in (torch.float64, torch.complex128):
+        a, w, v = (torch.tensor(rng.normal(size=s), dtype=torch.float64).to(dtype) for s in ((2, 3, 4), (4,), (4,)))
+        compiled = torch.compile(lambda w, v, a=a: m.ggn_vp(lambda x: torch.sin(a @ x), w, v), backend="aot_eager")
+        jacobian = (np.cos(a.numpy() @ w.numpy())[..., None] * a.numpy()).reshape(6, 4)
+        np.testing.assert_allclose(compiled(w, v).numpy(), jacobian.T @ (jacobian @ v.numpy()), rtol=1e-10)

@@ -212,7 +212,10 @@ def _lower_chain(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, nam
     once = ""
     if same and lowering.target == "torch" and _letters(a_k) == _letters(a_j):
         result = _chain_once(lowering, block, first, tangent)
-        once = f"{subject(first.args[0])} evaluated once for both passes (its pullback differentiated again)"
+        once = (
+            f"{subject(first.args[0])} evaluated once for both passes under torch.compile (its pullback"
+            " differentiated again); eagerly a jvp then a vjp, measured faster"
+        )
     else:
         if lowering.target in ("torch", "jax"):
             u, cotangent_of = _chain_functional(lowering, block, first, second, tangent, same)
@@ -277,7 +280,7 @@ def _against(lowering, first: M.BuiltinCall, second: M.BuiltinCall, cotangent: s
 
 
 def _chain_once(lowering, block: Block, first: M.BuiltinCall, tangent: str) -> str:
-    """Jᵀ(J t) of one local function on PyTorch, evaluated once: one vjp, the JVP by differentiating its pullback.
+    """Jᵀ(J t) of one local function on PyTorch, evaluated once under torch.compile (the runtime's _vjp_of_jvp).
 
     Against a jvp and then a vjp (two evaluations), Jᵀ(J v) of tanh(X W -
     mean) with X 64x64 and W 64x64 (4,096 weights), float32, the minimum of 25
@@ -286,6 +289,9 @@ def _chain_once(lowering, block: Block, first: M.BuiltinCall, tangent: str) -> s
     against 0.146 (0.64x); with X 512x64, eagerly 0.92 against 0.84 (about
     even, rounds 0.91-1.13x), compiled 0.18 against 0.30 (0.60x).
     torch.func.linearize then a vjp: 39-137 ms eagerly (its make_fx trace).
+    So the helper takes the double vjp under torch.compile and the jvp then
+    the vjp eagerly (bench/results/eingrad_pairs.md: ggn_vp 1.26x eagerly
+    with the double vjp).
     """
     from einigc.lower.eingrad_functional import _function_of
 
