@@ -32,6 +32,8 @@ def lowering_notes(doc: str) -> list[str]:
 def strategy(notes: list[str]) -> str:
     """The strategy the docstring states for the whole spec: its last note without the clauses that give reasons,
     its "(above)" spelled out with the notes above it (the pairs' own lowerings)."""
+    # The note that `...` beside '%' is a composite says how the spec reads, not how it is lowered.
+    notes = [note for note in notes if not note.startswith("'...' beside '%'")]
     if not notes:
         return ""
     whole = _without_reasons(notes[-1])
@@ -41,7 +43,7 @@ def strategy(notes: list[str]) -> str:
 
 def _without_reasons(note: str) -> str:
     clauses = note.split("; ")
-    kept = [c for c in clauses if not c.startswith(("chosen", "no JVP"))]
+    kept = [c for c in clauses if not c.startswith(("chosen", "no JVP", "a JVP-then-VJP chain (as in"))]
     return "; ".join(kept or clauses)
 
 

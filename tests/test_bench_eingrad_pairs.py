@@ -84,3 +84,11 @@ def test_the_strategy_is_the_last_lowering_note_without_its_reasons():
     )
     assert strategy(notes[-1:]) == "each pair's Jacobian (above), then one einsum"
     assert strategy([]) == ""
+
+
+def test_the_ellipsis_note_is_not_the_strategy():
+    notes = [
+        "the full Jacobian, then the einsum; exact diagonal along 'Z' from the full Jacobian",
+        "'...' beside '%' is the same axes in every operand, like shared letters: the composite 'Z' above",
+    ]
+    assert strategy(notes) == notes[0]
