@@ -142,3 +142,33 @@ def test_a_jvp_then_a_vjp_of_two_functions_checks_their_values_against_each_othe
         assert "a JVP of g" in " ".join(m.ggn_two.__doc__.split())
         with pytest.raises(ValueError, match=r"^ggn_two: axis 'i' is 3 in 'f\(w\)' but 4 in 'the JVP of g'"):
             m.ggn_two(f, w, g, v)
+
+
+SCALARS = """\
+scalar_chain(f, x, g) = eingrad("i%,i%->", f, x, g, x)
+scalar_jacobian(f, x) = eingrad("A%A->", f, x)
+reused(f, x, y) = eingrad("i%j,k%j,k->i", f, x, f, x, y)
+"""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_scalar_variables_and_a_reused_jacobian_beside_another_operand(target):
+    """Found by the property test: a chain of a scalar variable crashed the compiler on torch and jax (its
+    tangent contracted no operands), torch's Jacobian of a scalar by a scalar called reshape() without a
+    shape, and a second pair reusing the first's Jacobian left an operand on its letters unchecked."""
+    with _x64(target):
+        tensor, const, sin, _, _ = _framework(target)
+        m = compile_and_import(SCALARS, "scalars.ein", target)[0]
+        ones = const(np.ones(3))
+        out = m.scalar_chain(lambda x: sin(x) * ones, tensor(np.array(0.3)), lambda x: sin(2 * x) * ones)
+        # sum_i f'(x)_i g'(x)_i = 3 cos(0.3) 2 cos(0.6)
+        np.testing.assert_allclose(np.asarray(out), 3 * np.cos(0.3) * 2 * np.cos(0.6), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(m.scalar_jacobian(sin, tensor(np.array(0.3)))), np.cos(0.3), rtol=1e-12)
+        with pytest.raises(ValueError, match=r"^reused: axis 'k' is 2 in 'the Jacobian of f' but 4 in 'y'"):
+            m.reused(lambda x: sin(x[:2]), tensor(np.ones(3)), tensor(np.ones(4)))
+        x, y = RNG.normal(size=3), RNG.normal(size=2)
+        jac = np.zeros((2, 3))
+        jac[[0, 1], [0, 1]] = np.cos(x[:2])
+        np.testing.assert_allclose(
+            np.asarray(m.reused(lambda t: sin(t[:2]), tensor(x), tensor(y))), jac @ jac.T @ y, rtol=1e-12
+        )

@@ -35,7 +35,7 @@ from einigc import ir
 from einigc import model as M
 from einigc.checks.specs import plain_operand, runs_and_letters
 from einigc.lower.builder import Block
-from einigc.lower.eingrad import _describe, _letters, _short, _tape, _tensor_value, subject
+from einigc.lower.eingrad import _describe, _letters, _Pair, _short, _tape, _tensor_value, jvp_tangent, subject
 from einigc.lower.eingrad_pairs_cost import cheapest_mixed, jacobian_elements, jacobian_passes, pair_key
 from einigc.lower.eingrad_pairs_mixed import lower_mixed
 
@@ -161,47 +161,41 @@ def _check_jacobians(lowering, block: Block, call: M.BuiltinCall, others, names,
     and a variable, two variables: `i%...,...%j`, `i%a,j%a` with two
     variables) meets only here. The others holding a value's letter too.
     """
-    firsts = [k for k, t in enumerate(tensors) if tensors.index(t) == k]
+    pairs = range(len(call.pairs))
     places: dict[str, set] = {}  # letter -> (Jacobian, the place that gives its size)
-    for k in firsts:
+    for k in pairs:
         a, b = call.pairs[k].inputs
         x = call.pairs[k].args[1].name
         for n, c in enumerate(_letters(a)):
-            places.setdefault(c, set()).add((k, ("value", k, n)))
+            places.setdefault(c, set()).add((tensors[k], ("value", tensors[k], n)))
         for n, c in enumerate(_letters(b)):
-            places.setdefault(c, set()).add((k, ("variable", x, n)))
-    a_letters = set().union(*(_letters(call.pairs[k].inputs[0]) for k in firsts))
+            places.setdefault(c, set()).add((tensors[k], ("variable", x, n)))
+    # A pair that reuses another's Jacobian names its value's axes anew (`i%j,k%j`: k is f(x)'s axis too).
+    a_letters = set().union(*(_letters(call.pairs[k].inputs[0]) for k in pairs))
     related = [i for i in others if set(_letters(call.inputs[i])) & a_letters]
     shared = any(
-        len({k for k, _ in where}) > 1 and len({place for _, place in where}) > 1 for where in places.values()
+        len({t for t, _ in where}) > 1 and len({place for _, place in where}) > 1 for where in places.values()
     )
     if not (shared or related):
         return tensors
-    operands = [call.pairs[k].output for k in firsts] + [call.inputs[i] for i in related]
+    operands = [call.pairs[k].output for k in pairs] + [call.inputs[i] for i in related]
     checked = lowering.check_axes(
         block,
         operands,
-        [tensors[k] for k in firsts] + [names[i] for i in related],
-        [f"the Jacobian of {subject(call.pairs[k].args[0])}" for k in firsts]
+        list(tensors) + [names[i] for i in related],
+        [f"the Jacobian of {subject(call.pairs[k].args[0])}" for k in pairs]
         + [M.source_text(call.args[i]) for i in related],
     )
-    renamed = dict(zip([tensors[k] for k in firsts], checked))
-    names.update(zip(related, checked[len(firsts) :]))
-    return [renamed[t] for t in tensors]
+    names.update(zip(related, checked[len(tensors) :]))
+    return checked[: len(tensors)]
 
 
 def _tangent(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, names, label: str) -> str:
-    """The others that contract the JVP pair's `b`, contracted to its letters (ones for letters none holds)."""
-    b = call.pairs[chain.jvp].inputs[1]
+    """The others that contract the JVP pair's `b`, contracted to its letters: eingrad's `jvp_tangent`."""
+    a, b = call.pairs[chain.jvp].inputs
     x = call.pairs[chain.jvp].args[1].name
-    ops = [call.inputs[i] for i in chain.touching]
-    tensors = [names[i] for i in chain.touching]
-    if len(ops) == 1 and _letters(ops[0]) == _letters(b):
-        return tensors[0]
-    if set(_letters(b)) - set().union(*(_letters(o) for o in ops)):
-        ops.append(b)
-        tensors.append(block.emit(f"ones_{x}", ir.OnesLike(x), "summing over x's letters: the tangent is all ones"))
-    return lowering.lower_contraction(block, lowering.derived_layout(ops, b), tensors, label)
+    pair = _Pair(a, b, _letters(a), _letters(b), plain_operand(a) and plain_operand(b))
+    return jvp_tangent(lowering, block, call, pair, x, list(chain.touching), names, label)
 
 
 def _lower_chain(lowering, block: Block, call: M.BuiltinCall, chain: _Chain, names, label: str, why: str) -> str:

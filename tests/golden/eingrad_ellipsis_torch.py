@@ -416,7 +416,8 @@ def _jacobian(function, primal):
     basis = torch.eye(size, dtype=value.dtype, device=value.device)
     (rows,) = torch.func.vmap(pullback)(basis.reshape(size, *value.shape))
     rows = rows.conj_physical() if primal.is_complex() else rows
-    return rows.reshape(*value.shape, *primal.shape)
+    # The shape as one tuple: () for a scalar by a scalar.
+    return rows.reshape((*value.shape, *primal.shape))
 
 
 def _gradient(function, primal, cotangent=None):

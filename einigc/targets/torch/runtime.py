@@ -120,7 +120,8 @@ def _jacobian(function, primal):
     basis = torch.eye(size, dtype=value.dtype, device=value.device)
     (rows,) = torch.func.vmap(pullback)(basis.reshape(size, *value.shape))
     rows = rows.conj_physical() if primal.is_complex() else rows
-    return rows.reshape(*value.shape, *primal.shape)
+    # The shape as one tuple: () for a scalar by a scalar.
+    return rows.reshape((*value.shape, *primal.shape))
 
 
 def _gradient(function, primal, cotangent=None):
@@ -150,7 +151,7 @@ def _jacobian_forward(function, primal):
         return torch.func.jvp(function, (primal,), (tangent,))[1]
 
     columns = torch.func.vmap(column)(basis.reshape(size, *primal.shape))
-    return columns.movedim(0, -1).reshape(*columns.shape[1:], *primal.shape)
+    return columns.movedim(0, -1).reshape((*columns.shape[1:], *primal.shape))
 
 
 def _vjp_of_jvp(function, primal, tangent):
