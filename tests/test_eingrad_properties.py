@@ -46,7 +46,7 @@ NAME = "grad_case"
 
 
 def _settings(share: float):
-    """Each target's share of the examples: its runs cost differently (JAX's eager transforms are slowest)."""
+    """A test's share of EINIG_PROPERTY_EXAMPLES (see _SHARE)."""
     return settings(max_examples=max(1, int(EXAMPLES * share)), deadline=None, derandomize=True, database=None)
 
 
@@ -152,8 +152,8 @@ def eingrad_cases(draw) -> GradCase:
     b0 = draw(side())
     a0 = draw(side(prefer=b0, fresh=not _new(b0, set())))
     items = [("pair", "f", "x", a0, b0)]
-    if draw(st.booleans()):
-        second = draw(st.sampled_from(["same", "same variable", "other"]))
+    if draw(st.integers(0, 2)) > 0:  # two pairs in two cases of three
+        second = draw(st.sampled_from(["same variable", "other", "same"]))
         if second == "same":
             items.append(("pair", "f", "x", draw(_relabelled(a0, letters, size)), draw(_relabelled(b0, letters, size))))
         elif second == "same variable":
@@ -169,7 +169,7 @@ def eingrad_cases(draw) -> GradCase:
 
     sides = [s for item in items for s in (item[3:] if item[0] == "pair" else item[2:])]
     used = sorted({a for s in sides for a in s})
-    explicit = any(_variable_rank(a) for a in used) or draw(st.integers(0, 5)) > 0
+    explicit = any(_variable_rank(a) for a in used) or draw(st.integers(0, 7)) != 3
     if explicit:
         output = list(draw(st.permutations(used)))[: draw(st.integers(0, len(used)))]
     else:  # numpy's implicit mode: the letters that appear once (J's letters count as a's and b's), sorted
@@ -396,8 +396,9 @@ def _scalar_chain(case: GradCase) -> bool:
     return len(set(pairs)) == 2 and any(case.shape(x) == () for _, _, x in pairs)
 
 
-# Shares of EINIG_PROPERTY_EXAMPLES: TF and torch the most; JAX's eager transforms cost a second each.
-_SHARE = {"tensorflow": 0.75, "torch": 0.75, "jax": 0.5}
+# Shares of EINIG_PROPERTY_EXAMPLES, so that the file runs in about 45 s with the default 60 (measured on a loaded
+# 2-core machine; 300 examples: about 3.5 min). JAX's eager transforms are the slowest per example.
+_SHARE = {"tensorflow": 0.4, "torch": 0.4, "jax": 0.3}
 MODES = {"tensorflow": ["eager", "eager", "tf.function"], "torch": ["eager"], "jax": ["eager", "jit", "jit"]}
 
 
@@ -463,14 +464,14 @@ def _check_refused(case: GradCase, name: str, wrong_shape, target: str, mode: st
 
 
 @pytest.mark.tensorflow
-@_settings(0.35)
-@given(wrong_operand_cases(), st.sampled_from(["eager", "tf.function"]))
+@_settings(0.25)
+@given(wrong_operand_cases(), st.sampled_from(["eager", "eager", "tf.function"]))
 def test_tensorflow_refuses_a_wrong_operand(drawn, mode):
     _check_refused(*drawn, "tensorflow", mode)
 
 
 @pytest.mark.torch
-@_settings(0.35)
+@_settings(0.25)
 @given(wrong_operand_cases())
 def test_torch_refuses_a_wrong_operand(drawn):
     assume(not _scalar_chain(drawn[0]) and not _scalar_jacobian(drawn[0]))
@@ -478,7 +479,7 @@ def test_torch_refuses_a_wrong_operand(drawn):
 
 
 @pytest.mark.jax
-@_settings(0.25)
+@_settings(0.2)
 @given(wrong_operand_cases(), st.sampled_from(["eager", "jit"]))
 def test_jax_refuses_a_wrong_operand(drawn, mode):
     assume(not _scalar_chain(drawn[0]))
