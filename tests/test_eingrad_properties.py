@@ -200,6 +200,7 @@ def _assemble(items, output, explicit, size, rank_sizes, seed) -> GradCase:
     for item in items:
         if item[0] == "pair":
             _, f, x, a, b = item
+            again = ("pair", f, x) in operands
             # `,%` reads as `%` (README): an empty value side after another operand is written `,,%`.
             empty = not a and (spec_terms or seed % 2)
             spec_terms.append(("," if empty else "".join(a)) + "%" + "".join(b))
@@ -210,7 +211,7 @@ def _assemble(items, output, explicit, size, rank_sizes, seed) -> GradCase:
             oracle_terms.append(expand(a) + expand(b))
             # KNOWN BUG (see this file's commit): when the same function and variable are given twice, einigc
             # checks f(x) against the first pair's value side only, so the second one's letters tie nothing.
-            value = f"{f}({x}) again" if ("pair", f, x) in operands else f"{f}({x})"
+            value = f"{f}({x}) again" if again else f"{f}({x})"
             occurrences += [(value, expand(a)), (x, expand(b))]
         else:
             _, y, s = item
