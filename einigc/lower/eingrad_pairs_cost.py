@@ -16,9 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from einigc import ein_ast as A
 from einigc import model as M
-from einigc.checks.specs import plain_operand
+from einigc.checks.specs import plain_operand, runs_and_letters
 from einigc.lower.eingrad import FUNCTIONAL_TARGETS, _letters, closed_form
 from einigc.plan import DEFAULT_SIZE
 
@@ -50,19 +49,13 @@ def size(lowering: FunctionLowering, letters) -> int:
 def pair_key(lowering: FunctionLowering, pair: M.BuiltinCall):
     """Pairs with equal keys have one Jacobian: the same function and variable, the same letters up to renaming."""
     a, b = pair.inputs
-    if not (_letters_only(a) and _letters_only(b)):
+    if not (runs_and_letters(a) and runs_and_letters(b)):
         return pair
     seq = _letters(a) + _letters(b)
     pattern = tuple(seq.index(c) for c in seq)
     kinds = tuple(type(t).__name__ for t in a.terms + b.terms)  # a composite (or `...`) is not a letter
     independent = tuple(c in lowering.function.independent for c in seq)
     return (pair.args, len(_letters(a)), pattern, kinds, independent)
-
-
-def _letters_only(operand: A.Operand) -> bool:
-    """Letters and composites (`...` beside '%' is one), none repeated: sides whose Jacobians compare by pattern."""
-    letters = _letters(operand)
-    return all(isinstance(t, (A.Axis, A.Composite)) for t in operand.terms) and len(set(letters)) == len(letters)
 
 
 def _distinct(lowering: FunctionLowering, call: M.BuiltinCall) -> list[M.BuiltinCall]:

@@ -8,7 +8,7 @@ from collections import Counter
 from einigc import ein_ast as A
 from einigc import ir
 from einigc import model as M
-from einigc.checks.layout import analyse, plain_layout, scalar_output
+from einigc.checks.layout import analyse, scalar_output
 from einigc.model import Layout
 from einigc.errors import DiagnosticSink, EinigError, InternalError
 from einigc.targets import DEFAULT, TARGETS
